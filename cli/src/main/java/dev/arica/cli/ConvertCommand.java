@@ -1,0 +1,76 @@
+package dev.arica.cli;
+
+import dev.arica.formats.ByteSize;
+import dev.arica.formats.Checkpoint;
+import dev.arica.formats.Converter;
+import dev.arica.formats.DType;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code arica convert}: rewrite a checkpoint as safetensors, optionally casting its floating-point tensors. */
+@Command(name = "convert", mixinStandardHelpOptions = true,
+        description = {"Convert a checkpoint to a .safetensors file or an HF directory (decided by OUT's name).",
+                "Floating-point tensors are cast with --dtype; others are copied. Written atomically."})
+final class ConvertCommand implements Callable<Integer> {
+
+    /** The float types --dtype accepts. */
+    enum FloatType {
+        f32(DType.F32), f16(DType.F16), bf16(DType.BF16);
+
+        final DType dtype;
+
+        FloatType(DType dtype) {
+            this.dtype = dtype;
+        }
+    }
+
+    @Parameters(index = "0", paramLabel = "IN", description = "A .safetensors file, an HF directory or a llama2.c .bin.")
+    Path input;
+
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT",
+            description = "Output: ending in .safetensors means one file, anything else an HF directory.")
+    Path output;
+
+    @Option(names = "--dtype", paramLabel = "TYPE", description = "Cast floating-point tensors to f32, f16 or bf16.")
+    FloatType dtype;
+
+    @Option(names = "--max-shard-size", paramLabel = "SIZE", defaultValue = "5GB",
+            description = "Largest shard of a directory output, e.g. 5GB, 500MB, 2GiB (default: ${DEFAULT-VALUE}).")
+    String maxShardSize;
+
+    @Option(names = "--tokenizer", paramLabel = "FILE",
+            description = "Tokenizer of a llama2.c checkpoint (default: tokenizer.bin or tok<vocab>.bin beside it).")
+    Path tokenizer;
+
+    @Option(names = "--force", description = "Replace an existing output directory.")
+    boolean force;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        long shard;
+        try {
+            shard = ByteSize.parse(maxShardSize);
+        } catch (IllegalArgumentException e) {
+            throw AricaException.badInput("--max-shard-size: " + e.getMessage());
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        Converter.Options options = new Converter.Options(dtype == null ? null : dtype.dtype, shard, force);
+        Converter.Result r;
+        try (Checkpoint in = Checkpoint.open(input, tokenizer)) {
+            r = Converter.convert(in, output, options, ProgressPrinter.forStderr(spec.commandLine().getErr()));
+        }
+        out.printf("wrote %s: %d tensors, %s%s%n", r.output(), r.tensors(), ByteSize.format(r.bytes()),
+                r.directory() ? ", " + r.shards() + (r.shards() == 1 ? " shard" : " shards") : "");
+        out.flush();
+        return ExitCode.OK;
+    }
+}

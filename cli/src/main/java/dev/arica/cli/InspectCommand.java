@@ -1,0 +1,244 @@
+package dev.arica.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.arica.formats.ByteSize;
+import dev.arica.formats.Checkpoint;
+import dev.arica.formats.Json;
+import dev.arica.formats.TensorInfo;
+import dev.arica.formats.arica.AricaEntry;
+import dev.arica.formats.arica.AricaFile;
+import dev.arica.formats.arica.Storage;
+import dev.arica.formats.hf.HfCheckpoint;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code arica inspect}: what is in a checkpoint, from its headers alone. */
+@Command(name = "inspect", mixinStandardHelpOptions = true,
+        description = {"Show the format, tensors, parameter count, metadata and config of a checkpoint.",
+                "Reads headers only: its time does not grow with the size of the tensors."})
+final class InspectCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", paramLabel = "PATH",
+            description = "A .safetensors file, an HF checkpoint directory, a llama2.c .bin or an .arica file.")
+    Path path;
+
+    @Option(names = "--json", description = "Print one JSON object on stdout.")
+    boolean json;
+
+    @Option(names = "--tokenizer", paramLabel = "FILE", description = "Tokenizer of a llama2.c checkpoint, when not beside it.")
+    Path tokenizer;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        if (java.nio.file.Files.isRegularFile(path) && AricaFile.looksLikeArica(path)) {
+            try (AricaFile f = AricaFile.open(path)) {
+                ObjectNode report = aricaReport(f);
+                if (json) {
+                    out.println(Json.MAPPER.writeValueAsString(report));
+                } else {
+                    printArica(out, f, report);
+                }
+            }
+            out.flush();
+            return ExitCode.OK;
+        }
+        try (Checkpoint c = Checkpoint.open(path, tokenizer)) {
+            ObjectNode report = report(c);
+            if (json) {
+                out.println(Json.MAPPER.writeValueAsString(report));
+            } else {
+                printHuman(out, c, report);
+            }
+        }
+        out.flush();
+        return ExitCode.OK;
+    }
+
+    static ObjectNode report(Checkpoint c) {
+        ObjectNode r = Json.MAPPER.createObjectNode();
+        r.put("format", c.format());
+        r.put("path", c.path().toString());
+        r.put("parameters", c.parameterCount());
+        r.put("bytes", c.dataBytes());
+        ObjectNode meta = r.putObject("metadata");
+        c.metadata().forEach(meta::put);
+        if (c instanceof HfCheckpoint hf) {
+            r.put("shards", hf.shardCount());
+        }
+        r.set("config", c.config().<JsonNode>map(x -> x).orElse(Json.MAPPER.nullNode()));
+        ArrayNode files = r.putArray("files");
+        c.auxFiles().forEach(a -> files.add(a.name()));
+        ArrayNode tensors = r.putArray("tensors");
+        for (TensorInfo t : c.tensors()) {
+            ObjectNode o = tensors.addObject();
+            o.put("name", t.name());
+            o.put("dtype", t.dtype().safetensorsName());
+            ArrayNode shape = o.putArray("shape");
+            for (long d : t.shape()) {
+                shape.add(d);
+            }
+            o.put("bytes", t.byteSize());
+        }
+        return r;
+    }
+
+    private static void printHuman(PrintWriter out, Checkpoint c, ObjectNode r) {
+        String fmt = c.format() + (c instanceof HfCheckpoint hf && hf.shardCount() > 1 ? " (" + hf.shardCount() + " shards)" : "");
+        row(out, "path", c.path().toString());
+        row(out, "format", fmt);
+        row(out, "tensors", String.valueOf(c.tensors().size()));
+        row(out, "parameters", String.format(Locale.ROOT, "%,d (%s)", c.parameterCount(), humanCount(c.parameterCount())));
+        row(out, "bytes", String.format(Locale.ROOT, "%,d (%s)", c.dataBytes(), ByteSize.format(c.dataBytes())));
+        Map<String, String> meta = c.metadata();
+        row(out, "metadata", meta.isEmpty() ? "(none)" : meta.entrySet().stream()
+                .map(e -> e.getKey() + "=" + e.getValue()).reduce((a, b) -> a + ", " + b).orElse(""));
+        c.config().ifPresentOrElse(cfg -> row(out, "config", configSummary(cfg)), () -> row(out, "config", "(none)"));
+        if (!c.auxFiles().isEmpty()) {
+            row(out, "files", c.auxFiles().stream().map(a -> a.name()).reduce((a, b) -> a + ", " + b).orElse(""));
+        }
+        out.println();
+        List<TensorInfo> ts = c.tensors();
+        int nameWidth = Math.max(4, ts.stream().mapToInt(t -> t.name().length()).max().orElse(4));
+        int shapeWidth = Math.max(5, ts.stream().mapToInt(t -> t.shapeString().length()).max().orElse(5));
+        String f = "%-" + nameWidth + "s  %-7s  %-" + shapeWidth + "s  %12s%n";
+        out.printf(Locale.ROOT, f, "NAME", "DTYPE", "SHAPE", "SIZE");
+        for (TensorInfo t : ts) {
+            out.printf(Locale.ROOT, f, t.name(), t.dtype().safetensorsName(), t.shapeString(), ByteSize.format(t.byteSize()));
+        }
+    }
+
+    static ObjectNode aricaReport(AricaFile f) {
+        ObjectNode r = Json.MAPPER.createObjectNode();
+        r.put("format", "arica");
+        r.put("path", f.path().toString());
+        long params = 0;
+        long bytes = 0;
+        long raw = 0;
+        for (AricaEntry e : f.entries()) {
+            params += e.info().elements();
+            bytes += e.length();
+            raw += e.rawLength();
+        }
+        r.put("parameters", params);
+        r.put("bytes", bytes);
+        r.put("raw_bytes", raw);
+        r.put("format_version", f.index().path("format_version").asText());
+        r.set("metadata", f.index().path("user").isObject() ? f.index().get("user") : Json.MAPPER.createObjectNode());
+        r.set("config", f.config().<JsonNode>map(x -> x).orElse(Json.MAPPER.nullNode()));
+        r.set("provenance", f.index().path("provenance"));
+        ArrayNode files = r.putArray("files");
+        f.files().forEach(x -> files.add(x.name()));
+        ArrayNode tensors = r.putArray("tensors");
+        for (AricaEntry e : f.entries()) {
+            ObjectNode o = tensors.addObject();
+            o.put("name", e.name());
+            o.put("dtype", e.dtype().safetensorsName());
+            ArrayNode shape = o.putArray("shape");
+            for (long d : e.shape()) {
+                shape.add(d);
+            }
+            o.put("bytes", e.length());
+            o.put("raw_bytes", e.rawLength());
+            o.put("scheme", e.storage().id());
+            if (e.storage() instanceof Storage.Quantized q) {
+                o.put("group_size", q.layout().groupSize());
+                o.put("asymmetric", q.layout().asymmetric());
+            } else {
+                o.putNull("group_size");
+            }
+            o.put("compression", e.compressed() ? "zstd" : "none");
+            if (e.compressed()) {
+                o.put("compression_ratio", e.length() == 0 ? 1.0 : (double) e.rawLength() / e.length());
+            }
+        }
+        return r;
+    }
+
+    private static void printArica(PrintWriter out, AricaFile f, ObjectNode r) {
+        row(out, "path", f.path().toString());
+        row(out, "format", "arica " + r.get("format_version").asText());
+        row(out, "tensors", String.valueOf(f.entries().size()));
+        long params = r.get("parameters").asLong();
+        row(out, "parameters", String.format(Locale.ROOT, "%,d (%s)", params, humanCount(params)));
+        row(out, "bytes", String.format(Locale.ROOT, "%,d stored (%s; %s before compression)", r.get("bytes").asLong(),
+                ByteSize.format(r.get("bytes").asLong()), ByteSize.format(r.get("raw_bytes").asLong())));
+        f.config().ifPresentOrElse(cfg -> row(out, "config", configSummary(cfg)), () -> row(out, "config", "(none)"));
+        JsonNode prov = r.get("provenance");
+        if (prov != null && prov.isObject() && prov.has("command_line")) {
+            row(out, "created by", prov.get("command_line").asText());
+        }
+        if (!f.files().isEmpty()) {
+            row(out, "files", f.files().stream().map(AricaFile.FileEntry::name).reduce((a, b) -> a + ", " + b).orElse(""));
+        }
+        out.println();
+        int nameWidth = Math.max(4, f.entries().stream().mapToInt(e -> e.name().length()).max().orElse(4));
+        String fmt = "%-" + nameWidth + "s  %-6s  %-16s  %-16s  %12s  %s%n";
+        out.printf(Locale.ROOT, fmt, "NAME", "DTYPE", "STORAGE", "SHAPE", "STORED", "COMPRESSION");
+        for (AricaEntry e : f.entries()) {
+            String storage = e.storage() instanceof Storage.Quantized q ? q.layout().describe() : e.storage().id();
+            String comp = e.compressed() ? String.format(Locale.ROOT, "zstd %.2fx", (double) e.rawLength() / Math.max(1, e.length())) : "-";
+            out.printf(Locale.ROOT, fmt, e.name(), e.dtype().safetensorsName(), storage,
+                    java.util.Arrays.toString(e.shape()), ByteSize.format(e.length()), comp);
+        }
+    }
+
+    static String configSummary(ObjectNode cfg) {
+        StringBuilder b = new StringBuilder();
+        b.append(text(cfg, "model_type", "?"));
+        JsonNode arch = cfg.get("architectures");
+        if (arch != null && arch.isArray() && !arch.isEmpty()) {
+            b.append(' ').append(arch.get(0).asText());
+        }
+        String[][] fields = {{"hidden_size", "hidden"}, {"intermediate_size", "intermediate"},
+            {"num_hidden_layers", "layers"}, {"num_attention_heads", "heads"}, {"num_key_value_heads", "kv heads"},
+            {"vocab_size", "vocab"}, {"max_position_embeddings", "context"}, {"torch_dtype", "dtype"}};
+        String sep = ": ";
+        for (String[] f : fields) {
+            if (cfg.hasNonNull(f[0])) {
+                b.append(sep).append(f[1]).append(' ').append(cfg.get(f[0]).asText());
+                sep = ", ";
+            }
+        }
+        if (cfg.has("tie_word_embeddings")) {
+            b.append(sep).append(cfg.get("tie_word_embeddings").asBoolean() ? "tied embeddings" : "separate lm_head");
+        }
+        return b.toString();
+    }
+
+    private static String text(ObjectNode o, String key, String dflt) {
+        JsonNode n = o.get(key);
+        return n == null || n.isNull() ? dflt : n.asText();
+    }
+
+    static String humanCount(long n) {
+        if (n >= 1_000_000_000L) {
+            return String.format(Locale.ROOT, "%.2f B", n / 1e9);
+        }
+        if (n >= 1_000_000L) {
+            return String.format(Locale.ROOT, "%.2f M", n / 1e6);
+        }
+        if (n >= 1_000L) {
+            return String.format(Locale.ROOT, "%.1f K", n / 1e3);
+        }
+        return Long.toString(n);
+    }
+
+    private static void row(PrintWriter out, String key, String value) {
+        out.printf(Locale.ROOT, "%-11s %s%n", key, value);
+    }
+}

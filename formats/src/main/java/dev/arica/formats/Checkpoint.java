@@ -1,0 +1,106 @@
+package dev.arica.formats;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.arica.formats.hf.HfCheckpoint;
+import dev.arica.formats.llama2c.Llama2cCheckpoint;
+import dev.arica.formats.safetensors.SafetensorsFile;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * A set of named tensors read from disk, with the files and configuration that go with them. Tensors
+ * are views of mapped files: valid until {@link #close()}.
+ */
+public interface Checkpoint extends AutoCloseable {
+
+    /** Format name as shown by inspect: "safetensors", "hf-directory", "llama2c". */
+    String format();
+
+    /** The file or directory this was opened from. */
+    Path path();
+
+    /** Tensors in storage order. */
+    List<TensorInfo> tensors();
+
+    /** The tensor named {@code name}, its bytes mapped, never copied. */
+    Tensor tensor(String name) throws IOException;
+
+    /** String metadata (safetensors {@code __metadata__}). */
+    Map<String, String> metadata();
+
+    /** The model configuration (HF config.json) when there is one. */
+    Optional<ObjectNode> config();
+
+    /** Files that travel with the tensors: tokenizer, generation config. */
+    List<AuxFile> auxFiles();
+
+    /** Files whose bytes hold the tensors, for provenance. */
+    List<Path> dataFiles();
+
+    @Override
+    void close();
+
+    default long parameterCount() {
+        long n = 0;
+        for (TensorInfo t : tensors()) {
+            n = Math.addExact(n, t.elements());
+        }
+        return n;
+    }
+
+    default long dataBytes() {
+        long n = 0;
+        for (TensorInfo t : tensors()) {
+            n = Math.addExact(n, t.byteSize());
+        }
+        return n;
+    }
+
+    /**
+     * Opens a checkpoint of any supported format: an HF directory, a {@code .safetensors} file, or a
+     * llama2.c {@code .bin} (its tokenizer looked up beside it unless {@code tokenizer} is given).
+     */
+    static Checkpoint open(Path path, Path tokenizer) throws IOException {
+        if (!Files.exists(path)) {
+            throw new NoSuchFileException(path.toString());
+        }
+        if (Files.isDirectory(path)) {
+            return HfCheckpoint.open(path);
+        }
+        String name = path.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        if (name.endsWith(".safetensors")) {
+            return SafetensorsFile.open(path);
+        }
+        if (SafetensorsFile.looksLikeSafetensors(path)) {
+            return SafetensorsFile.open(path);
+        }
+        if (name.endsWith(".bin")) {
+            if (looksLikePickle(path)) {
+                throw new FormatException(path, "a PyTorch pickle/zip checkpoint, which arica never loads (it can run "
+                        + "code): convert it to safetensors first");
+            }
+            // Anything else named .bin is read as llama2.c, whose header checks say precisely what is wrong.
+            return Llama2cCheckpoint.open(path, tokenizer);
+        }
+        throw new FormatException(path, "unrecognised format: expected an HF directory, a .safetensors file or a "
+                + "llama2.c .bin checkpoint");
+    }
+
+    /** PyTorch files start with a pickle protocol opcode (0x80) or are zip archives ("PK\3\4"). */
+    private static boolean looksLikePickle(Path path) throws IOException {
+        try (java.io.InputStream in = Files.newInputStream(path)) {
+            byte[] head = in.readNBytes(4);
+            return head.length >= 2 && ((head[0] & 0xff) == 0x80
+                    || (head.length == 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4));
+        }
+    }
+
+    static Checkpoint open(Path path) throws IOException {
+        return open(path, null);
+    }
+}

@@ -1,0 +1,79 @@
+package dev.arica.formats.llama2c;
+
+import dev.arica.formats.FormatException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * A llama2.c tokenizer file ({@code tok512.bin}): int32 max_token_length, then per token a float32
+ * score, an int32 byte length and the piece's bytes. Read fully and validated; files are kilobytes.
+ */
+public final class Llama2cTokenizer {
+    /** Longest tokenizer file accepted; real ones are well under a megabyte. */
+    public static final long MAX_FILE_BYTES = 64L << 20;
+
+    private final int maxTokenLength;
+    private final float[] scores;
+    private final byte[][] pieces;
+
+    private Llama2cTokenizer(int maxTokenLength, float[] scores, byte[][] pieces) {
+        this.maxTokenLength = maxTokenLength;
+        this.scores = scores;
+        this.pieces = pieces;
+    }
+
+    /** Reads and validates a tokenizer of exactly {@code vocabSize} tokens. */
+    public static Llama2cTokenizer read(Path file, int vocabSize) throws IOException {
+        long size = Files.size(file);
+        if (size > MAX_FILE_BYTES) {
+            throw new FormatException(file, "tokenizer file is " + size + " bytes, more than the " + MAX_FILE_BYTES + " accepted");
+        }
+        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
+        if (b.remaining() < 4) {
+            throw new FormatException(file, "tokenizer file is too short for its 4-byte header");
+        }
+        int maxLen = b.getInt();
+        if (maxLen <= 0) {
+            throw new FormatException(file, "tokenizer max_token_length is " + maxLen + ", must be positive");
+        }
+        float[] scores = new float[vocabSize];
+        byte[][] pieces = new byte[vocabSize][];
+        for (int i = 0; i < vocabSize; i++) {
+            if (b.remaining() < 8) {
+                throw new FormatException(file, "tokenizer ends at token " + i + " of " + vocabSize);
+            }
+            scores[i] = b.getFloat();
+            int len = b.getInt();
+            if (len < 0 || len > b.remaining()) {
+                throw new FormatException(file, "token " + i + " has length " + len + ", beyond the end of the file");
+            }
+            pieces[i] = new byte[len];
+            b.get(pieces[i]);
+        }
+        if (b.hasRemaining()) {
+            throw new FormatException(file, b.remaining() + " bytes left after the " + vocabSize
+                    + " tokens the model's vocabulary has");
+        }
+        return new Llama2cTokenizer(maxLen, scores, pieces);
+    }
+
+    public int vocabSize() {
+        return pieces.length;
+    }
+
+    public int maxTokenLength() {
+        return maxTokenLength;
+    }
+
+    public float score(int id) {
+        return scores[id];
+    }
+
+    /** The piece's bytes (a copy). */
+    public byte[] piece(int id) {
+        return pieces[id].clone();
+    }
+}

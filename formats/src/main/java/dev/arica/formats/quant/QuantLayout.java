@@ -1,0 +1,71 @@
+package dev.arica.formats.quant;
+
+/**
+ * A scheme with its group size and symmetry: everything needed to know how many bytes a quantized
+ * tensor takes and where each row's codes, scales and zero points lie.
+ */
+public record QuantLayout(Scheme scheme, int groupSize, boolean asymmetric) {
+
+    public QuantLayout {
+        if (scheme.fixedGroup() != 0 && groupSize != scheme.fixedGroup()) {
+            throw new IllegalArgumentException(scheme.id() + " uses groups of " + scheme.fixedGroup() + ", not " + groupSize);
+        }
+        if (groupSize < Scheme.MIN_GROUP || groupSize > Scheme.MAX_GROUP || Integer.bitCount(groupSize) != 1) {
+            throw new IllegalArgumentException("group size must be a power of two from " + Scheme.MIN_GROUP + " to "
+                    + Scheme.MAX_GROUP + ", got " + groupSize);
+        }
+        if (asymmetric && !scheme.allowsAsymmetric()) {
+            throw new IllegalArgumentException(scheme.id() + " is symmetric only");
+        }
+    }
+
+    /** The scheme with its default group size, symmetric. */
+    public static QuantLayout of(Scheme scheme) {
+        return new QuantLayout(scheme, scheme.defaultGroup(), false);
+    }
+
+    public int bits() {
+        return scheme.bits();
+    }
+
+    /** Groups in a row of {@code cols} elements (the last one padded). */
+    public long groups(long cols) {
+        return (cols + groupSize - 1) / groupSize;
+    }
+
+    /** Bytes of codes for one group. */
+    public int groupCodeBytes() {
+        return groupSize * scheme.bits() / 8;
+    }
+
+    /** Bytes of codes in a row (INT8/INT4 layout; for GGML schemes the codes are inside blocks). */
+    public long rowCodeBytes(long cols) {
+        return groups(cols) * groupCodeBytes();
+    }
+
+    /** Bytes of packed zero points in a row; 0 when symmetric. */
+    public long rowZeroPointBytes(long cols) {
+        return asymmetric ? (groups(cols) * scheme.bits() + 7) / 8 : 0;
+    }
+
+    /** Bytes of one stored row. */
+    public long rowBytes(long cols) {
+        return switch (scheme) {
+            case Q8_0, Q4_0 -> groups(cols) * (2 + groupCodeBytes());
+            case INT8, INT4 -> rowCodeBytes(cols) + groups(cols) * 2 + rowZeroPointBytes(cols);
+        };
+    }
+
+    /** Bytes of a stored tensor of {@code rows} rows of {@code cols} elements. */
+    public long bytes(long rows, long cols) {
+        return Math.multiplyExact(rows, rowBytes(cols));
+    }
+
+    /** A short description: "q4_0", "int4 g32 asym". */
+    public String describe() {
+        if (scheme.fixedGroup() != 0) {
+            return scheme.id();
+        }
+        return scheme.id() + " g" + groupSize + (asymmetric ? " asym" : "");
+    }
+}

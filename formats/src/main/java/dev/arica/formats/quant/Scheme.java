@@ -1,0 +1,75 @@
+package dev.arica.formats.quant;
+
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * Quantization schemes and their block geometry. Every scheme quantizes a 2-D weight [rows, cols] along
+ * its last axis in groups; a row whose length is not a multiple of the group size is padded with zeros
+ * up to the next group (the padding takes part in no scale and is dropped on dequantization).
+ *
+ * <p>Stored layout, row after row:
+ * <ul>
+ *   <li>{@link #Q8_0}: GGML blocks of 34 bytes: fp16 scale d, 32 int8 codes. Value = q * d.</li>
+ *   <li>{@link #Q4_0}: GGML blocks of 18 bytes: fp16 scale d, 16 bytes of codes where byte j holds
+ *       element j in its low nibble and element j + 16 in its high nibble. Value = (q - 8) * d.</li>
+ *   <li>{@link #INT8}, {@link #INT4}: ONNX Runtime MatMulNBits order. Per row: the codes of every group
+ *       (uint8, {@code groupSize * bits / 8} bytes a group; for 4 bits element 2i in the low nibble of
+ *       byte i, element 2i+1 in the high nibble), then one fp16 scale per group, then, when asymmetric,
+ *       the zero points packed {@code 8 / bits} to a byte (low nibble first) in
+ *       {@code ceil(groups * bits / 8)} bytes. Symmetric codes use the implicit zero point
+ *       {@code 2^(bits-1)}. Value = (q - zero_point) * scale.</li>
+ * </ul>
+ */
+public enum Scheme {
+    Q8_0(8, 32, 32, false),
+    Q4_0(4, 32, 32, false),
+    INT8(8, 0, 128, true),
+    INT4(4, 0, 32, true);
+
+    public static final int MIN_GROUP = 16;
+    public static final int MAX_GROUP = 256;
+
+    private final int bits;
+    private final int fixedGroup;
+    private final int defaultGroup;
+    private final boolean allowsAsymmetric;
+
+    Scheme(int bits, int fixedGroup, int defaultGroup, boolean allowsAsymmetric) {
+        this.bits = bits;
+        this.fixedGroup = fixedGroup;
+        this.defaultGroup = defaultGroup;
+        this.allowsAsymmetric = allowsAsymmetric;
+    }
+
+    public int bits() {
+        return bits;
+    }
+
+    /** The group size this scheme always uses, or 0 when it is configurable. */
+    public int fixedGroup() {
+        return fixedGroup;
+    }
+
+    public int defaultGroup() {
+        return defaultGroup;
+    }
+
+    public boolean allowsAsymmetric() {
+        return allowsAsymmetric;
+    }
+
+    /** The name used on the command line and in files: "q8_0", "int4". */
+    public String id() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
+    public static Optional<Scheme> parse(String id) {
+        for (Scheme s : values()) {
+            if (s.id().equalsIgnoreCase(id)) {
+                return Optional.of(s);
+            }
+        }
+        return Optional.empty();
+    }
+}

@@ -1,0 +1,173 @@
+package dev.arica.formats.safetensors;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.arica.formats.AtomicOutput;
+import dev.arica.formats.CheckpointWriter;
+import dev.arica.formats.Json;
+import dev.arica.formats.TensorInfo;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Writes a safetensors file in one pass: the header (padded with spaces to a multiple of 8 bytes) is
+ * computed from the declared tensors, then each tensor's bytes are streamed in declaration order.
+ */
+public final class SafetensorsWriter implements CheckpointWriter {
+
+    /** Largest slice handed to one channel write; ByteBuffers are int-indexed. */
+    private static final long MAX_WRITE = 1L << 30;
+
+    private final List<TensorInfo> tensors;
+    private final AtomicOutput atomic;
+    private final FileChannel channel;
+    private final long dataStart;
+    private int current = -1;
+    private long remaining;
+    private boolean committed;
+
+    private SafetensorsWriter(Path file, AtomicOutput atomic, List<TensorInfo> tensors, Map<String, String> metadata)
+            throws IOException {
+        this.tensors = List.copyOf(tensors);
+        this.atomic = atomic;
+        byte[] header = header(this.tensors, metadata);
+        this.channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        try {
+            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length);
+            writeFully(len);
+            writeFully(ByteBuffer.wrap(header));
+            this.dataStart = 8L + header.length;
+        } catch (IOException | RuntimeException e) {
+            channel.close();
+            throw e;
+        }
+    }
+
+    /** A writer whose output appears at {@code destination} only on commit. */
+    public static SafetensorsWriter create(Path destination, List<TensorInfo> tensors, Map<String, String> metadata)
+            throws IOException {
+        AtomicOutput out = AtomicOutput.file(destination);
+        try {
+            return new SafetensorsWriter(out.temp(), out, tensors, metadata);
+        } catch (IOException | RuntimeException e) {
+            out.close();
+            throw e;
+        }
+    }
+
+    /**
+     * A writer straight to {@code file}, which must not exist; for callers that make a whole directory
+     * atomic themselves.
+     */
+    public static SafetensorsWriter createUnmanaged(Path file, List<TensorInfo> tensors, Map<String, String> metadata)
+            throws IOException {
+        return new SafetensorsWriter(file, null, tensors, metadata);
+    }
+
+    /** The header bytes for these tensors, padded with spaces so that the data starts 8-byte aligned. */
+    public static byte[] header(List<TensorInfo> tensors, Map<String, String> metadata) {
+        ObjectNode root = Json.MAPPER.createObjectNode();
+        if (metadata != null && !metadata.isEmpty()) {
+            ObjectNode meta = root.putObject("__metadata__");
+            metadata.forEach(meta::put);
+        }
+        Set<String> seen = new HashSet<>();
+        long offset = 0;
+        for (TensorInfo t : tensors) {
+            if (!seen.add(t.name()) || t.name().equals("__metadata__")) {
+                throw new IllegalArgumentException("tensor name used twice or reserved: " + t.name());
+            }
+            ObjectNode e = root.putObject(t.name());
+            e.put("dtype", t.dtype().safetensorsName());
+            ArrayNode shape = e.putArray("shape");
+            for (long d : t.shape()) {
+                shape.add(d);
+            }
+            long end = offset + t.byteSize();
+            e.putArray("data_offsets").add(offset).add(end);
+            offset = end;
+        }
+        byte[] json = root.toString().getBytes(StandardCharsets.UTF_8);
+        int padded = (json.length + 7) & ~7;
+        byte[] out = java.util.Arrays.copyOf(json, padded);
+        java.util.Arrays.fill(out, json.length, padded, (byte) ' ');
+        return out;
+    }
+
+    @Override
+    public void begin(String name) throws IOException {
+        if (current >= 0 && remaining != 0) {
+            throw new IllegalStateException("tensor " + tensors.get(current).name() + " is missing " + remaining + " bytes");
+        }
+        if (current + 1 >= tensors.size() || !tensors.get(current + 1).name().equals(name)) {
+            throw new IllegalStateException("tensor " + name + " is not the next one declared");
+        }
+        current++;
+        remaining = tensors.get(current).byteSize();
+    }
+
+    @Override
+    public void write(MemorySegment bytes) throws IOException {
+        if (current < 0 || bytes.byteSize() > remaining) {
+            throw new IllegalStateException("write of " + bytes.byteSize() + " bytes does not fit the current tensor");
+        }
+        for (long off = 0; off < bytes.byteSize(); off += MAX_WRITE) {
+            writeFully(bytes.asSlice(off, Math.min(MAX_WRITE, bytes.byteSize() - off)).asByteBuffer());
+        }
+        remaining -= bytes.byteSize();
+    }
+
+    /** Current end of the file: where the next write lands. */
+    public long position() throws IOException {
+        return channel.position();
+    }
+
+    /** Where the data section starts in the file. */
+    public long dataStart() {
+        return dataStart;
+    }
+
+    private void writeFully(ByteBuffer b) throws IOException {
+        while (b.hasRemaining()) {
+            channel.write(b);
+        }
+    }
+
+    @Override
+    public void commit() throws IOException {
+        if (remaining != 0 || current != tensors.size() - 1) {
+            int missing = remaining != 0 ? current : current + 1;
+            throw new IllegalStateException("tensor " + tensors.get(missing).name() + " was not written completely");
+        }
+        channel.close();
+        if (atomic != null) {
+            atomic.commit();
+        }
+        committed = true;
+    }
+
+    @Override
+    public void close() throws IOException {
+        try {
+            channel.close();
+        } finally {
+            if (atomic != null) {
+                atomic.close();
+            }
+        }
+    }
+
+    public boolean committed() {
+        return committed;
+    }
+}
