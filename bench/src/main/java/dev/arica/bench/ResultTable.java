@@ -11,7 +11,8 @@ import java.util.Set;
 
 /**
  * {@code RESULT} lines ({@code RESULT<TAB>key=value<TAB>...}) and their markdown table. Runs of the same
- * file, reader and -Xmx are one row: the median time of the runs that succeeded, the largest peaks.
+ * file, reader and -Xmx are one row: the median time of the runs that succeeded (with their range), the
+ * largest peaks.
  * "Open/decode" is the part of the time before the fold began: for arica parsing the header and mapping
  * the file, for DJL decoding, which reads all the data. Times are also given as a ratio to {@code cat FILE > /dev/null} on the same file in the same run
  * (reader "cat"), the machine primitive.
@@ -59,7 +60,7 @@ final class ResultTable {
             }
         });
         StringBuilder sb = new StringBuilder();
-        sb.append("| File | Reader | -Xmx | Result | Time (s) | of which open/decode (s) | GB/s | × cat | Peak heap | Peak anon RSS | Checksum |\n");
+        sb.append("| File | Reader | -Xmx | Result | Time (s), median (min–max) | of which open/decode (s) | GB/s | × cat | Peak heap | Peak anon RSS | Checksum |\n");
         sb.append("|---|---|---|---|---:|---:|---:|---:|---:|---:|---|\n");
         List<String> notes = new ArrayList<>();
         for (Map.Entry<Key, List<Map<String, String>>> e : groups.entrySet()) {
@@ -90,7 +91,7 @@ final class ResultTable {
                     .append(isCat ? "`cat > /dev/null`" : k.reader()).append(" | ")
                     .append(isCat ? "—" : k.xmx()).append(" | ")
                     .append(result).append(" | ")
-                    .append(ok > 0 ? fmt(t, 2) : "(" + fmt(t, 2) + " to fail)").append(" | ")
+                    .append(ok > 0 ? fmt(t, 2) + range(runs) : "(" + fmt(t, 2) + " to fail)").append(" | ")
                     .append(ok > 0 && !isCat ? fmt(median(runs, true, "load_seconds"), 2) : "—").append(" | ")
                     .append(ok > 0 ? fmt(bytes / 1e9 / t, 2) : "—").append(" | ")
                     .append(ok > 0 && cat != null ? fmt(t / cat, 2) : "—").append(" | ")
@@ -120,6 +121,13 @@ final class ResultTable {
             return Double.NaN;
         }
         return t.length % 2 == 1 ? t[t.length / 2] : (t[t.length / 2 - 1] + t[t.length / 2]) / 2;
+    }
+
+    /** " (min–max)" of the successful runs' times when there are several. */
+    private static String range(List<Map<String, String>> runs) {
+        double[] t = runs.stream().filter(r -> "true".equals(r.get("ok")))
+                .mapToDouble(r -> Double.parseDouble(r.get("seconds"))).sorted().toArray();
+        return t.length < 2 ? "" : " (" + fmt(t[0], 2) + "–" + fmt(t[t.length - 1], 2) + ")";
     }
 
     private static long max(List<Map<String, String>> runs, String key) {

@@ -47,7 +47,7 @@ class SafetensorsReadBenchTest {
                 "seconds", "0.5", "ok", "false", "error", "java.lang.Boom: x");
         String bad2 = bad.replace("xmx=8g", "xmx=1g");
         String table = ResultTable.render(List.of(cat, ok1, ok2, ok3, bad, bad2, "noise"));
-        assertTrue(table.contains("| a/m.st (2.00 GB) | arica | 256m | ok | 3.00 | 0.50 | 0.67 | 3.00 | 1 MiB |"), table);
+        assertTrue(table.contains("| a/m.st (2.00 GB) | arica | 256m | ok | 3.00 (2.00–4.00) | 0.50 | 0.67 | 3.00 | 1 MiB |"), table);
         assertTrue(table.contains("| djl | 1g | **fails** [1] |"), table);
         assertTrue(table.contains("[1]: `java.lang.Boom: x`"), table);
         assertFalse(table.contains("[2]"), table);

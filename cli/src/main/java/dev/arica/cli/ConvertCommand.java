@@ -4,6 +4,7 @@ import dev.arica.formats.ByteSize;
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.Converter;
 import dev.arica.formats.DType;
+import dev.arica.formats.FloatCast;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -14,7 +15,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code arica convert}: rewrite a checkpoint as safetensors, optionally casting its floating-point tensors. */
-@Command(name = "convert", mixinStandardHelpOptions = true,
+@Command(name = "convert", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
         description = {"Convert a checkpoint to a .safetensors file or an HF directory (decided by OUT's name).",
                 "Floating-point tensors are cast with --dtype; others are copied. Written atomically."})
 final class ConvertCommand implements Callable<Integer> {
@@ -67,6 +68,10 @@ final class ConvertCommand implements Callable<Integer> {
         Converter.Result r;
         try (Checkpoint in = Checkpoint.open(input, tokenizer)) {
             r = Converter.convert(in, output, options, ProgressPrinter.forStderr(spec.commandLine().getErr()));
+        } catch (FloatCast.UnsupportedCastException e) {
+            // The formats library names the tensor only; the user also needs the file.
+            String m = e.getMessage();
+            throw new AricaException(ExitCode.BAD_INPUT, m.startsWith(input.toString()) ? m : input + ": " + m, e);
         }
         out.printf("wrote %s: %d tensors, %s%s%n", r.output(), r.tensors(), ByteSize.format(r.bytes()),
                 r.directory() ? ", " + r.shards() + (r.shards() == 1 ? " shard" : " shards") : "");

@@ -24,7 +24,7 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code arica inspect}: what is in a checkpoint, from its headers alone. */
-@Command(name = "inspect", mixinStandardHelpOptions = true,
+@Command(name = "inspect", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
         description = {"Show the format, tensors, parameter count, metadata and config of a checkpoint.",
                 "Reads headers only: its time does not grow with the size of the tensors."})
 final class InspectCommand implements Callable<Integer> {

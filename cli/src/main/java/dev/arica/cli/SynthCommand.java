@@ -4,15 +4,18 @@ import dev.arica.formats.ByteSize;
 import dev.arica.formats.DType;
 import dev.arica.testdata.SyntheticLlama;
 import java.io.PrintWriter;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code arica synth}: write a deterministic synthetic Llama checkpoint for tests, demos and benchmarks. */
-@Command(name = "synth", mixinStandardHelpOptions = true,
+@Command(name = "synth", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
         description = {"Write a deterministic synthetic Llama checkpoint (HF directory).",
                 "Weights are N(0, 0.02) from a seeded generator, norms 1.0: the same options give the same bytes."})
 final class SynthCommand implements Callable<Integer> {
@@ -36,6 +39,9 @@ final class SynthCommand implements Callable<Integer> {
     @Option(names = "--max-shard-size", paramLabel = "SIZE", defaultValue = "5GB",
             description = "Largest shard (default: ${DEFAULT-VALUE}).")
     String maxShardSize;
+
+    @Option(names = "--force", description = "Replace an existing non-empty output directory.")
+    boolean force;
 
     @Spec
     CommandSpec spec;
@@ -66,6 +72,14 @@ final class SynthCommand implements Callable<Integer> {
             shard = ByteSize.parse(maxShardSize);
         } catch (IllegalArgumentException e) {
             throw AricaException.badInput("--max-shard-size: " + e.getMessage());
+        }
+        // SyntheticLlama.write replaces whatever is at the output; like convert, do that only when asked.
+        if (!force && Files.isDirectory(output)) {
+            try (Stream<Path> entries = Files.list(output)) {
+                if (entries.findAny().isPresent()) {
+                    throw new DirectoryNotEmptyException(output.toString());
+                }
+            }
         }
         SyntheticLlama.write(output, s, shard, ProgressPrinter.forStderr(spec.commandLine().getErr()));
         long bytes = SyntheticLlama.tensors(s).stream().mapToLong(t -> t.byteSize()).sum();

@@ -11,7 +11,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code arica verify}: recompute every checksum of an .arica file and check its structure. */
-@Command(name = "verify", mixinStandardHelpOptions = true,
+@Command(name = "verify", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
         description = {"Check an .arica file: header, trailer, index, structure, and every tensor's checksum.",
                 "Exit 0 when sound, 1 when corrupt (naming the first bad tensor), 2 when it is not an .arica file."})
 final class VerifyCommand implements Callable<Integer> {

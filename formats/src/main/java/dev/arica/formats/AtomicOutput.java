@@ -148,10 +148,13 @@ public final class AtomicOutput implements AutoCloseable {
         static {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 for (Path p : PENDING) {
-                    try {
-                        deleteRecursively(p);
-                    } catch (IOException | UncheckedIOException ignored) {
-                        // Best effort at exit: nothing is left to report to.
+                    // A writer thread may still add a file while the directory is deleted: try again.
+                    for (int attempt = 0; attempt < 5 && Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS); attempt++) {
+                        try {
+                            deleteRecursively(p);
+                        } catch (IOException | UncheckedIOException ignored) {
+                            Thread.onSpinWait();
+                        }
                     }
                 }
             }, "arica-temp-cleanup"));

@@ -1,0 +1,126 @@
+package dev.arica.quantize;
+
+import static dev.arica.quantize.Kernels.F32;
+import static dev.arica.quantize.Kernels.I16;
+import static dev.arica.quantize.Kernels.I8;
+
+import dev.arica.formats.quant.QuantLayout;
+import dev.arica.formats.quant.Scheme;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * GGML Q4_0: blocks of 18 bytes for 32 values, an fp16 scale then 16 bytes, byte j holding element j in its
+ * low nibble and element j + 16 in its high nibble.
+ *
+ * <p>Per group, as ggml's {@code quantize_row_q4_0_ref}: {@code m} = the signed element of largest magnitude
+ * (the first one on ties; 0 for an all-zero group), {@code d = m / -8}, {@code id = d != 0 ? 1 / d : 0},
+ * {@code q = min(15, (int) (x * id + 8.5f))} (fp32, truncated toward zero), the scale stored as fp16(d).
+ * Value = (q - 8) * fp16(d). An all-zero group stores d = -0 (fp16 0x8000, as ggml) and codes 8.
+ *
+ * <p>Where ggml is undefined (|m| below about 2.4e-37, so {@code 1 / d} overflows) NaN gives 0 and codes are
+ * clamped to [0, 15]; the stored scale is then 0 anyway.
+ */
+public final class Q4_0Quantizer implements Quantizer {
+    static final int QK = 32;
+    static final int BLOCK = 18;
+
+    private static final QuantLayout LAYOUT = QuantLayout.of(Scheme.Q4_0);
+
+    Q4_0Quantizer() {}
+
+    @Override
+    public QuantLayout layout() {
+        return LAYOUT;
+    }
+
+    @Override
+    public void quantizeRows(MemorySegment src, MemorySegment dst, long cols, long fromRow, long toRow) {
+        Kernels.checkQuantizeArgs(this, src, dst, cols, fromRow, toRow);
+        if (Kernels.useVector(src, dst)) {
+            VectorKernels.q4Rows(src, dst, cols, fromRow, toRow);
+        } else {
+            scalarRows(src, dst, cols, fromRow, toRow);
+        }
+    }
+
+    static void scalarRows(MemorySegment src, MemorySegment dst, long cols, long fromRow, long toRow) {
+        long groups = (cols + QK - 1) / QK;
+        for (long r = fromRow; r < toRow; r++) {
+            long s = r * cols * 4;
+            long b = r * groups * BLOCK;
+            for (long c = 0; c < cols; c += QK, s += 4 * QK, b += BLOCK) {
+                group(src, s, (int) Math.min(QK, cols - c), dst, b, r, c, cols);
+            }
+        }
+    }
+
+    /** One group of {@code n <= 32} elements at byte {@code s}, zero-padded, into the block at byte {@code b}. */
+    static void group(MemorySegment src, long s, int n, MemorySegment dst, long b, long row, long col0, long cols) {
+        float amax = 0f;
+        float m = 0f;
+        for (int j = 0; j < n; j++) {
+            float x = src.get(F32, s + 4L * j);
+            float a = Math.abs(x);
+            if (!(a <= Float.MAX_VALUE)) {
+                Kernels.throwFirstNonFinite(src, s, n, row, col0, cols);
+            }
+            if (amax < a) {
+                amax = a;
+                m = x;
+            }
+        }
+        finish(src, s, n, dst, b, m, row, col0, cols);
+    }
+
+    /** Writes the block once the signed maximum {@code m} is known. */
+    static void finish(MemorySegment src, long s, int n, MemorySegment dst, long b, float m, long row, long col0,
+            long cols) {
+        float d = m / -8f;
+        float id = d != 0f ? 1f / d : 0f;
+        short d16 = Float.floatToFloat16(d);
+        if (Kernels.isInf16(d16)) {
+            throw QuantizationException.scaleOverflow(row, col0, cols, QK, d);
+        }
+        dst.set(I16, b, d16);
+        for (int j = 0; j < QK / 2; j++) {
+            int lo = code(Kernels.at(src, s, j, n) * id);
+            int hi = code(Kernels.at(src, s, j + QK / 2, n) * id);
+            dst.set(I8, b + 2 + j, (byte) (lo | hi << 4));
+        }
+    }
+
+    private static int code(float xid) {
+        int q = (int) (xid + 8.5f);
+        return q < 0 ? 0 : Math.min(15, q);
+    }
+
+    @Override
+    public void dequantizeRows(MemorySegment stored, MemorySegment dst, long cols, long fromRow, long toRow) {
+        Kernels.checkDequantizeArgs(this, stored, dst, cols, fromRow, toRow);
+        if (Kernels.useVector(stored, dst)) {
+            VectorKernels.q4Dequant(stored, dst, cols, fromRow, toRow);
+        } else {
+            scalarDequant(stored, dst, cols, fromRow, toRow);
+        }
+    }
+
+    static void scalarDequant(MemorySegment stored, MemorySegment dst, long cols, long fromRow, long toRow) {
+        long groups = (cols + QK - 1) / QK;
+        for (long r = fromRow; r < toRow; r++) {
+            long o = r * cols * 4;
+            long b = r * groups * BLOCK;
+            for (long c = 0; c < cols; c += QK, o += 4 * QK, b += BLOCK) {
+                dequantGroup(stored, b, dst, o, (int) Math.min(QK, cols - c));
+            }
+        }
+    }
+
+    static void dequantGroup(MemorySegment stored, long b, MemorySegment dst, long o, int n) {
+        float d = Kernels.f16(stored.get(I16, b));
+        for (int j = 0; j < n; j++) {
+            int packed = stored.get(I8, b + 2 + (j & 15)) & 0xff;
+            int q = j < 16 ? packed & 15 : packed >>> 4;
+            dst.set(F32, o + 4L * j, (q - 8) * d);
+        }
+    }
+}

@@ -1,0 +1,466 @@
+package dev.arica.quantize;
+
+import static dev.arica.quantize.Kernels.I16;
+import static dev.arica.quantize.Kernels.I8;
+
+import dev.arica.formats.quant.QuantLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector API kernels; loaded only when {@link Kernels#VECTOR} holds. Every kernel gives the bytes of its
+ * scalar counterpart: a group the vector code does not handle (non-finite input, an fp16 scale overflow, an
+ * fp32 inverse scale that overflows, a q4_0 tie between +m and -m, a zero int scale) and the padded last group
+ * of a row go to the scalar code.
+ *
+ * <p>Each kernel has two entry points: one on the preferred species held in static finals (the production
+ * path, where the JIT sees constant species), and one taking {@link Lanes} so tests can run other widths.
+ * The per-group methods are small so that they inline into the row loops.
+ *
+ * <p>Tricks, all exact: max|x| is an integer max over {@code bits & 0x7fffffff} (no NaN fix-ups; a result of
+ * 0x7f800000 or more means NaN or infinity); the signed extremes are integer maxima over the bits of
+ * non-negative lanes and over {@code bits ^ 0x80000000} of negative ones; round half away from zero is
+ * truncation of {@code v + copySign(0.49999997f, v)}, equal to C's roundf for every float (checked over all
+ * 2^32 bit patterns).
+ */
+final class VectorKernels {
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
+    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);
+    private static final int ABS = 0x7fffffff;
+    private static final int SIGN = 0x80000000;
+    private static final int INF_BITS = 0x7f800000;
+    private static final float HALF = Math.nextDown(0.5f);
+
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Integer> I = F.withLanes(int.class);
+    static final VectorSpecies<Byte> B = byteSpecies(F.length());
+    static final VectorSpecies<Short> S = B.withLanes(short.class);
+
+    private VectorKernels() {}
+
+    static int preferredBits() {
+        return F.vectorBitSize();
+    }
+
+    private static VectorSpecies<Byte> byteSpecies(int lanes) {
+        return VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, lanes * 8)));
+    }
+
+    /** The species a kernel runs on: float and int of one shape, byte and short wide enough for their codes. */
+    record Lanes(VectorSpecies<Float> f, VectorSpecies<Integer> i, VectorSpecies<Short> s, VectorSpecies<Byte> b) {
+        static Lanes of(VectorShape shape) {
+            VectorSpecies<Float> f = VectorSpecies.of(float.class, shape);
+            VectorSpecies<Byte> b = byteSpecies(f.length());
+            return new Lanes(f, f.withLanes(int.class), b.withLanes(short.class), b);
+        }
+
+        static Lanes preferred() {
+            return new Lanes(F, I, S, B);
+        }
+    }
+
+    /** Stores the first {@code count} lanes of {@code v} (count is 1, 2, 4, 8 or v's length). */
+    private static void store(ByteVector v, int count, MemorySegment dst, long at) {
+        if (count == v.length()) {
+            v.intoMemorySegment(dst, at, LE);
+            return;
+        }
+        switch (count) {
+            case 8 -> dst.set(I64, at, v.reinterpretAsLongs().lane(0));
+            case 4 -> dst.set(I32, at, v.reinterpretAsInts().lane(0));
+            case 2 -> dst.set(I16, at, v.reinterpretAsShorts().lane(0));
+            case 1 -> dst.set(I8, at, v.lane(0));
+            default -> throw new AssertionError("cannot store " + count + " lanes of " + v.species());
+        }
+    }
+
+    /** Round half away from zero to int lanes (values whose magnitude fits an int). */
+    private static IntVector roundHalfAway(FloatVector p) {
+        FloatVector half = FloatVector.broadcast(p.species(), HALF);
+        FloatVector h = half.blend(half.neg(), p.lt(0f));
+        return (IntVector) p.add(h).convert(VectorOperators.F2I, 0);
+    }
+
+    // ---------------------------------------------------------------- firstNonFinite
+
+    static long firstNonFinite(MemorySegment f32, long count) {
+        int n = I.length();
+        long step = 4L * n;
+        long i = 0;
+        for (; i + step <= count; i += step) {
+            long o = 4 * i;
+            IntVector m = IntVector.fromMemorySegment(I, f32, o, LE).and(ABS)
+                    .max(IntVector.fromMemorySegment(I, f32, o + 4L * n, LE).and(ABS))
+                    .max(IntVector.fromMemorySegment(I, f32, o + 8L * n, LE).and(ABS))
+                    .max(IntVector.fromMemorySegment(I, f32, o + 12L * n, LE).and(ABS));
+            if (m.compare(VectorOperators.GE, INF_BITS).anyTrue()) {
+                return Kernels.scalarFirstNonFinite(f32, i, i + step);
+            }
+        }
+        return Kernels.scalarFirstNonFinite(f32, i, count);
+    }
+
+    // ---------------------------------------------------------------- Q8_0
+
+    static void q8Rows(MemorySegment src, MemorySegment dst, long cols, long fromRow, long toRow) {
+        long full = cols / 32;
+        int tail = (int) (cols % 32);
+        long rowBytes = (cols + 31) / 32 * 34;
+        for (long r = fromRow; r < toRow; r++) {
+            long s = r * cols * 4;
+            long b = r * rowBytes;
+            for (long g = 0; g < full; g++, s += 128, b += 34) {
+                if (!q8Group(F, I, B, src, s, dst, b)) {
+                    Q8_0Quantizer.group(src, s, 32, dst, b, r, g * 32, cols);
+                }
+            }
+            if (tail != 0) {
+                Q8_0Quantizer.group(src, s, tail, dst, b, r, full * 32, cols);
+            }
+        }
+    }
+
+    static void q8Rows(Lanes v, MemorySegment src, MemorySegment dst, long cols, long fromRow, long toRow) {
+        long full = cols / 32;
+        int tail = (int) (cols % 32);
+        long rowBytes = (cols + 31) / 32 * 34;
+        for (long r = fromRow; r < toRow; r++) {
+            long s = r * cols * 4;
+            long b = r * rowBytes;
+            for (long g = 0; g < full; g++, s += 128, b += 34) {
+                if (!q8Group(v.f(), v.i(), v.b(), src, s, dst, b)) {
+                    Q8_0Quantizer.group(src, s, 32, dst, b, r, g * 32, cols);
+                }
+            }
+            if (tail != 0) {
+                Q8_0Quantizer.group(src, s, tail, dst, b, r, full * 32, cols);
+            }
+        }
+    }
+
+    /** One full group at byte {@code s} into the block at {@code b}; false when the scalar code must do it. */
+    private static boolean q8Group(VectorSpecies<Float> fs, VectorSpecies<Integer> is, VectorSpecies<Byte> bs,
+            MemorySegment src, long s, MemorySegment dst, long b) {
+        int n = fs.length();
+        IntVector acc = IntVector.zero(is);
+        for (int j = 0; j < 32; j += n) {
+            acc = acc.max(IntVector.fromMemorySegment(is, src, s + 4L * j, LE).and(ABS));
+        }
+        int amaxBits = acc.reduceLanes(VectorOperators.MAX);
+        if (amaxBits >= INF_BITS) {
+            return false;
+        }
+        float d = Float.intBitsToFloat(amaxBits) / 127f;
+        float id = d != 0f ? 1f / d : 0f;
+        short d16 = Float.floatToFloat16(d);
+        if (Kernels.isInf16(d16) || id == Float.POSITIVE_INFINITY) {
+            return false;
+        }
+        dst.set(I16, b, d16);
+        for (int j = 0; j < 32; j += n) {
+            FloatVector p = FloatVector.fromMemorySegment(fs, src, s + 4L * j, LE).mul(id);
+            IntVector q = roundHalfAway(p);
+            store((ByteVector) q.convertShape(VectorOperators.I2B, bs, 0), n, dst, b + 2 + j);
+        }
+        return true;
+    }
+
+    static void q8Dequant(MemorySegment stored, MemorySegment dst, long cols, long fromRow, long toRow) {
+        if (B.length() != F.length()) {
+            Q8_0Quantizer.scalarDequant(stored, dst, cols, fromRow, toRow);
+            return;
+        }
+        long full = cols / 32;
+        int tail = (int) (cols % 32);
+        long rowBytes = (cols + 31) / 32 * 34;
+        for (long r = fromRow; r < toRow; r++) {
+            long o = r * cols * 4;
+            long b = r * rowBytes;
+            for (long g = 0; g < full; g++, o += 128, b += 34) {
+                q8DequantGroup(F, B, stored, b, dst, o);
+            }
+            if (tail != 0) {
+                Q8_0Quantizer.dequantGroup(stored, b, dst, o, tail);
+            }
+        }
+    }
+
+    static void q8Dequant(Lanes v, MemorySegment stored, MemorySegment dst, long cols, long fromRow, long toRow) {
+        if (v.b().length() != v.f().length()) {
+            Q8_0Quantizer.scalarDequant(stored, dst, cols, fromRow, toRow);
+            return;
+        }
+        long full = cols / 32;
+        int tail = (int) (cols % 32);
+        long rowBytes = (cols + 31) / 32 * 34;
+        for (long r = fromRow; r < toRow; r++) {
+            long o = r * cols * 4;
+            long b = r * rowBytes;
+            for (long g = 0; g < full; g++, o += 128, b += 34) {
+                q8DequantGroup(v.f(), v.b(), stored, b, dst, o);
+            }
+            if (tail != 0) {
+                Q8_0Quantizer.dequantGroup(stored, b, dst, o, tail);
+            }
+        }
+    }
+
+    private static void q8DequantGroup(VectorSpecies<Float> fs, VectorSpecies<Byte> bs, MemorySegment stored, long b,
+            MemorySegment dst, long o) {
+        float d = Kernels.f16(stored.get(I16, b));
+        int n = fs.length();
+        for (int j = 0; j < 32; j += n) {
+            ByteVector q = ByteVector.fromMemorySegment(bs, stored, b + 2 + j, LE);
+            FloatVector x = (FloatVector) q.convertShape(VectorOperators.B2F, fs, 0);
+            x.mul(d).intoMemorySegment(dst, o + 4L * j, LE);
+        }
+    }
+
+    // ---------------------------------------------------------------- Q4_0
+
+    static void q4Rows(MemorySegment src, MemorySegment dst, long cols, long fromRow, long toRow) {
+        long full = cols / 32;
+        int tail = (int) (cols % 32);
+        long rowBytes = (cols + 31) / 32 * 18;
+        for (long r = fromRow; r < toRow; r++) {
+            long s = r * cols * 4;
+            long b = r * rowBytes;
+            for (long g = 0; g < full; g++, s += 128, b += 18) {
+                if (!q4Group(F, I, B, src, s, dst, b)) {
+                    Q4_0Quantizer.group(src, s, 32, dst, b, r, g * 32, cols);
+                }
+            }
+            if (tail != 0) {
+                Q4_0Quantizer.group(src, s, tail, dst, b, r, full * 32, cols);
+            }
+        }
+    }
+
+    static void q4Rows(Lanes v, MemorySegment src, MemorySegment dst, long cols, long fromRow, long toRow) {
+        long full = cols / 32;
+        int tail = (int) (cols % 32);
+        long rowBytes = (cols + 31) / 32 * 18;
+        for (long r = fromRow; r < toRow; r++) {
+            long s = r * cols * 4;
+            long b = r * rowBytes;
+            for (long g = 0; g < full; g++, s += 128, b += 18) {
+                if (!q4Group(v.f(), v.i(), v.b(), src, s, dst, b)) {
+                    Q4_0Quantizer.group(src, s, 32, dst, b, r, g * 32, cols);
+                }
+            }
+            if (tail != 0) {
+                Q4_0Quantizer.group(src, s, tail, dst, b, r, full * 32, cols);
+            }
+        }
+    }
+
+    private static boolean q4Group(VectorSpecies<Float> fs, VectorSpecies<Integer> is, VectorSpecies<Byte> bs,
+            MemorySegment src, long s, MemorySegment dst, long b) {
+        int n = fs.length();
+        IntVector pos = IntVector.broadcast(is, Integer.MIN_VALUE);
+        IntVector neg = pos;
+        for (int j = 0; j < 32; j += n) {
+            IntVector x = IntVector.fromMemorySegment(is, src, s + 4L * j, LE);
+            pos = pos.max(x); // largest bits among non-negative floats = largest of them
+            neg = neg.max(x.lanewise(VectorOperators.XOR, SIGN)); // likewise for the magnitudes of negative ones
+        }
+        int p = pos.reduceLanes(VectorOperators.MAX);
+        int q = neg.reduceLanes(VectorOperators.MAX);
+        if (p >= INF_BITS || q >= INF_BITS) {
+            return false;
+        }
+        float m;
+        if (p > q) {
+            m = Float.intBitsToFloat(p);
+        } else if (q > p) {
+            m = q == 0 ? 0f : -Float.intBitsToFloat(q); // all -0: ggml keeps its initial +0
+        } else {
+            return false; // +a and -a both present: the first one wins, found by the scalar scan
+        }
+        float d = m / -8f;
+        float id = d != 0f ? 1f / d : 0f;
+        short d16 = Float.floatToFloat16(d);
+        if (Kernels.isInf16(d16) || Float.isInfinite(id)) {
+            return false;
+        }
+        dst.set(I16, b, d16);
+        for (int j = 0; j < 16; j += n) {
+            FloatVector lo = FloatVector.fromMemorySegment(fs, src, s + 4L * j, LE).mul(id).add(8.5f);
+            FloatVector hi = FloatVector.fromMemorySegment(fs, src, s + 4L * (j + 16), LE).mul(id).add(8.5f);
+            IntVector ql = ((IntVector) lo.convert(VectorOperators.F2I, 0)).min(15);
+            IntVector qh = ((IntVector) hi.convert(VectorOperators.F2I, 0)).min(15);
+            IntVector packed = ql.or(qh.lanewise(VectorOperators.LSHL, 4));
+            store((ByteVector) packed.convertShape(VectorOperators.I2B, bs, 0), n, dst, b + 2 + j);
+        }
+        return true;
+    }
+
+    static void q4Dequant(MemorySegment stored, MemorySegment dst, long cols, long fromRow, long toRow) {
+        if (B.length() != F.length()) {
+            Q4_0Quantizer.scalarDequant(stored, dst, cols, fromRow, toRow);
+            return;
+        }
+        long full = cols / 32;
+        int tail = (int) (cols % 32);
+        long rowBytes = (cols + 31) / 32 * 18;
+        for (long r = fromRow; r < toRow; r++) {
+            long o = r * cols * 4;
+            long b = r * rowBytes;
+            for (long g = 0; g < full; g++, o += 128, b += 18) {
+                q4DequantGroup(F, B, stored, b, dst, o);
+            }
+            if (tail != 0) {
+                Q4_0Quantizer.dequantGroup(stored, b, dst, o, tail);
+            }
+        }
+    }
+
+    static void q4Dequant(Lanes v, MemorySegment stored, MemorySegment dst, long cols, long fromRow, long toRow) {
+        if (v.b().length() != v.f().length()) {
+            Q4_0Quantizer.scalarDequant(stored, dst, cols, fromRow, toRow);
+            return;
+        }
+        long full = cols / 32;
+        int tail = (int) (cols % 32);
+        long rowBytes = (cols + 31) / 32 * 18;
+        for (long r = fromRow; r < toRow; r++) {
+            long o = r * cols * 4;
+            long b = r * rowBytes;
+            for (long g = 0; g < full; g++, o += 128, b += 18) {
+                q4DequantGroup(v.f(), v.b(), stored, b, dst, o);
+            }
+            if (tail != 0) {
+                Q4_0Quantizer.dequantGroup(stored, b, dst, o, tail);
+            }
+        }
+    }
+
+    private static void q4DequantGroup(VectorSpecies<Float> fs, VectorSpecies<Byte> bs, MemorySegment stored, long b,
+            MemorySegment dst, long o) {
+        float d = Kernels.f16(stored.get(I16, b));
+        int n = fs.length();
+        for (int j = 0; j < 16; j += n) {
+            ByteVector packed = ByteVector.fromMemorySegment(bs, stored, b + 2 + j, LE);
+            ByteVector lo = packed.and((byte) 15);
+            ByteVector hi = packed.lanewise(VectorOperators.LSHR, 4).and((byte) 15);
+            ((FloatVector) lo.convertShape(VectorOperators.B2F, fs, 0)).sub(8f).mul(d)
+                    .intoMemorySegment(dst, o + 4L * j, LE);
+            ((FloatVector) hi.convertShape(VectorOperators.B2F, fs, 0)).sub(8f).mul(d)
+                    .intoMemorySegment(dst, o + 4L * (j + 16), LE);
+        }
+    }
+
+    // ---------------------------------------------------------------- INT8 / INT4
+
+    static void intRows(QuantLayout layout, MemorySegment src, MemorySegment dst, long cols, long fromRow,
+            long toRow) {
+        int g = layout.groupSize();
+        int bits = layout.bits();
+        boolean asym = layout.asymmetric();
+        int gcb = layout.groupCodeBytes();
+        long rowBytes = layout.rowBytes(cols);
+        long codeBytes = layout.rowCodeBytes(cols);
+        long groups = layout.groups(cols);
+        long full = cols / g;
+        int tail = (int) (cols % g);
+        for (long r = fromRow; r < toRow; r++) {
+            long row = r * rowBytes;
+            long s = r * cols * 4;
+            for (long k = 0; k < full; k++, s += 4L * g) {
+                if (!intGroup(F, I, B, bits, asym, g, src, s, dst, row + k * gcb, row + codeBytes + 2 * k,
+                        row + codeBytes + 2 * groups, k)) {
+                    IntQuantizer.group(layout, src, s, g, dst, row, codeBytes, groups, k, r, k * g, cols);
+                }
+            }
+            if (tail != 0) {
+                IntQuantizer.group(layout, src, s, tail, dst, row, codeBytes, groups, full, r, full * g, cols);
+            }
+        }
+    }
+
+    static void intRows(Lanes v, QuantLayout layout, MemorySegment src, MemorySegment dst, long cols, long fromRow,
+            long toRow) {
+        int g = layout.groupSize();
+        int bits = layout.bits();
+        boolean asym = layout.asymmetric();
+        int gcb = layout.groupCodeBytes();
+        long rowBytes = layout.rowBytes(cols);
+        long codeBytes = layout.rowCodeBytes(cols);
+        long groups = layout.groups(cols);
+        long full = cols / g;
+        int tail = (int) (cols % g);
+        for (long r = fromRow; r < toRow; r++) {
+            long row = r * rowBytes;
+            long s = r * cols * 4;
+            for (long k = 0; k < full; k++, s += 4L * g) {
+                if (!intGroup(v.f(), v.i(), v.b(), bits, asym, g, src, s, dst, row + k * gcb,
+                        row + codeBytes + 2 * k, row + codeBytes + 2 * groups, k)) {
+                    IntQuantizer.group(layout, src, s, g, dst, row, codeBytes, groups, k, r, k * g, cols);
+                }
+            }
+            if (tail != 0) {
+                IntQuantizer.group(layout, src, s, tail, dst, row, codeBytes, groups, full, r, full * g, cols);
+            }
+        }
+    }
+
+    /**
+     * One full group of {@code g} elements at byte {@code s}: codes at {@code codes}, the scale at {@code scaleAt},
+     * zero point {@code k} into the zero-point bytes at {@code zpAt}; false when the scalar code must do it.
+     */
+    private static boolean intGroup(VectorSpecies<Float> fs, VectorSpecies<Integer> is, VectorSpecies<Byte> bs,
+            int bits, boolean asym, int g, MemorySegment src, long s, MemorySegment dst,
+            long codes, long scaleAt, long zpAt, long k) {
+        int n = fs.length();
+        int mid = 1 << (bits - 1);
+        int top = (1 << bits) - 1;
+        IntVector pos = IntVector.broadcast(is, Integer.MIN_VALUE);
+        IntVector neg = pos;
+        for (int j = 0; j < g; j += n) {
+            IntVector x = IntVector.fromMemorySegment(is, src, s + 4L * j, LE);
+            pos = pos.max(x);
+            neg = neg.max(x.lanewise(VectorOperators.XOR, SIGN));
+        }
+        int p = pos.reduceLanes(VectorOperators.MAX);
+        int q = neg.reduceLanes(VectorOperators.MAX);
+        if (p >= INF_BITS || q >= INF_BITS) {
+            return false;
+        }
+        float hi = p > 0 ? Float.intBitsToFloat(p) : 0f; // max(0, max x)
+        float lo = q > 0 ? -Float.intBitsToFloat(q) : 0f; // min(0, min x)
+        float d = asym ? (hi - lo) / top : Math.max(hi, -lo) / (mid - 1);
+        short s16 = Float.floatToFloat16(d);
+        float sc = Kernels.f16(s16);
+        if (Kernels.isInf16(s16) || sc == 0f) {
+            return false;
+        }
+        dst.set(I16, scaleAt, s16);
+        int zp = mid;
+        if (asym) {
+            zp = Kernels.clamp(Kernels.roundHalfAway(-lo / sc), 0, top);
+            IntQuantizer.writeZeroPoint(dst, zpAt, k, bits, zp);
+        }
+        for (int j = 0; j < g; j += n) {
+            IntVector c = roundHalfAway(FloatVector.fromMemorySegment(fs, src, s + 4L * j, LE).div(sc));
+            c = asym ? c.add(zp).max(0).min(top) : c.max(-mid).min(mid - 1).add(mid);
+            ByteVector cb = (ByteVector) c.convertShape(VectorOperators.I2B, bs, 0);
+            if (bits == 8) {
+                store(cb, n, dst, codes + j);
+            } else {
+                ShortVector pair = cb.reinterpretAsShorts(); // element 2i in the low byte, 2i+1 in the high byte
+                pair = pair.or(pair.lanewise(VectorOperators.LSHR, 4));
+                store((ByteVector) pair.convertShape(VectorOperators.S2B, bs, 0), n / 2, dst, codes + j / 2);
+            }
+        }
+        return true;
+    }
+}
