@@ -21,9 +21,10 @@ import jdk.incubator.vector.VectorSpecies;
  * fp32 inverse scale that overflows, a q4_0 tie between +m and -m, a zero int scale) and the padded last group
  * of a row go to the scalar code.
  *
- * <p>Each kernel has two entry points: one on the preferred species held in static finals (the production
- * path, where the JIT sees constant species), and one taking {@link Lanes} so tests can run other widths.
- * The per-group methods are small so that they inline into the row loops.
+ * <p>Every method uses the preferred species through static finals and takes no species argument: a method
+ * compiled on its own (the per-group methods are, before the row loops are) must see constant species, or
+ * the Vector API falls back to plain Java and runs several times slower than the scalar code. Tests run
+ * other widths by starting the JVM with a smaller {@code -XX:MaxVectorSize}.
  *
  * <p>Tricks, all exact: max|x| is an integer max over {@code bits & 0x7fffffff} (no NaN fix-ups; a result of
  * 0x7f800000 or more means NaN or infinity); the signed extremes are integer maxima over the bits of
@@ -43,7 +44,6 @@ final class VectorKernels {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final VectorSpecies<Integer> I = F.withLanes(int.class);
     static final VectorSpecies<Byte> B = byteSpecies(F.length());
-    static final VectorSpecies<Short> S = B.withLanes(short.class);
 
     private VectorKernels() {}
 
@@ -53,19 +53,6 @@ final class VectorKernels {
 
     private static VectorSpecies<Byte> byteSpecies(int lanes) {
         return VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, lanes * 8)));
-    }
-
-    /** The species a kernel runs on: float and int of one shape, byte and short wide enough for their codes. */
-    record Lanes(VectorSpecies<Float> f, VectorSpecies<Integer> i, VectorSpecies<Short> s, VectorSpecies<Byte> b) {
-        static Lanes of(VectorShape shape) {
-            VectorSpecies<Float> f = VectorSpecies.of(float.class, shape);
-            VectorSpecies<Byte> b = byteSpecies(f.length());
-            return new Lanes(f, f.withLanes(int.class), b.withLanes(short.class), b);
-        }
-
-        static Lanes preferred() {
-            return new Lanes(F, I, S, B);
-        }
     }
 
     /** Stores the first {@code count} lanes of {@code v} (count is 1, 2, 4, 8 or v's length). */
@@ -85,7 +72,7 @@ final class VectorKernels {
 
     /** Round half away from zero to int lanes (values whose magnitude fits an int). */
     private static IntVector roundHalfAway(FloatVector p) {
-        FloatVector half = FloatVector.broadcast(p.species(), HALF);
+        FloatVector half = FloatVector.broadcast(F, HALF);
         FloatVector h = half.blend(half.neg(), p.lt(0f));
         return (IntVector) p.add(h).convert(VectorOperators.F2I, 0);
     }
@@ -119,25 +106,7 @@ final class VectorKernels {
             long s = r * cols * 4;
             long b = r * rowBytes;
             for (long g = 0; g < full; g++, s += 128, b += 34) {
-                if (!q8Group(F, I, B, src, s, dst, b)) {
-                    Q8_0Quantizer.group(src, s, 32, dst, b, r, g * 32, cols);
-                }
-            }
-            if (tail != 0) {
-                Q8_0Quantizer.group(src, s, tail, dst, b, r, full * 32, cols);
-            }
-        }
-    }
-
-    static void q8Rows(Lanes v, MemorySegment src, MemorySegment dst, long cols, long fromRow, long toRow) {
-        long full = cols / 32;
-        int tail = (int) (cols % 32);
-        long rowBytes = (cols + 31) / 32 * 34;
-        for (long r = fromRow; r < toRow; r++) {
-            long s = r * cols * 4;
-            long b = r * rowBytes;
-            for (long g = 0; g < full; g++, s += 128, b += 34) {
-                if (!q8Group(v.f(), v.i(), v.b(), src, s, dst, b)) {
+                if (!q8Group(src, s, dst, b)) {
                     Q8_0Quantizer.group(src, s, 32, dst, b, r, g * 32, cols);
                 }
             }
@@ -148,12 +117,11 @@ final class VectorKernels {
     }
 
     /** One full group at byte {@code s} into the block at {@code b}; false when the scalar code must do it. */
-    private static boolean q8Group(VectorSpecies<Float> fs, VectorSpecies<Integer> is, VectorSpecies<Byte> bs,
-            MemorySegment src, long s, MemorySegment dst, long b) {
-        int n = fs.length();
-        IntVector acc = IntVector.zero(is);
+    private static boolean q8Group(MemorySegment src, long s, MemorySegment dst, long b) {
+        int n = F.length();
+        IntVector acc = IntVector.zero(I);
         for (int j = 0; j < 32; j += n) {
-            acc = acc.max(IntVector.fromMemorySegment(is, src, s + 4L * j, LE).and(ABS));
+            acc = acc.max(IntVector.fromMemorySegment(I, src, s + 4L * j, LE).and(ABS));
         }
         int amaxBits = acc.reduceLanes(VectorOperators.MAX);
         if (amaxBits >= INF_BITS) {
@@ -167,9 +135,9 @@ final class VectorKernels {
         }
         dst.set(I16, b, d16);
         for (int j = 0; j < 32; j += n) {
-            FloatVector p = FloatVector.fromMemorySegment(fs, src, s + 4L * j, LE).mul(id);
+            FloatVector p = FloatVector.fromMemorySegment(F, src, s + 4L * j, LE).mul(id);
             IntVector q = roundHalfAway(p);
-            store((ByteVector) q.convertShape(VectorOperators.I2B, bs, 0), n, dst, b + 2 + j);
+            store((ByteVector) q.convertShape(VectorOperators.I2B, B, 0), n, dst, b + 2 + j);
         }
         return true;
     }
@@ -186,7 +154,7 @@ final class VectorKernels {
             long o = r * cols * 4;
             long b = r * rowBytes;
             for (long g = 0; g < full; g++, o += 128, b += 34) {
-                q8DequantGroup(F, B, stored, b, dst, o);
+                q8DequantGroup(stored, b, dst, o);
             }
             if (tail != 0) {
                 Q8_0Quantizer.dequantGroup(stored, b, dst, o, tail);
@@ -194,33 +162,13 @@ final class VectorKernels {
         }
     }
 
-    static void q8Dequant(Lanes v, MemorySegment stored, MemorySegment dst, long cols, long fromRow, long toRow) {
-        if (v.b().length() != v.f().length()) {
-            Q8_0Quantizer.scalarDequant(stored, dst, cols, fromRow, toRow);
-            return;
-        }
-        long full = cols / 32;
-        int tail = (int) (cols % 32);
-        long rowBytes = (cols + 31) / 32 * 34;
-        for (long r = fromRow; r < toRow; r++) {
-            long o = r * cols * 4;
-            long b = r * rowBytes;
-            for (long g = 0; g < full; g++, o += 128, b += 34) {
-                q8DequantGroup(v.f(), v.b(), stored, b, dst, o);
-            }
-            if (tail != 0) {
-                Q8_0Quantizer.dequantGroup(stored, b, dst, o, tail);
-            }
-        }
-    }
-
-    private static void q8DequantGroup(VectorSpecies<Float> fs, VectorSpecies<Byte> bs, MemorySegment stored, long b,
+    private static void q8DequantGroup(MemorySegment stored, long b,
             MemorySegment dst, long o) {
         float d = Kernels.f16(stored.get(I16, b));
-        int n = fs.length();
+        int n = F.length();
         for (int j = 0; j < 32; j += n) {
-            ByteVector q = ByteVector.fromMemorySegment(bs, stored, b + 2 + j, LE);
-            FloatVector x = (FloatVector) q.convertShape(VectorOperators.B2F, fs, 0);
+            ByteVector q = ByteVector.fromMemorySegment(B, stored, b + 2 + j, LE);
+            FloatVector x = (FloatVector) q.convertShape(VectorOperators.B2F, F, 0);
             x.mul(d).intoMemorySegment(dst, o + 4L * j, LE);
         }
     }
@@ -235,7 +183,7 @@ final class VectorKernels {
             long s = r * cols * 4;
             long b = r * rowBytes;
             for (long g = 0; g < full; g++, s += 128, b += 18) {
-                if (!q4Group(F, I, B, src, s, dst, b)) {
+                if (!q4Group(src, s, dst, b)) {
                     Q4_0Quantizer.group(src, s, 32, dst, b, r, g * 32, cols);
                 }
             }
@@ -245,31 +193,12 @@ final class VectorKernels {
         }
     }
 
-    static void q4Rows(Lanes v, MemorySegment src, MemorySegment dst, long cols, long fromRow, long toRow) {
-        long full = cols / 32;
-        int tail = (int) (cols % 32);
-        long rowBytes = (cols + 31) / 32 * 18;
-        for (long r = fromRow; r < toRow; r++) {
-            long s = r * cols * 4;
-            long b = r * rowBytes;
-            for (long g = 0; g < full; g++, s += 128, b += 18) {
-                if (!q4Group(v.f(), v.i(), v.b(), src, s, dst, b)) {
-                    Q4_0Quantizer.group(src, s, 32, dst, b, r, g * 32, cols);
-                }
-            }
-            if (tail != 0) {
-                Q4_0Quantizer.group(src, s, tail, dst, b, r, full * 32, cols);
-            }
-        }
-    }
-
-    private static boolean q4Group(VectorSpecies<Float> fs, VectorSpecies<Integer> is, VectorSpecies<Byte> bs,
-            MemorySegment src, long s, MemorySegment dst, long b) {
-        int n = fs.length();
-        IntVector pos = IntVector.broadcast(is, Integer.MIN_VALUE);
+    private static boolean q4Group(MemorySegment src, long s, MemorySegment dst, long b) {
+        int n = F.length();
+        IntVector pos = IntVector.broadcast(I, Integer.MIN_VALUE);
         IntVector neg = pos;
         for (int j = 0; j < 32; j += n) {
-            IntVector x = IntVector.fromMemorySegment(is, src, s + 4L * j, LE);
+            IntVector x = IntVector.fromMemorySegment(I, src, s + 4L * j, LE);
             pos = pos.max(x); // largest bits among non-negative floats = largest of them
             neg = neg.max(x.lanewise(VectorOperators.XOR, SIGN)); // likewise for the magnitudes of negative ones
         }
@@ -294,12 +223,12 @@ final class VectorKernels {
         }
         dst.set(I16, b, d16);
         for (int j = 0; j < 16; j += n) {
-            FloatVector lo = FloatVector.fromMemorySegment(fs, src, s + 4L * j, LE).mul(id).add(8.5f);
-            FloatVector hi = FloatVector.fromMemorySegment(fs, src, s + 4L * (j + 16), LE).mul(id).add(8.5f);
+            FloatVector lo = FloatVector.fromMemorySegment(F, src, s + 4L * j, LE).mul(id).add(8.5f);
+            FloatVector hi = FloatVector.fromMemorySegment(F, src, s + 4L * (j + 16), LE).mul(id).add(8.5f);
             IntVector ql = ((IntVector) lo.convert(VectorOperators.F2I, 0)).min(15);
             IntVector qh = ((IntVector) hi.convert(VectorOperators.F2I, 0)).min(15);
             IntVector packed = ql.or(qh.lanewise(VectorOperators.LSHL, 4));
-            store((ByteVector) packed.convertShape(VectorOperators.I2B, bs, 0), n, dst, b + 2 + j);
+            store((ByteVector) packed.convertShape(VectorOperators.I2B, B, 0), n, dst, b + 2 + j);
         }
         return true;
     }
@@ -316,7 +245,7 @@ final class VectorKernels {
             long o = r * cols * 4;
             long b = r * rowBytes;
             for (long g = 0; g < full; g++, o += 128, b += 18) {
-                q4DequantGroup(F, B, stored, b, dst, o);
+                q4DequantGroup(stored, b, dst, o);
             }
             if (tail != 0) {
                 Q4_0Quantizer.dequantGroup(stored, b, dst, o, tail);
@@ -324,37 +253,17 @@ final class VectorKernels {
         }
     }
 
-    static void q4Dequant(Lanes v, MemorySegment stored, MemorySegment dst, long cols, long fromRow, long toRow) {
-        if (v.b().length() != v.f().length()) {
-            Q4_0Quantizer.scalarDequant(stored, dst, cols, fromRow, toRow);
-            return;
-        }
-        long full = cols / 32;
-        int tail = (int) (cols % 32);
-        long rowBytes = (cols + 31) / 32 * 18;
-        for (long r = fromRow; r < toRow; r++) {
-            long o = r * cols * 4;
-            long b = r * rowBytes;
-            for (long g = 0; g < full; g++, o += 128, b += 18) {
-                q4DequantGroup(v.f(), v.b(), stored, b, dst, o);
-            }
-            if (tail != 0) {
-                Q4_0Quantizer.dequantGroup(stored, b, dst, o, tail);
-            }
-        }
-    }
-
-    private static void q4DequantGroup(VectorSpecies<Float> fs, VectorSpecies<Byte> bs, MemorySegment stored, long b,
+    private static void q4DequantGroup(MemorySegment stored, long b,
             MemorySegment dst, long o) {
         float d = Kernels.f16(stored.get(I16, b));
-        int n = fs.length();
+        int n = F.length();
         for (int j = 0; j < 16; j += n) {
-            ByteVector packed = ByteVector.fromMemorySegment(bs, stored, b + 2 + j, LE);
+            ByteVector packed = ByteVector.fromMemorySegment(B, stored, b + 2 + j, LE);
             ByteVector lo = packed.and((byte) 15);
             ByteVector hi = packed.lanewise(VectorOperators.LSHR, 4).and((byte) 15);
-            ((FloatVector) lo.convertShape(VectorOperators.B2F, fs, 0)).sub(8f).mul(d)
+            ((FloatVector) lo.convertShape(VectorOperators.B2F, F, 0)).sub(8f).mul(d)
                     .intoMemorySegment(dst, o + 4L * j, LE);
-            ((FloatVector) hi.convertShape(VectorOperators.B2F, fs, 0)).sub(8f).mul(d)
+            ((FloatVector) hi.convertShape(VectorOperators.B2F, F, 0)).sub(8f).mul(d)
                     .intoMemorySegment(dst, o + 4L * (j + 16), LE);
         }
     }
@@ -376,34 +285,8 @@ final class VectorKernels {
             long row = r * rowBytes;
             long s = r * cols * 4;
             for (long k = 0; k < full; k++, s += 4L * g) {
-                if (!intGroup(F, I, B, bits, asym, g, src, s, dst, row + k * gcb, row + codeBytes + 2 * k,
+                if (!intGroup(bits, asym, g, src, s, dst, row + k * gcb, row + codeBytes + 2 * k,
                         row + codeBytes + 2 * groups, k)) {
-                    IntQuantizer.group(layout, src, s, g, dst, row, codeBytes, groups, k, r, k * g, cols);
-                }
-            }
-            if (tail != 0) {
-                IntQuantizer.group(layout, src, s, tail, dst, row, codeBytes, groups, full, r, full * g, cols);
-            }
-        }
-    }
-
-    static void intRows(Lanes v, QuantLayout layout, MemorySegment src, MemorySegment dst, long cols, long fromRow,
-            long toRow) {
-        int g = layout.groupSize();
-        int bits = layout.bits();
-        boolean asym = layout.asymmetric();
-        int gcb = layout.groupCodeBytes();
-        long rowBytes = layout.rowBytes(cols);
-        long codeBytes = layout.rowCodeBytes(cols);
-        long groups = layout.groups(cols);
-        long full = cols / g;
-        int tail = (int) (cols % g);
-        for (long r = fromRow; r < toRow; r++) {
-            long row = r * rowBytes;
-            long s = r * cols * 4;
-            for (long k = 0; k < full; k++, s += 4L * g) {
-                if (!intGroup(v.f(), v.i(), v.b(), bits, asym, g, src, s, dst, row + k * gcb,
-                        row + codeBytes + 2 * k, row + codeBytes + 2 * groups, k)) {
                     IntQuantizer.group(layout, src, s, g, dst, row, codeBytes, groups, k, r, k * g, cols);
                 }
             }
@@ -417,16 +300,15 @@ final class VectorKernels {
      * One full group of {@code g} elements at byte {@code s}: codes at {@code codes}, the scale at {@code scaleAt},
      * zero point {@code k} into the zero-point bytes at {@code zpAt}; false when the scalar code must do it.
      */
-    private static boolean intGroup(VectorSpecies<Float> fs, VectorSpecies<Integer> is, VectorSpecies<Byte> bs,
-            int bits, boolean asym, int g, MemorySegment src, long s, MemorySegment dst,
+    private static boolean intGroup(int bits, boolean asym, int g, MemorySegment src, long s, MemorySegment dst,
             long codes, long scaleAt, long zpAt, long k) {
-        int n = fs.length();
+        int n = F.length();
         int mid = 1 << (bits - 1);
         int top = (1 << bits) - 1;
-        IntVector pos = IntVector.broadcast(is, Integer.MIN_VALUE);
+        IntVector pos = IntVector.broadcast(I, Integer.MIN_VALUE);
         IntVector neg = pos;
         for (int j = 0; j < g; j += n) {
-            IntVector x = IntVector.fromMemorySegment(is, src, s + 4L * j, LE);
+            IntVector x = IntVector.fromMemorySegment(I, src, s + 4L * j, LE);
             pos = pos.max(x);
             neg = neg.max(x.lanewise(VectorOperators.XOR, SIGN));
         }
@@ -450,15 +332,15 @@ final class VectorKernels {
             IntQuantizer.writeZeroPoint(dst, zpAt, k, bits, zp);
         }
         for (int j = 0; j < g; j += n) {
-            IntVector c = roundHalfAway(FloatVector.fromMemorySegment(fs, src, s + 4L * j, LE).div(sc));
+            IntVector c = roundHalfAway(FloatVector.fromMemorySegment(F, src, s + 4L * j, LE).div(sc));
             c = asym ? c.add(zp).max(0).min(top) : c.max(-mid).min(mid - 1).add(mid);
-            ByteVector cb = (ByteVector) c.convertShape(VectorOperators.I2B, bs, 0);
+            ByteVector cb = (ByteVector) c.convertShape(VectorOperators.I2B, B, 0);
             if (bits == 8) {
                 store(cb, n, dst, codes + j);
             } else {
                 ShortVector pair = cb.reinterpretAsShorts(); // element 2i in the low byte, 2i+1 in the high byte
                 pair = pair.or(pair.lanewise(VectorOperators.LSHR, 4));
-                store((ByteVector) pair.convertShape(VectorOperators.S2B, bs, 0), n / 2, dst, codes + j / 2);
+                store((ByteVector) pair.convertShape(VectorOperators.S2B, B, 0), n / 2, dst, codes + j / 2);
             }
         }
         return true;

@@ -46,13 +46,13 @@ public final class KernelBench {
                 String name = layout.describe();
                 time(name + " quantize scalar  1t", n * 4, reps, () -> Fixtures.quantize(Fixtures.Path.SCALAR, layout,
                         src, rows, cols, dst));
-                time(name + " quantize vector  1t", n * 4, reps, () -> Fixtures.quantize(Fixtures.Path.PREFERRED,
+                time(name + " quantize vector  1t", n * 4, reps, () -> Fixtures.quantize(Fixtures.Path.VECTOR,
                         layout, src, rows, cols, dst));
                 time(name + " quantize public " + threads + "t", n * 4, reps,
                         () -> q.quantizeParallel(src, rows, cols, dst, pool, threads));
                 time(name + " dequant  scalar  1t", n * 4, reps, () -> Fixtures.dequantize(Fixtures.Path.SCALAR,
                         layout, dst, rows, cols, back));
-                time(name + " dequant  vector  1t", n * 4, reps, () -> Fixtures.dequantize(Fixtures.Path.PREFERRED,
+                time(name + " dequant  vector  1t", n * 4, reps, () -> Fixtures.dequantize(Fixtures.Path.VECTOR,
                         layout, dst, rows, cols, back));
                 time(name + " dequant  public " + threads + "t", n * 4, reps,
                         () -> q.dequantizeParallel(dst, rows, cols, back, pool, threads));
