@@ -56,8 +56,10 @@ class ErrorStatsTest {
             x[i] = (float) r.nextGaussian();
             y[i] = x[i] + (float) (r.nextGaussian() * 0.01);
         }
-        y[7777] = x[7777] + 1; // the largest error, at a known index
-        y[9000] = x[9000] - 1; // equal size, later
+        x[7777] = 0.5f; // the largest error, exactly 1, at a known index
+        y[7777] = 1.5f;
+        x[9000] = 2f; // the same error later: the first index is kept, whatever the merge order
+        y[9000] = 1f;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment xs = seg(arena, x);
             MemorySegment ys = seg(arena, y);

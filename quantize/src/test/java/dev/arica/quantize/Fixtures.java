@@ -211,7 +211,13 @@ final class Fixtures {
                 int n = Math.min(size, cols - c0);
                 for (int j = 0; j < n; j++) {
                     int k = (int) (2 * lo) + rnd.nextInt((int) (2 * (hi - lo)) + 1);
-                    x[r * cols + c0 + j] = k / 2f;
+                    float v = k / 2f;
+                    switch (rnd.nextInt(8)) { // the floats next to the ties too
+                        case 0 -> v = Math.max(lo, Math.nextDown(v));
+                        case 1 -> v = Math.min(hi, Math.nextUp(v));
+                        default -> { }
+                    }
+                    x[r * cols + c0 + j] = v;
                 }
                 // pin the extremes so that d == 1 (q4_0: the first of the largest magnitude is -8 or 8)
                 int a = rnd.nextInt(n);

@@ -105,7 +105,7 @@ class ReferenceEquivalenceTest {
         int rows = 16;
         int cols = 4096 + 20;
         for (QuantLayout layout : Fixtures.LAYOUTS) {
-            for (Data kind : new Data[] {Data.GAUSSIAN, Data.MIXED, Data.TIES, Data.ZEROS, Data.HALVES, Data.DENORMAL}) {
+            for (Data kind : Data.values()) {
                 float[] x = Fixtures.data(kind, layout, rows, cols, 7 + kind.ordinal());
                 try (Arena arena = Arena.ofConfined()) {
                     MemorySegment src = Fixtures.segment(arena, x);
