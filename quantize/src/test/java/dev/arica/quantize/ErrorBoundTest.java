@@ -36,18 +36,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class ErrorBoundTest {
 
-    static Stream<Arguments> cases() {
-        List<Arguments> out = new ArrayList<>();
-        for (QuantLayout layout : Fixtures.LAYOUTS) {
-            for (Data kind : Fixtures.ALL_DATA) {
-                out.add(Arguments.of(layout, kind));
-            }
-        }
-        return out.stream();
-    }
-
     @ParameterizedTest(name = "{0} {1}")
-    @MethodSource("cases")
+    @MethodSource("dev.arica.quantize.Fixtures#layoutsByData")
     void withinHalfAStep(QuantLayout layout, Data kind) {
         int rows = 4;
         for (int cols : new int[] {300, 172, 33}) {

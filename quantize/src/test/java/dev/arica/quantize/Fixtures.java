@@ -106,6 +106,17 @@ final class Fixtures {
 
     static final Data[] ALL_DATA = Data.values();
 
+    /** Every layout with every kind of data: the parameters of the tests that sweep all schemes. */
+    static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> layoutsByData() {
+        java.util.List<org.junit.jupiter.params.provider.Arguments> out = new java.util.ArrayList<>();
+        for (QuantLayout layout : LAYOUTS) {
+            for (Data kind : ALL_DATA) {
+                out.add(org.junit.jupiter.params.provider.Arguments.of(layout, kind));
+            }
+        }
+        return out.stream();
+    }
+
     /** {@code rows * cols} values of a kind; HALVES puts exact rounding ties into every scheme's groups. */
     static float[] data(Data kind, QuantLayout layout, int rows, int cols, long seed) {
         Random rnd = new Random(seed);

@@ -33,18 +33,8 @@ class ReferenceEquivalenceTest {
         }
     }
 
-    static Stream<Arguments> cases() {
-        List<Arguments> out = new ArrayList<>();
-        for (QuantLayout layout : Fixtures.LAYOUTS) {
-            for (Data kind : Fixtures.ALL_DATA) {
-                out.add(Arguments.of(layout, kind));
-            }
-        }
-        return out.stream();
-    }
-
     @ParameterizedTest(name = "{0} {1}")
-    @MethodSource("cases")
+    @MethodSource("dev.arica.quantize.Fixtures#layoutsByData")
     void everyPathMatchesTheReference(QuantLayout layout, Data kind) {
         int rows = 3;
         for (int cols : Fixtures.COLS) {
