@@ -5,6 +5,10 @@ import dev.arica.formats.Checkpoint;
 import dev.arica.formats.Converter;
 import dev.arica.formats.DType;
 import dev.arica.formats.FloatCast;
+import dev.arica.formats.Progress;
+import dev.arica.formats.arica.AricaFile;
+import dev.arica.quantize.AricaDequantizer;
+import java.nio.file.Files;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -17,7 +21,8 @@ import picocli.CommandLine.Spec;
 /** {@code arica convert}: rewrite a checkpoint as safetensors, optionally casting its floating-point tensors. */
 @Command(name = "convert", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
         description = {"Convert a checkpoint to a .safetensors file or an HF directory (decided by OUT's name).",
-                "Floating-point tensors are cast with --dtype; others are copied. Written atomically."})
+                "Floating-point tensors are cast with --dtype; others are copied. Written atomically.",
+                "An .arica input is dequantized; its config and tokenizer are restored in a directory output."})
 final class ConvertCommand implements Callable<Integer> {
 
     /** The float types --dtype accepts. */
@@ -31,7 +36,7 @@ final class ConvertCommand implements Callable<Integer> {
         }
     }
 
-    @Parameters(index = "0", paramLabel = "IN", description = "A .safetensors file, an HF directory or a llama2.c .bin.")
+    @Parameters(index = "0", paramLabel = "IN", description = "A .safetensors file, an HF directory, a llama2.c .bin or an .arica file.")
     Path input;
 
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT",
@@ -66,8 +71,17 @@ final class ConvertCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Converter.Options options = new Converter.Options(dtype == null ? null : dtype.dtype, shard, force);
         Converter.Result r;
-        try (Checkpoint in = Checkpoint.open(input, tokenizer)) {
-            r = Converter.convert(in, output, options, ProgressPrinter.forStderr(spec.commandLine().getErr()));
+        Progress progress = ProgressPrinter.forStderr(spec.commandLine().getErr());
+        try {
+            if (Files.isRegularFile(input) && AricaFile.looksLikeArica(input)) {
+                try (AricaFile in = AricaFile.open(input)) {
+                    r = AricaDequantizer.convert(in, output, options, progress);
+                }
+            } else {
+                try (Checkpoint in = Checkpoint.open(input, tokenizer)) {
+                    r = Converter.convert(in, output, options, progress);
+                }
+            }
         } catch (FloatCast.UnsupportedCastException e) {
             // The formats library names the tensor only; the user also needs the file.
             String m = e.getMessage();

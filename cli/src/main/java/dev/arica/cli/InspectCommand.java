@@ -158,6 +158,12 @@ final class InspectCommand implements Callable<Integer> {
             if (e.storage() instanceof Storage.Quantized q) {
                 o.put("group_size", q.layout().groupSize());
                 o.put("asymmetric", q.layout().asymmetric());
+                long cols = e.shape().length == 0 ? 1 : e.shape()[e.shape().length - 1];
+                long padded = q.layout().groups(cols) * q.layout().groupSize();
+                // Rows are padded with zeros to whole groups (docs/arica-format.md); say so where it happened.
+                if (padded != cols) {
+                    o.put("padded_columns", padded);
+                }
             } else {
                 o.putNull("group_size");
             }
@@ -187,13 +193,17 @@ final class InspectCommand implements Callable<Integer> {
         }
         out.println();
         int nameWidth = Math.max(4, f.entries().stream().mapToInt(e -> e.name().length()).max().orElse(4));
-        String fmt = "%-" + nameWidth + "s  %-6s  %-16s  %-16s  %12s  %s%n";
-        out.printf(Locale.ROOT, fmt, "NAME", "DTYPE", "STORAGE", "SHAPE", "STORED", "COMPRESSION");
-        for (AricaEntry e : f.entries()) {
+        String fmt = "%-" + nameWidth + "s  %-6s  %-16s  %-16s  %12s  %-11s  %s%n";
+        out.printf(Locale.ROOT, fmt, "NAME", "DTYPE", "STORAGE", "SHAPE", "STORED", "COMPRESSION", "NOTE");
+        JsonNode entries = r.get("tensors");
+        for (int i = 0; i < f.entries().size(); i++) {
+            AricaEntry e = f.entries().get(i);
             String storage = e.storage() instanceof Storage.Quantized q ? q.layout().describe() : e.storage().id();
             String comp = e.compressed() ? String.format(Locale.ROOT, "zstd %.2fx", (double) e.rawLength() / Math.max(1, e.length())) : "-";
+            JsonNode padded = entries.get(i).get("padded_columns");
+            String note = padded == null ? "" : "rows padded " + e.shape()[e.shape().length - 1] + " -> " + padded.asLong();
             out.printf(Locale.ROOT, fmt, e.name(), e.dtype().safetensorsName(), storage,
-                    java.util.Arrays.toString(e.shape()), ByteSize.format(e.length()), comp);
+                    java.util.Arrays.toString(e.shape()), ByteSize.format(e.length()), comp, note);
         }
     }
 

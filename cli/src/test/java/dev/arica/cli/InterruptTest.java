@@ -91,11 +91,16 @@ class InterruptTest {
      * ({@code destroy}) or SIGKILL ({@code destroyForcibly}). Returns the exit status.
      */
     private int interrupt(Path destination, boolean forcibly) throws IOException, InterruptedException {
+        return interrupt(destination, forcibly, "convert", input.toString(), "-o", destination.toString(),
+                "--dtype", "f16", "--max-shard-size", "100MB");
+    }
+
+    /** {@link #interrupt(Path, boolean)} for any command writing {@code destination}. */
+    private int interrupt(Path destination, boolean forcibly, String... command) throws IOException, InterruptedException {
         Path parent = destination.getParent();
         Files.createDirectories(parent);
         Path log = tmp.resolve("child.log");
-        Process p = new ProcessBuilder(javaCommand("convert", input.toString(), "-o", destination.toString(),
-                "--dtype", "f16", "--max-shard-size", "100MB"))
+        Process p = new ProcessBuilder(javaCommand(command))
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -182,6 +187,15 @@ class InterruptTest {
     void sigtermToDirectoryRemovesTheTemporary() throws Exception {
         Path destination = tmp.resolve("out").resolve("model-f16");
         int exit = interrupt(destination, false);
+        assertEquals(128 + 15, exit, "the JVM ends on SIGTERM, after its shutdown hooks");
+        assertNoTemporaries(destination.getParent());
+    }
+
+    @Test
+    void sigtermDuringQuantizeRemovesTheTemporary() throws Exception {
+        Path destination = tmp.resolve("out").resolve("model.arica");
+        int exit = interrupt(destination, false, "quantize", input.toString(), "-o", destination.toString(),
+                "--scheme", "q4_0", "--quantize-embeddings", "--threads", "1", "--no-digest-cache");
         assertEquals(128 + 15, exit, "the JVM ends on SIGTERM, after its shutdown hooks");
         assertNoTemporaries(destination.getParent());
     }

@@ -71,6 +71,14 @@ public final class AtomicOutput implements AutoCloseable {
     }
 
     /** Where to write. */
+    /** Writes a small text file atomically (reports, sidecars). */
+    public static void writeString(Path destination, String content) throws IOException {
+        try (AtomicOutput out = file(destination)) {
+            java.nio.file.Files.writeString(out.temp(), content, java.nio.charset.StandardCharsets.UTF_8);
+            out.commit();
+        }
+    }
+
     public Path temp() {
         return temp;
     }

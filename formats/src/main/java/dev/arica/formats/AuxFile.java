@@ -28,6 +28,11 @@ public record AuxFile(String name, Path source, byte[] content) {
         return new AuxFile(name, null, content.clone());
     }
 
+    /** The file's bytes, read from {@code source} when it is a copy (side files are small). */
+    public byte[] bytes() throws IOException {
+        return source != null ? Files.readAllBytes(source) : content.clone();
+    }
+
     /** Writes the file into {@code dir}, byte for byte. */
     public void writeInto(Path dir) throws IOException {
         Path target = dir.resolve(name);

@@ -1,128 +1,67 @@
 package dev.arica.formats;
 
 import java.io.IOException;
-import java.io.InterruptedIOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayDeque;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 
 /**
  * Streams tensors into a {@link CheckpointWriter} in order, casting chunks on worker threads while the
- * caller's thread writes the chunks already cast. Memory is a fixed ring of small off-heap buffers.
- * Tensors that need no cast are written straight from their mapping.
+ * caller's thread writes the chunks already cast ({@link ChunkPipeline}). Tensors that need no cast are
+ * written straight from their mapping.
  */
-final class CastPipeline implements AutoCloseable {
+public final class CastPipeline implements AutoCloseable {
     /** Elements per chunk: a few MB, large enough for efficient writes, small enough to stay flat. */
-    static final int CHUNK_ELEMENTS = 1 << 20;
+    public static final int CHUNK_ELEMENTS = 1 << 20;
+
+    /** Smallest pipeline buffer {@link #queueCast} needs: a chunk of the widest float type. */
+    public static final long BUFFER_BYTES = CHUNK_ELEMENTS * 8L;
 
     private final CheckpointWriter writer;
-    private final Progress progress;
-    private final int depth;
-    private final Arena arena = Arena.ofShared();
-    private final ExecutorService workers;
-    private final ArrayDeque<MemorySegment> free = new ArrayDeque<>();
-    private final ArrayDeque<Pending> inFlight = new ArrayDeque<>();
-
-    /** A chunk being cast; when {@code begin} is set the chunk starts that tensor. */
-    private record Pending(String begin, MemorySegment buffer, Future<MemorySegment> result, MemorySegment source) {}
+    private final ChunkPipeline pipeline;
 
     CastPipeline(CheckpointWriter writer, Progress progress) {
         this.writer = writer;
-        this.progress = progress;
-        int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
-        this.depth = threads + 2;
-        this.workers = Executors.newFixedThreadPool(threads, r -> {
-            Thread t = new Thread(r, "arica-cast");
-            t.setDaemon(true);
-            return t;
-        });
+        this.pipeline = new ChunkPipeline(writer::write, progress, BUFFER_BYTES,
+                ChunkPipeline.defaultThreads());
     }
 
     /** Writes {@code src} unchanged. */
     void copy(Tensor src) throws IOException {
-        drain();
-        writer.writeTensor(src);
+        pipeline.then(() -> writer.begin(src.name()));
         for (MemorySegment part : src.parts()) {
-            MappedMemory.release(part);
+            pipeline.copy(part);
         }
-        progress.advance(src.info().byteSize());
     }
 
     /** Writes {@code src} cast to {@code to}, chunk by chunk. */
     void cast(Tensor src, DType to) throws IOException {
+        pipeline.then(() -> writer.begin(src.name()));
+        queueCast(pipeline, src, to);
+    }
+
+    /** Queues the chunks of {@code src} cast to {@code to} on {@code pipeline}; the caller starts the tensor. */
+    public static void queueCast(ChunkPipeline pipeline, Tensor src, DType to) throws IOException {
         DType from = src.info().dtype();
-        String begin = src.name();
-        if (src.info().elements() == 0) {
-            drain();
-            writer.begin(begin);
-            return;
-        }
         for (MemorySegment part : src.parts()) {
             long n = part.byteSize() / from.byteSize();
             for (long e = 0; e < n; e += CHUNK_ELEMENTS) {
                 long m = Math.min(CHUNK_ELEMENTS, n - e);
                 MemorySegment in = part.asSlice(from.bytesFor(e), from.bytesFor(m));
-                MemorySegment buffer = takeBuffer();
-                MemorySegment out = buffer.asSlice(0, to.bytesFor(m));
-                Future<MemorySegment> f = workers.submit(() -> {
+                pipeline.submit(buffer -> {
+                    MemorySegment out = buffer.asSlice(0, to.bytesFor(m));
                     FloatCast.cast(from, in, to, out, m);
                     return out;
-                });
-                inFlight.add(new Pending(begin, buffer, f, in));
-                begin = null;
+                }, in, to.bytesFor(m));
             }
         }
-    }
-
-    private MemorySegment takeBuffer() throws IOException {
-        while (free.isEmpty() && inFlight.size() >= depth) {
-            writeOldest();
-        }
-        return free.isEmpty() ? arena.allocate((long) CHUNK_ELEMENTS * 8, 64) : free.pop();
-    }
-
-    private void writeOldest() throws IOException {
-        Pending p = inFlight.poll();
-        MemorySegment out;
-        try {
-            out = p.result().get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted while casting");
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
-            }
-            throw new IOException(e.getCause());
-        }
-        if (p.begin() != null) {
-            writer.begin(p.begin());
-        }
-        writer.write(out);
-        MappedMemory.release(p.source());
-        progress.advance(out.byteSize());
-        free.push(p.buffer());
     }
 
     /** Writes every chunk still in flight. */
     void drain() throws IOException {
-        while (!inFlight.isEmpty()) {
-            writeOldest();
-        }
+        pipeline.drain();
     }
 
     @Override
     public void close() {
-        workers.shutdownNow();
-        try {
-            workers.awaitTermination(1, java.util.concurrent.TimeUnit.MINUTES);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        arena.close();
+        pipeline.close();
     }
 }

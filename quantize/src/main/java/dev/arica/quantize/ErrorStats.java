@@ -16,6 +16,9 @@ import java.util.Locale;
  * -1 then. Not thread-safe: give each thread its own and {@link #merge} them.
  */
 public final class ErrorStats {
+    /** Elements per vector block: a block is rescanned only when its largest error may be the new maximum. */
+    private static final long BLOCK = 1024;
+
     private long count;
     private double signalSq;
     private double errorSq;
@@ -30,6 +33,10 @@ public final class ErrorStats {
         long need = Math.multiplyExact(count, 4L);
         if (count < 0 || referenceF32.byteSize() < need || approxF32.byteSize() < need) {
             throw new IllegalArgumentException(count + " float32 do not fit in the segments");
+        }
+        if (Kernels.useVector(referenceF32, approxF32)) {
+            addVector(referenceF32, approxF32, count, firstIndex);
+            return;
         }
         double sig = 0;
         double err = 0;
@@ -50,6 +57,27 @@ public final class ErrorStats {
         errorSq += err;
         maxAbs = max;
         maxIndex = at;
+    }
+
+    /** Blocks summed by the vector kernel; a block that may hold the largest error is scanned again for its index. */
+    private void addVector(MemorySegment x, MemorySegment y, long count, long firstIndex) {
+        double[] sums = new double[2];
+        for (long b = 0; b < count; b += BLOCK) {
+            long end = Math.min(count, b + BLOCK);
+            double m = VectorKernels.errorBlock(x, y, b, end, sums);
+            if (m > maxAbs || (m == maxAbs && firstIndex + b < maxIndex)) {
+                for (long i = b; i < end; i++) {
+                    double e = Math.abs((double) x.get(F32, 4 * i) - y.get(F32, 4 * i));
+                    if (e > maxAbs || (e == maxAbs && firstIndex + i < maxIndex)) {
+                        maxAbs = e;
+                        maxIndex = firstIndex + i;
+                    }
+                }
+            }
+        }
+        this.count += count;
+        signalSq += sums[0];
+        errorSq += sums[1];
     }
 
     /** Adds one element. */

@@ -24,35 +24,52 @@ public final class QuantizationException extends IllegalArgumentException {
     private final long row;
     private final long column;
     private final float value;
+    private final int groupSize;
 
-    private QuantizationException(String message, Kind kind, long index, long row, long column, float value) {
+    private QuantizationException(String message, Kind kind, long index, long row, long column, float value,
+            int groupSize) {
         super(message);
         this.kind = kind;
         this.index = index;
         this.row = row;
         this.column = column;
         this.value = value;
+        this.groupSize = groupSize;
     }
 
     static QuantizationException nonFinite(long row, long column, long cols, float value) {
         long index = row * cols + column;
         return new QuantizationException("non-finite value " + value + " at element " + index + " (row " + row
-                + ", column " + column + ")", Kind.NON_FINITE_INPUT, index, row, column, value);
+                + ", column " + column + ")", Kind.NON_FINITE_INPUT, index, row, column, value, 0);
     }
 
     static QuantizationException scaleOverflow(long row, long firstColumn, long cols, int groupSize, float scale) {
         long index = row * cols + firstColumn;
         return new QuantizationException("scale " + scale + " of row " + row + ", group " + firstColumn / groupSize
                 + " (elements " + index + " to " + (index + Math.min(groupSize, cols - firstColumn) - 1)
-                + ") overflows fp16 (largest finite 65504)", Kind.SCALE_OVERFLOW, index, row, firstColumn, scale);
+                + ") overflows fp16 (largest finite 65504)", Kind.SCALE_OVERFLOW, index, row, firstColumn, scale, groupSize);
     }
 
     /** The same exception with the tensor named at the head of the message. */
     public QuantizationException withTensor(String tensor) {
         QuantizationException e = new QuantizationException("tensor '" + tensor + "': " + getMessage(), kind, index, row,
-                column, value);
+                column, value, groupSize);
         e.initCause(this);
         return e;
+    }
+
+    /**
+     * The same exception for a tensor of which the quantizer saw the rows from {@code firstRow} on: indexes
+     * and rows counted from the tensor's start, the tensor named at the head of the message.
+     */
+    public QuantizationException withTensor(String tensor, long firstRow, long cols) {
+        if (firstRow == 0) {
+            return withTensor(tensor);
+        }
+        QuantizationException moved = kind == Kind.NON_FINITE_INPUT
+                ? nonFinite(row + firstRow, column, cols, value)
+                : scaleOverflow(row + firstRow, column, cols, groupSize, value);
+        return moved.withTensor(tensor);
     }
 
     public Kind kind() {

@@ -8,6 +8,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -44,6 +45,9 @@ final class VectorKernels {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final VectorSpecies<Integer> I = F.withLanes(int.class);
     static final VectorSpecies<Byte> B = byteSpecies(F.length());
+    static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+    /** Floats that widen to one preferred double vector. */
+    static final VectorSpecies<Float> FD = VectorSpecies.of(float.class, VectorShape.forBitSize(Math.max(64, D.length() * 32)));
 
     private VectorKernels() {}
 
@@ -344,5 +348,41 @@ final class VectorKernels {
             }
         }
         return true;
+    }
+
+    // ---------------------------------------------------------------- error sums
+
+    /**
+     * Adds sum x^2 and sum (x - y)^2 of elements [from, to) of two float32 arrays to {@code sums[0]} and
+     * {@code sums[1]}, in double as the scalar code does (only the order of additions differs), and returns
+     * the largest |x - y| computed in double.
+     */
+    static double errorBlock(MemorySegment x, MemorySegment y, long from, long to, double[] sums) {
+        DoubleVector sig = DoubleVector.zero(D);
+        DoubleVector err = DoubleVector.zero(D);
+        DoubleVector max = DoubleVector.zero(D);
+        int lanes = D.length();
+        long i = from;
+        for (; i + lanes <= to; i += lanes) {
+            DoubleVector a = (DoubleVector) FloatVector.fromMemorySegment(FD, x, 4 * i, LE).convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector b = (DoubleVector) FloatVector.fromMemorySegment(FD, y, 4 * i, LE).convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector d = a.sub(b);
+            sig = a.fma(a, sig);
+            err = d.fma(d, err);
+            max = max.max(d.abs());
+        }
+        double s = sig.reduceLanes(VectorOperators.ADD);
+        double e = err.reduceLanes(VectorOperators.ADD);
+        double m = max.reduceLanes(VectorOperators.MAX);
+        for (; i < to; i++) {
+            double a = x.get(Kernels.F32, 4 * i);
+            double d = Math.abs(a - y.get(Kernels.F32, 4 * i));
+            s += a * a;
+            e += d * d;
+            m = Math.max(m, d);
+        }
+        sums[0] += s;
+        sums[1] += e;
+        return m;
     }
 }

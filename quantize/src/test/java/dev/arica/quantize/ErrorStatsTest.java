@@ -92,4 +92,38 @@ class ErrorStatsTest {
             assertEquals(Math.sqrt(noise / n), whole.rmse(), 1e-12);
         }
     }
+
+    /** The segment path (vector kernel where this JVM has one) against one-element adds, at odd lengths and offsets. */
+    @Test
+    void segmentPathEqualsElementPath() {
+        Random r = new Random(11);
+        for (int n : new int[] {1, 7, 1023, 1024, 1025, 5000, 20_011}) {
+            float[] x = new float[n];
+            float[] y = new float[n];
+            for (int i = 0; i < n; i++) {
+                x[i] = (float) (r.nextGaussian() * Math.pow(10, r.nextInt(7) - 3));
+                y[i] = r.nextInt(4) == 0 ? x[i] : x[i] + (float) (r.nextGaussian() * 1e-3);
+            }
+            // Equal largest errors in different blocks, and one inside the first block's tail.
+            for (int at : new int[] {n - 1, n / 2, 3}) {
+                if (at >= 0 && at < n) {
+                    x[at] = 100f;
+                    y[at] = 200f;
+                }
+            }
+            try (Arena arena = Arena.ofConfined()) {
+                ErrorStats seg = new ErrorStats();
+                seg.add(seg(arena, x), seg(arena, y), n, 1000);
+                ErrorStats one = new ErrorStats();
+                for (int i = n - 1; i >= 0; i--) { // reverse order: ties must still keep the first index
+                    one.add(x[i], y[i], 1000 + i);
+                }
+                assertEquals(one.count(), seg.count());
+                assertEquals(one.maxAbsError(), seg.maxAbsError(), "n=" + n);
+                assertEquals(one.maxAbsErrorIndex(), seg.maxAbsErrorIndex(), "n=" + n);
+                assertEquals(one.signalSumSquares(), seg.signalSumSquares(), 1e-12 * one.signalSumSquares());
+                assertEquals(one.errorSumSquares(), seg.errorSumSquares(), 1e-12 * one.errorSumSquares());
+            }
+        }
+    }
 }

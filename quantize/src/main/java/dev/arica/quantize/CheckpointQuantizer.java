@@ -1,0 +1,286 @@
+package dev.arica.quantize;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.arica.formats.AuxFile;
+import dev.arica.formats.CastPipeline;
+import dev.arica.formats.Checkpoint;
+import dev.arica.formats.ChunkPipeline;
+import dev.arica.formats.DType;
+import dev.arica.formats.FileDigest;
+import dev.arica.formats.FloatCast;
+import dev.arica.formats.Json;
+import dev.arica.formats.MappedMemory;
+import dev.arica.formats.Progress;
+import dev.arica.formats.Tensor;
+import dev.arica.formats.TensorInfo;
+import dev.arica.formats.arica.AricaEntry;
+import dev.arica.formats.arica.AricaWriter;
+import dev.arica.formats.arica.Storage;
+import dev.arica.formats.quant.QuantLayout;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Quantizes a checkpoint into an .arica file in one streaming pass: tensors are read from their mapping,
+ * quantized chunk by chunk on worker threads (measuring the error of every element on the way) and
+ * written in order; float tensors are copied or cast. The source files are hashed for the provenance on a
+ * thread of their own meanwhile. Memory is a fixed set of chunk buffers whatever the model's size.
+ */
+public final class CheckpointQuantizer {
+    /** float32 bytes of source rows per chunk: big enough for efficient writes, small enough to stay flat. */
+    static final long CHUNK_F32_BYTES = 4L << 20;
+    /** float32 bytes of rows dequantized at once to measure the error, so they stay in the core's cache. */
+    static final long CHECK_F32_BYTES = 64L << 10;
+
+    /**
+     * @param layout the quantization of the selected tensors
+     * @param floatType type of the tensors kept float (and of the logical dtype of quantized ones), or null to
+     *     keep each source type
+     * @param zstdLevel 0 for no compression, else the zstd level of every tensor
+     * @param user free-form metadata
+     * @param aricaVersion recorded in the provenance
+     * @param commandLine recorded in the provenance
+     * @param threads worker threads
+     * @param digestCache where source digests are remembered ({@link FileDigest}), or null to always hash
+     */
+    public record Options(QuantLayout layout, TensorSelection selection, DType floatType, int zstdLevel,
+            Map<String, String> user, String aricaVersion, String commandLine, int threads, Path digestCache) {
+        public Options {
+            user = Map.copyOf(user);
+            if (floatType != null && !floatType.isFloat()) {
+                throw new IllegalArgumentException(floatType + " is not a float type");
+            }
+        }
+
+        public static Options of(QuantLayout layout) {
+            return new Options(layout, TensorSelection.defaults(), null, 0, Map.of(), "unknown", "",
+                    ChunkPipeline.defaultThreads(), null);
+        }
+    }
+
+    /**
+     * One tensor of the report.
+     *
+     * @param storage what was stored: a scheme description ("q4_0", "int4 g64 asym") or a dtype name
+     * @param reason why it was (or was not) quantized
+     * @param padded whether the last group of each row was padded (row length not a multiple of the group)
+     * @param error the quantization error, null for tensors kept float
+     * @param sourceBytes bytes of the tensor in the source
+     * @param storedBytes bytes in the .arica file (after compression)
+     * @param rawBytes bytes of the stored representation before compression
+     */
+    public record TensorReport(String name, long[] shape, DType sourceDtype, String storage, boolean quantized,
+            String reason, boolean padded, ErrorStats error, long sourceBytes, long storedBytes, long rawBytes) {}
+
+    /** What was written. */
+    public record Report(Path output, List<TensorReport> tensors, long fileBytes) {
+        public long sourceBytes() {
+            return tensors.stream().mapToLong(TensorReport::sourceBytes).sum();
+        }
+
+        public long storedBytes() {
+            return tensors.stream().mapToLong(TensorReport::storedBytes).sum();
+        }
+
+        public long quantizedCount() {
+            return tensors.stream().filter(TensorReport::quantized).count();
+        }
+
+        /** Mean over the quantized tensors of their SNR in dB; NaN when none was quantized. */
+        public double meanSnrDb() {
+            return tensors.stream().filter(TensorReport::quantized).mapToDouble(t -> t.error().snrDb()).average()
+                    .orElse(Double.NaN);
+        }
+
+        /** Lowest SNR of a quantized tensor; NaN when none was quantized. */
+        public double minSnrDb() {
+            return tensors.stream().filter(TensorReport::quantized).mapToDouble(t -> t.error().snrDb()).min()
+                    .orElse(Double.NaN);
+        }
+
+        /** The error over all quantized elements together. */
+        public ErrorStats overall() {
+            ErrorStats all = new ErrorStats();
+            tensors.stream().filter(TensorReport::quantized).forEach(t -> all.merge(t.error()));
+            return all;
+        }
+    }
+
+    private CheckpointQuantizer() {}
+
+    /** The choice for each tensor of {@code in}, without writing anything. */
+    public static List<TensorSelection.Choice> plan(Checkpoint in, Options options) {
+        return in.tensors().stream().map(options.selection()::choose).toList();
+    }
+
+    public static Report quantize(Checkpoint in, Path out, Options options, Progress progress) throws IOException {
+        if (Files.exists(out) && Files.isSameFile(out, in.path())) {
+            throw new IllegalArgumentException("output " + out + " is the input; write to another path");
+        }
+        QuantLayout layout = options.layout();
+        Quantizer quantizer = Quantizer.of(layout);
+        List<TensorInfo> infos = in.tensors();
+        List<TensorSelection.Choice> choices = plan(in, options);
+        long buffer = CastPipeline.BUFFER_BYTES;
+        long total = 0;
+        for (int i = 0; i < infos.size(); i++) {
+            TensorInfo t = infos.get(i);
+            total += t.byteSize();
+            if (choices.get(i).quantize()) {
+                buffer = Math.max(buffer, bufferFor(layout, cols(t), rowsPerChunk(cols(t))));
+                FloatCast.check(t.name(), t.dtype(), DType.F32);
+            } else if (options.floatType() != null && t.dtype().isFloat()) {
+                FloatCast.check(t.name(), t.dtype(), options.floatType());
+            }
+        }
+        List<TensorReport> reports = new ArrayList<>();
+        progress.start("quantize", total);
+        KernelWarmUp warmUp = KernelWarmUp.start(quantizer);
+        try (SourceHasher hasher = SourceHasher.start(in.dataFiles(), options.digestCache());
+                AricaWriter writer = AricaWriter.create(out);
+                ChunkPipeline pipeline = new ChunkPipeline(writer::write, progress, buffer, options.threads())) {
+            for (int i = 0; i < infos.size(); i++) {
+                TensorInfo t = infos.get(i);
+                TensorSelection.Choice choice = choices.get(i);
+                Tensor src = in.tensor(t.name());
+                if (choice.quantize()) {
+                    queueQuantized(pipeline, writer, quantizer, warmUp, src, choice, options, reports);
+                } else {
+                    queueFloat(pipeline, writer, src, choice, options, reports);
+                }
+            }
+            pipeline.drain();
+            for (AuxFile f : in.auxFiles()) {
+                writer.addFile(f.name(), f.bytes());
+            }
+            ObjectNode provenance = provenance(in, options, hasher.digests());
+            writer.commit(in.config().orElse(null), provenance, options.user());
+        } finally {
+            progress.finish();
+        }
+        return new Report(out, List.copyOf(reports), Files.size(out));
+    }
+
+    private static long cols(TensorInfo t) {
+        return t.shape()[t.shape().length - 1];
+    }
+
+    private static long rowsPerChunk(long cols) {
+        return Math.max(1, CHUNK_F32_BYTES / (cols * 4));
+    }
+
+    private static long rowsPerCheck(long cols) {
+        return Math.max(1, CHECK_F32_BYTES / (cols * 4));
+    }
+
+    /** Buffer for a chunk: its quantized rows, the rows as float32 when not read in place, one check block. */
+    private static long bufferFor(QuantLayout layout, long cols, long rows) {
+        return align(layout.bytes(rows, cols)) + align(rows * cols * 4) + align(rowsPerCheck(cols) * cols * 4);
+    }
+
+    private static long align(long n) {
+        return (n + 63) & -64L;
+    }
+
+    private static void queueFloat(ChunkPipeline pipeline, AricaWriter writer, Tensor src, TensorSelection.Choice choice,
+            Options options, List<TensorReport> reports) throws IOException {
+        TensorInfo t = src.info();
+        DType to = options.floatType() != null && t.dtype().isFloat() ? options.floatType() : t.dtype();
+        pipeline.then(() -> writer.begin(t.name(), to, t.shape(), new Storage.Plain(to), options.zstdLevel()));
+        if (to == t.dtype()) {
+            for (MemorySegment part : src.parts()) {
+                pipeline.copy(part);
+            }
+        } else {
+            CastPipeline.queueCast(pipeline, src, to);
+        }
+        pipeline.then(() -> {
+            AricaEntry e = writer.end();
+            reports.add(new TensorReport(t.name(), t.shape(), t.dtype(), to.safetensorsName(), false, choice.reason(),
+                    false, null, t.byteSize(), e.length(), e.rawLength()));
+        });
+    }
+
+    private static void queueQuantized(ChunkPipeline pipeline, AricaWriter writer, Quantizer quantizer,
+            KernelWarmUp warmUp, Tensor src,
+            TensorSelection.Choice choice, Options options, List<TensorReport> reports) throws IOException {
+        TensorInfo t = src.info();
+        QuantLayout layout = quantizer.layout();
+        DType logical = options.floatType() != null ? options.floatType() : t.dtype();
+        long cols = cols(t);
+        long rows = t.elements() / cols;
+        long perChunk = rowsPerChunk(cols);
+        pipeline.then(() -> writer.begin(t.name(), logical, t.shape(), new Storage.Quantized(layout),
+                options.zstdLevel()));
+        RowReader reader = new RowReader(src, cols);
+        List<ErrorStats> parts = new ArrayList<>();
+        for (long r0 = 0; r0 < rows; r0 += perChunk) {
+            long first = r0;
+            long n = Math.min(perChunk, rows - r0);
+            ErrorStats stats = new ErrorStats();
+            parts.add(stats);
+            MemorySegment direct = reader.direct(first, n);
+            pipeline.submit(buffer -> {
+                warmUp.await();
+                long outBytes = layout.bytes(n, cols);
+                MemorySegment out = buffer.asSlice(0, outBytes);
+                long at = align(outBytes);
+                MemorySegment f32 = direct;
+                if (f32 == null) {
+                    f32 = buffer.asSlice(at, n * cols * 4);
+                    reader.readF32(first, n, f32);
+                }
+                at += align(n * cols * 4);
+                long k = rowsPerCheck(cols);
+                MemorySegment check = buffer.asSlice(at, k * cols * 4);
+                try {
+                    for (long r = 0; r < n; r += k) {
+                        long m = Math.min(k, n - r);
+                        quantizer.quantizeRows(f32, out, cols, r, r + m);
+                        quantizer.dequantizeRows(out.asSlice(r * layout.rowBytes(cols)), check, cols, 0, m);
+                        stats.add(f32.asSlice(r * cols * 4, m * cols * 4), check, m * cols, (first + r) * cols);
+                    }
+                } catch (QuantizationException e) {
+                    throw e.withTensor(t.name(), first, cols);
+                }
+                return out;
+            }, direct, n * cols * t.dtype().byteSize());
+        }
+        pipeline.then(() -> {
+            if (reader.direct(0, rows) == null) {
+                src.parts().forEach(MappedMemory::release);
+            }
+            AricaEntry e = writer.end();
+            ErrorStats error = new ErrorStats();
+            parts.forEach(error::merge);
+            reports.add(new TensorReport(t.name(), t.shape(), t.dtype(), layout.describe(), true, choice.reason(),
+                    cols % layout.groupSize() != 0, error, t.byteSize(), e.length(), e.rawLength()));
+        });
+    }
+
+    private static ObjectNode provenance(Checkpoint in, Options options, List<FileDigest.Digest> digests) {
+        ObjectNode p = Json.MAPPER.createObjectNode();
+        p.put("arica_version", options.aricaVersion());
+        p.put("created", Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
+        p.put("command_line", options.commandLine());
+        p.put("source_format", in.format());
+        ArrayNode sources = p.putArray("sources");
+        for (FileDigest.Digest d : digests) {
+            sources.addObject().put("file", d.file().getFileName().toString()).put("bytes", d.bytes())
+                    .put("sha256", d.sha256());
+        }
+        ObjectNode q = p.putObject("quantization");
+        q.put("scheme", options.layout().scheme().id());
+        q.put("group_size", options.layout().groupSize());
+        q.put("asymmetric", options.layout().asymmetric());
+        return p;
+    }
+}

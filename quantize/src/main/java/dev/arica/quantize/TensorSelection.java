@@ -1,0 +1,81 @@
+package dev.arica.quantize;
+
+import dev.arica.formats.TensorInfo;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * Which tensors of a checkpoint get quantized. By default the 2-D weights inside the transformer layers
+ * (attention and MLP projections); token and position embeddings and the output head only when asked;
+ * norms, biases and other 1-D tensors never; any tensor matching a {@code keep} pattern stays float.
+ *
+ * @param keep patterns (searched anywhere in the name) of tensors kept float
+ * @param embeddings whether embedding tables are quantized
+ * @param head whether the output projection (lm_head) is quantized
+ */
+public record TensorSelection(List<Pattern> keep, boolean embeddings, boolean head) {
+
+    /** What a tensor is, as far as the choice goes. */
+    public enum Role {
+        /** A weight inside a numbered layer (model.layers.3..., transformer.h.3...). */
+        LAYER,
+        EMBEDDING,
+        HEAD,
+        OTHER
+    }
+
+    /** The decision for one tensor with its reason, as the report shows it. */
+    public record Choice(boolean quantize, String reason) {}
+
+    private static final Pattern LAYER = Pattern.compile("(^|\\.)(layers|layer|h|blocks)\\.\\d+\\.");
+    private static final Pattern EMBEDDING = Pattern.compile(
+            "(^|\\.)(embed_tokens|embed_positions|wte|wpe|tok_embeddings|word_embeddings|position_embeddings"
+                    + "|embeddings|embedding)(\\.|$)");
+    private static final Pattern HEAD = Pattern.compile("(^|\\.)(lm_head|embed_out)\\.weight$|^output\\.weight$");
+
+    public TensorSelection {
+        keep = List.copyOf(keep);
+    }
+
+    /** The default: layer weights only, nothing kept by pattern. */
+    public static TensorSelection defaults() {
+        return new TensorSelection(List.of(), false, false);
+    }
+
+    public static Role role(String name) {
+        if (HEAD.matcher(name).find()) {
+            return Role.HEAD;
+        }
+        if (EMBEDDING.matcher(name).find()) {
+            return Role.EMBEDDING;
+        }
+        if (LAYER.matcher(name).find()) {
+            return Role.LAYER;
+        }
+        return Role.OTHER;
+    }
+
+    public Choice choose(TensorInfo t) {
+        if (!t.dtype().isFloat()) {
+            return new Choice(false, "not floating point");
+        }
+        if (t.shape().length != 2) {
+            return new Choice(false, t.shape().length == 1 ? "1-D" : t.shape().length + "-D");
+        }
+        if (t.elements() == 0) {
+            return new Choice(false, "empty");
+        }
+        for (Pattern p : keep) {
+            if (p.matcher(t.name()).find()) {
+                return new Choice(false, "--keep " + p.pattern());
+            }
+        }
+        return switch (role(t.name())) {
+            case HEAD -> head ? new Choice(true, "output head") : new Choice(false, "output head (--quantize-head)");
+            case EMBEDDING -> embeddings ? new Choice(true, "embedding")
+                    : new Choice(false, "embedding (--quantize-embeddings)");
+            case LAYER -> new Choice(true, "layer weight");
+            case OTHER -> new Choice(false, "not a layer weight");
+        };
+    }
+}
