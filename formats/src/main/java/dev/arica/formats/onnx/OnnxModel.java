@@ -13,6 +13,7 @@ import dev.arica.formats.onnx.proto.OperatorSetIdProto;
 import dev.arica.formats.onnx.proto.StringStringEntryProto;
 import dev.arica.formats.onnx.proto.TensorProto;
 import dev.arica.formats.onnx.proto.TensorShapeProto;
+import dev.arica.formats.onnx.proto.TypeProto;
 import dev.arica.formats.onnx.proto.ValueInfoProto;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -77,7 +78,38 @@ public final class OnnxModel implements AutoCloseable {
      * A graph input or output. {@code type} is null when the value is not a tensor or its element type is
      * unknown to arica; {@code shape} is null when no shape is declared (empty for a scalar).
      */
-    public record ValueInfo(String name, OnnxType type, List<Dim> shape) {}
+    public record ValueInfo(String name, OnnxType type, List<Dim> shape) {
+
+        /** A tensor value; each dim is a Number (fixed size) or a String (symbolic name). */
+        public static ValueInfo tensor(String name, OnnxType type, Object... dims) {
+            List<Dim> shape = new ArrayList<>();
+            for (Object d : dims) {
+                shape.add(d instanceof String s ? Dim.symbolic(s) : Dim.of(((Number) d).longValue()));
+            }
+            return new ValueInfo(name, type, List.copyOf(shape));
+        }
+
+        /** The declaration as it is written in a graph's input or output list. */
+        public ValueInfoProto toProto() {
+            TypeProto.Tensor.Builder tt = TypeProto.Tensor.newBuilder();
+            if (type != null) {
+                tt.setElemType(type.code());
+            }
+            if (shape != null) {
+                TensorShapeProto.Builder sp = TensorShapeProto.newBuilder();
+                for (Dim d : shape) {
+                    TensorShapeProto.Dimension.Builder b = sp.addDimBuilder();
+                    if (d.value() != null) {
+                        b.setDimValue(d.value());
+                    } else if (d.param() != null) {
+                        b.setDimParam(d.param());
+                    }
+                }
+                tt.setShape(sp);
+            }
+            return ValueInfoProto.newBuilder().setName(name).setType(TypeProto.newBuilder().setTensorType(tt)).build();
+        }
+    }
 
     /**
      * An initializer (a weight). {@code location} is the external data file as written in the model, or

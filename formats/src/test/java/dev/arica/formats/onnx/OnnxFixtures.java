@@ -8,8 +8,6 @@ import dev.arica.formats.onnx.proto.NodeProto;
 import dev.arica.formats.onnx.proto.OperatorSetIdProto;
 import dev.arica.formats.onnx.proto.StringStringEntryProto;
 import dev.arica.formats.onnx.proto.TensorProto;
-import dev.arica.formats.onnx.proto.TensorShapeProto;
-import dev.arica.formats.onnx.proto.TypeProto;
 import dev.arica.formats.onnx.proto.ValueInfoProto;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -21,18 +19,7 @@ final class OnnxFixtures {
 
     /** A value declaration; each dim is a Long (fixed) or a String (symbolic). */
     static ValueInfoProto value(String name, int elemType, Object... dims) {
-        TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
-        for (Object d : dims) {
-            TensorShapeProto.Dimension.Builder b = TensorShapeProto.Dimension.newBuilder();
-            if (d instanceof String s) {
-                b.setDimParam(s);
-            } else {
-                b.setDimValue(((Number) d).longValue());
-            }
-            shape.addDim(b);
-        }
-        return ValueInfoProto.newBuilder().setName(name).setType(TypeProto.newBuilder()
-                .setTensorType(TypeProto.Tensor.newBuilder().setElemType(elemType).setShape(shape))).build();
+        return OnnxModel.ValueInfo.tensor(name, OnnxType.fromCode(elemType).orElseThrow(), dims).toProto();
     }
 
     static NodeProto node(String op, String[] inputs, String... outputs) {
