@@ -47,37 +47,31 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        if (java.nio.file.Files.isRegularFile(path) && AricaFile.looksLikeArica(path)) {
+        boolean file = java.nio.file.Files.isRegularFile(path);
+        if (file && AricaFile.looksLikeArica(path)) {
             try (AricaFile f = AricaFile.open(path)) {
                 ObjectNode report = aricaReport(f);
-                if (json) {
-                    out.println(Json.MAPPER.writeValueAsString(report));
-                } else {
-                    printArica(out, f, report);
-                }
+                return show(out, report, () -> printArica(out, f, report));
             }
-            out.flush();
-            return ExitCode.OK;
         }
-        if (java.nio.file.Files.isRegularFile(path) && path.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".onnx")) {
+        if (file && path.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".onnx")) {
             try (OnnxModel m = OnnxModel.open(path)) {
                 ObjectNode report = onnxReport(m);
-                if (json) {
-                    out.println(Json.MAPPER.writeValueAsString(report));
-                } else {
-                    printOnnx(out, m, report);
-                }
+                return show(out, report, () -> printOnnx(out, m, report));
             }
-            out.flush();
-            return ExitCode.OK;
         }
         try (Checkpoint c = Checkpoint.open(path, tokenizer)) {
             ObjectNode report = report(c);
-            if (json) {
-                out.println(Json.MAPPER.writeValueAsString(report));
-            } else {
-                printHuman(out, c, report);
-            }
+            return show(out, report, () -> printHuman(out, c, report));
+        }
+    }
+
+    /** Prints the report as JSON with --json, else as the human-readable form. */
+    private int show(PrintWriter out, ObjectNode report, Runnable human) throws java.io.IOException {
+        if (json) {
+            out.println(Json.MAPPER.writeValueAsString(report));
+        } else {
+            human.run();
         }
         out.flush();
         return ExitCode.OK;

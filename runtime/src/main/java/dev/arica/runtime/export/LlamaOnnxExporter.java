@@ -101,7 +101,9 @@ public final class LlamaOnnxExporter {
             FloatCast.check(e.getKey(), in.tensor(e.getKey()).info().dtype(), options.weightType());
             weights.add(new TensorInfo(e.getKey(), options.weightType(), e.getValue()));
         }
-        GraphProto.Builder graph = LlamaGraph.build(config, options.weightType());
+        GraphProto.Builder graph = switch (options.flavour()) {
+            case STANDARD -> LlamaGraph.build(config, options.weightType());
+        };
         ModelProto model = ModelProto.newBuilder()
                 .setIrVersion(LlamaGraph.IR_VERSION)
                 .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(LlamaGraph.OPSET))

@@ -64,19 +64,27 @@ class Stories260KExportTest {
         return m;
     }
 
+    /** Largest difference over every row. */
+    static double worst(float[][] ref, float[][] got) {
+        assertEquals(ref.length, got.length);
+        double w = 0;
+        for (int p = 0; p < ref.length; p++) {
+            w = Math.max(w, maxAbsDiff(ref[p], got[p]));
+        }
+        return w;
+    }
+
     @Test
     void logitsOfOnePromptMatchTheReference() throws Exception {
         float[][] ref = Stories260K.referenceLogits();
         long[] ids = Arrays.copyOf(Stories260K.greedy().getFirst().ids(), ref.length);
         try (OrtDecoder d = new OrtDecoder(f32)) {
             float[][] got = d.prompt(ids).logits()[0];
-            assertEquals(ref.length, got.length);
-            double worst = 0;
+            double worst = worst(ref, got);
+            assertTrue(worst <= 1e-4, "largest difference from the reference logits: " + worst);
             for (int p = 0; p < ref.length; p++) {
-                worst = Math.max(worst, maxAbsDiff(ref[p], got[p]));
                 assertEquals(OrtDecoder.argmax(ref[p]), OrtDecoder.argmax(got[p]), "argmax at position " + p);
             }
-            assertTrue(worst <= 1e-4, "largest difference from the reference logits: " + worst);
         }
     }
 
@@ -103,10 +111,14 @@ class Stories260KExportTest {
     @Test
     void greedyDecodingWithTheCacheReproducesEveryReferenceLine() throws Exception {
         try (OrtDecoder d = new OrtDecoder(f32)) {
-            for (Stories260K.Greedy g : Stories260K.greedy()) {
-                List<Long> got = d.greedy(g.promptIds(), MAX_IDS, STOP);
-                assertArrayEquals(g.ids(), got.stream().mapToLong(Long::longValue).toArray(), "prompt '" + g.prompt() + "'");
-            }
+            assertReproducesEveryReferenceLine(d);
+        }
+    }
+
+    private static void assertReproducesEveryReferenceLine(OrtDecoder d) throws Exception {
+        for (Stories260K.Greedy g : Stories260K.greedy()) {
+            List<Long> got = d.greedy(g.promptIds(), MAX_IDS, STOP);
+            assertArrayEquals(g.ids(), got.stream().mapToLong(Long::longValue).toArray(), "prompt '" + g.prompt() + "'");
         }
     }
 
@@ -115,18 +127,11 @@ class Stories260KExportTest {
         float[][] ref = Stories260K.referenceLogits();
         long[] ids = Arrays.copyOf(Stories260K.greedy().getFirst().ids(), ref.length);
         try (OrtDecoder d = new OrtDecoder(f16)) {
-            float[][] got = d.prompt(ids).logits()[0];
-            double worst = 0;
-            for (int p = 0; p < ref.length; p++) {
-                worst = Math.max(worst, maxAbsDiff(ref[p], got[p]));
-            }
-            // f16 rounds each weight by up to 2^-11 relative: logits move by about 1e-2, not more.
+            double worst = worst(ref, d.prompt(ids).logits()[0]);
+            // f16 rounds each weight by up to 2^-11 relative: the logits move by about 0.02 (measured 0.017).
             assertTrue(worst < 0.05, "largest difference from the reference logits: " + worst);
-            assertTrue(worst > 1e-6, "the f16 export should differ from the f32 logits at all: " + worst);
-            for (Stories260K.Greedy g : Stories260K.greedy()) {
-                List<Long> got2 = d.greedy(g.promptIds(), MAX_IDS, STOP);
-                assertArrayEquals(g.ids(), got2.stream().mapToLong(Long::longValue).toArray(), "prompt '" + g.prompt() + "'");
-            }
+            assertTrue(worst > 1e-4, "f16 weights should move the logits beyond float32 rounding: " + worst);
+            assertReproducesEveryReferenceLine(d);
         }
     }
 
