@@ -9,6 +9,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -42,9 +43,8 @@ final class ExportOnnxCommand implements Callable<Integer> {
             description = "Weights as f32 or f16 (cast to float32 in the graph; activations stay float32) (default: ${DEFAULT-VALUE}).")
     WeightType dtype;
 
-    @Option(names = "--tokenizer", paramLabel = "FILE",
-            description = "Tokenizer of a llama2.c checkpoint (default: tokenizer.bin or tok<vocab>.bin beside it).")
-    Path tokenizer;
+    @Mixin
+    TokenizerOption tokenizer;
 
     @Option(names = "--force", description = "Replace an existing output directory.")
     boolean force;
@@ -57,7 +57,7 @@ final class ExportOnnxCommand implements Callable<Integer> {
         LlamaOnnxExporter.Options options = LlamaOnnxExporter.Options.defaults().withWeightType(dtype.dtype)
                 .withReplace(force);
         LlamaOnnxExporter.Result r;
-        try (Checkpoint in = Checkpoint.open(input, tokenizer)) {
+        try (Checkpoint in = Checkpoint.open(input, tokenizer.file)) {
             r = LlamaOnnxExporter.export(in, output, options, ProgressPrinter.forStderr(spec.commandLine().getErr()));
         } catch (FloatCast.UnsupportedCastException e) {
             throw new AricaException(ExitCode.BAD_INPUT, input + ": " + e.getMessage(), e);

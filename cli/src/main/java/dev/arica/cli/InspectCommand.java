@@ -93,14 +93,7 @@ final class InspectCommand implements Callable<Integer> {
         c.auxFiles().forEach(a -> files.add(a.name()));
         ArrayNode tensors = r.putArray("tensors");
         for (TensorInfo t : c.tensors()) {
-            ObjectNode o = tensors.addObject();
-            o.put("name", t.name());
-            o.put("dtype", t.dtype().safetensorsName());
-            ArrayNode shape = o.putArray("shape");
-            for (long d : t.shape()) {
-                shape.add(d);
-            }
-            o.put("bytes", t.byteSize());
+            tensorRow(tensors, t.name(), t.dtype().safetensorsName(), t.shape(), t.byteSize());
         }
         return r;
     }
@@ -130,6 +123,19 @@ final class InspectCommand implements Callable<Integer> {
         }
     }
 
+    /** One entry of a report's "tensors" array, the keys every format shares; returned for format-specific keys. */
+    private static ObjectNode tensorRow(ArrayNode tensors, String name, String dtype, long[] shape, long bytes) {
+        ObjectNode o = tensors.addObject();
+        o.put("name", name);
+        o.put("dtype", dtype);
+        ArrayNode a = o.putArray("shape");
+        for (long d : shape) {
+            a.add(d);
+        }
+        o.put("bytes", bytes);
+        return o;
+    }
+
     static ObjectNode aricaReport(AricaFile f) {
         ObjectNode r = Json.MAPPER.createObjectNode();
         r.put("format", "arica");
@@ -153,14 +159,7 @@ final class InspectCommand implements Callable<Integer> {
         f.files().forEach(x -> files.add(x.name()));
         ArrayNode tensors = r.putArray("tensors");
         for (AricaEntry e : f.entries()) {
-            ObjectNode o = tensors.addObject();
-            o.put("name", e.name());
-            o.put("dtype", e.dtype().safetensorsName());
-            ArrayNode shape = o.putArray("shape");
-            for (long d : e.shape()) {
-                shape.add(d);
-            }
-            o.put("bytes", e.length());
+            ObjectNode o = tensorRow(tensors, e.name(), e.dtype().safetensorsName(), e.shape(), e.length());
             o.put("raw_bytes", e.rawLength());
             o.put("scheme", e.storage().id());
             if (e.storage() instanceof Storage.Quantized q) {
@@ -231,14 +230,7 @@ final class InspectCommand implements Callable<Integer> {
         }
         ArrayNode tensors = r.putArray("tensors");
         for (OnnxModel.Initializer i : m.initializers()) {
-            ObjectNode o = tensors.addObject();
-            o.put("name", i.name());
-            o.put("dtype", i.type().displayName());
-            ArrayNode shape = o.putArray("shape");
-            for (long d : i.shape()) {
-                shape.add(d);
-            }
-            o.put("bytes", i.bytes());
+            ObjectNode o = tensorRow(tensors, i.name(), i.type().displayName(), i.shape(), i.bytes());
             o.put("external", i.external());
             if (i.external()) {
                 o.put("location", i.location());
