@@ -26,8 +26,8 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code arica inspect}: what is in a checkpoint, from its headers alone. */
 @Command(name = "inspect", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
-        description = {"Show the format, tensors, parameter count, metadata and config of a checkpoint;",
-                "for an ONNX model also its opsets, inputs, outputs and operators.",
+        description = {"Show the format, tensors, parameter count, metadata and config of a checkpoint.",
+                "For an ONNX model: opsets, inputs and outputs, operators, and where each initializer's data lies.",
                 "Reads headers only: its time does not grow with the size of the tensors."})
 final class InspectCommand implements Callable<Integer> {
 
