@@ -23,9 +23,8 @@ import picocli.CommandLine.ScopeType;
         mixinStandardHelpOptions = true,
         versionProvider = Cli.Version.class,
         description = "Take LLM checkpoints apart and put them back together.",
-        subcommands = {InspectCommand.class, ConvertCommand.class, QuantizeCommand.class, VerifyCommand.class,
-                SynthCommand.class,
-                CommandLine.HelpCommand.class},
+        subcommands = {InspectCommand.class, ConvertCommand.class, QuantizeCommand.class, ExportOnnxCommand.class,
+                VerifyCommand.class, SynthCommand.class, CommandLine.HelpCommand.class},
         usageHelpAutoWidth = true)
 public final class Cli implements Runnable {
 

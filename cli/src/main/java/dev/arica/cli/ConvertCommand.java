@@ -13,6 +13,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -50,9 +51,8 @@ final class ConvertCommand implements Callable<Integer> {
             description = "Largest shard of a directory output, e.g. 5GB, 500MB, 2GiB (default: ${DEFAULT-VALUE}).")
     String maxShardSize;
 
-    @Option(names = "--tokenizer", paramLabel = "FILE",
-            description = "Tokenizer of a llama2.c checkpoint (default: tokenizer.bin or tok<vocab>.bin beside it).")
-    Path tokenizer;
+    @Mixin
+    TokenizerOption tokenizer;
 
     @Option(names = "--force", description = "Replace an existing output directory.")
     boolean force;
@@ -78,7 +78,7 @@ final class ConvertCommand implements Callable<Integer> {
                     r = AricaDequantizer.convert(in, output, options, progress);
                 }
             } else {
-                try (Checkpoint in = Checkpoint.open(input, tokenizer)) {
+                try (Checkpoint in = Checkpoint.open(input, tokenizer.file)) {
                     r = Converter.convert(in, output, options, progress);
                 }
             }

@@ -11,6 +11,7 @@ import dev.arica.formats.arica.AricaEntry;
 import dev.arica.formats.arica.AricaFile;
 import dev.arica.formats.arica.Storage;
 import dev.arica.formats.hf.HfCheckpoint;
+import dev.arica.formats.onnx.OnnxModel;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
@@ -26,11 +27,12 @@ import picocli.CommandLine.Model.CommandSpec;
 /** {@code arica inspect}: what is in a checkpoint, from its headers alone. */
 @Command(name = "inspect", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
         description = {"Show the format, tensors, parameter count, metadata and config of a checkpoint.",
+                "For an ONNX model: opsets, inputs and outputs, operators, and where each initializer's data lies.",
                 "Reads headers only: its time does not grow with the size of the tensors."})
 final class InspectCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "PATH",
-            description = "A .safetensors file, an HF checkpoint directory, a llama2.c .bin or an .arica file.")
+            description = "A .safetensors file, an HF checkpoint directory, a llama2.c .bin, an .arica or an .onnx file.")
     Path path;
 
     @Option(names = "--json", description = "Print one JSON object on stdout.")
@@ -45,25 +47,31 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        if (java.nio.file.Files.isRegularFile(path) && AricaFile.looksLikeArica(path)) {
+        boolean file = java.nio.file.Files.isRegularFile(path);
+        if (file && AricaFile.looksLikeArica(path)) {
             try (AricaFile f = AricaFile.open(path)) {
                 ObjectNode report = aricaReport(f);
-                if (json) {
-                    out.println(Json.MAPPER.writeValueAsString(report));
-                } else {
-                    printArica(out, f, report);
-                }
+                return show(out, report, () -> printArica(out, f, report));
             }
-            out.flush();
-            return ExitCode.OK;
+        }
+        if (file && path.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".onnx")) {
+            try (OnnxModel m = OnnxModel.open(path)) {
+                ObjectNode report = onnxReport(m);
+                return show(out, report, () -> printOnnx(out, m, report));
+            }
         }
         try (Checkpoint c = Checkpoint.open(path, tokenizer)) {
             ObjectNode report = report(c);
-            if (json) {
-                out.println(Json.MAPPER.writeValueAsString(report));
-            } else {
-                printHuman(out, c, report);
-            }
+            return show(out, report, () -> printHuman(out, c, report));
+        }
+    }
+
+    /** Prints the report as JSON with --json, else as the human-readable form. */
+    private int show(PrintWriter out, ObjectNode report, Runnable human) throws java.io.IOException {
+        if (json) {
+            out.println(Json.MAPPER.writeValueAsString(report));
+        } else {
+            human.run();
         }
         out.flush();
         return ExitCode.OK;
@@ -85,14 +93,7 @@ final class InspectCommand implements Callable<Integer> {
         c.auxFiles().forEach(a -> files.add(a.name()));
         ArrayNode tensors = r.putArray("tensors");
         for (TensorInfo t : c.tensors()) {
-            ObjectNode o = tensors.addObject();
-            o.put("name", t.name());
-            o.put("dtype", t.dtype().safetensorsName());
-            ArrayNode shape = o.putArray("shape");
-            for (long d : t.shape()) {
-                shape.add(d);
-            }
-            o.put("bytes", t.byteSize());
+            tensorRow(tensors, t.name(), t.dtype().safetensorsName(), t.shape(), t.byteSize());
         }
         return r;
     }
@@ -122,6 +123,19 @@ final class InspectCommand implements Callable<Integer> {
         }
     }
 
+    /** One entry of a report's "tensors" array, the keys every format shares; returned for format-specific keys. */
+    private static ObjectNode tensorRow(ArrayNode tensors, String name, String dtype, long[] shape, long bytes) {
+        ObjectNode o = tensors.addObject();
+        o.put("name", name);
+        o.put("dtype", dtype);
+        ArrayNode a = o.putArray("shape");
+        for (long d : shape) {
+            a.add(d);
+        }
+        o.put("bytes", bytes);
+        return o;
+    }
+
     static ObjectNode aricaReport(AricaFile f) {
         ObjectNode r = Json.MAPPER.createObjectNode();
         r.put("format", "arica");
@@ -145,14 +159,7 @@ final class InspectCommand implements Callable<Integer> {
         f.files().forEach(x -> files.add(x.name()));
         ArrayNode tensors = r.putArray("tensors");
         for (AricaEntry e : f.entries()) {
-            ObjectNode o = tensors.addObject();
-            o.put("name", e.name());
-            o.put("dtype", e.dtype().safetensorsName());
-            ArrayNode shape = o.putArray("shape");
-            for (long d : e.shape()) {
-                shape.add(d);
-            }
-            o.put("bytes", e.length());
+            ObjectNode o = tensorRow(tensors, e.name(), e.dtype().safetensorsName(), e.shape(), e.length());
             o.put("raw_bytes", e.rawLength());
             o.put("scheme", e.storage().id());
             if (e.storage() instanceof Storage.Quantized q) {
@@ -204,6 +211,115 @@ final class InspectCommand implements Callable<Integer> {
             String note = padded == null ? "" : "rows padded " + e.shape()[e.shape().length - 1] + " -> " + padded.asLong();
             out.printf(Locale.ROOT, fmt, e.name(), e.dtype().safetensorsName(), storage,
                     java.util.Arrays.toString(e.shape()), ByteSize.format(e.length()), comp, note);
+        }
+    }
+
+    static ObjectNode onnxReport(OnnxModel m) {
+        ObjectNode r = Json.MAPPER.createObjectNode();
+        r.put("format", "onnx");
+        r.put("path", m.path().toString());
+        r.put("parameters", m.parameterCount());
+        r.put("bytes", m.dataBytes());
+        r.put("ir_version", m.irVersion());
+        r.put("producer_name", m.producerName());
+        r.put("producer_version", m.producerVersion());
+        ArrayNode opsets = r.putArray("opset_imports");
+        for (OnnxModel.Opset o : m.opsetImports()) {
+            opsets.addObject().put("domain", o.domain()).put("version", o.version());
+        }
+        ObjectNode meta = r.putObject("metadata");
+        m.metadata().forEach(meta::put);
+        r.set("inputs", values(m.inputs()));
+        r.set("outputs", values(m.outputs()));
+        r.put("nodes", m.nodeCount());
+        ObjectNode ops = r.putObject("ops");
+        m.opCounts().forEach(ops::put);
+        ArrayNode files = r.putArray("files");
+        for (Path f : m.dataFiles()) {
+            files.add(m.path().toAbsolutePath().normalize().getParent().relativize(f).toString());
+        }
+        ArrayNode tensors = r.putArray("tensors");
+        for (OnnxModel.Initializer i : m.initializers()) {
+            ObjectNode o = tensorRow(tensors, i.name(), i.type().displayName(), i.shape(), i.bytes());
+            o.put("external", i.external());
+            if (i.external()) {
+                o.put("location", i.location());
+                o.put("offset", i.offset());
+            } else {
+                o.putNull("location");
+                o.putNull("offset");
+            }
+        }
+        return r;
+    }
+
+    /** Inputs or outputs: name, dtype (null when unknown), shape of numbers and symbolic names (null when undeclared). */
+    private static ArrayNode values(List<OnnxModel.ValueInfo> list) {
+        ArrayNode a = Json.MAPPER.createArrayNode();
+        for (OnnxModel.ValueInfo v : list) {
+            ObjectNode o = a.addObject();
+            o.put("name", v.name());
+            if (v.type() == null) {
+                o.putNull("dtype");
+            } else {
+                o.put("dtype", v.type().displayName());
+            }
+            if (v.shape() == null) {
+                o.putNull("shape");
+                continue;
+            }
+            ArrayNode shape = o.putArray("shape");
+            for (OnnxModel.Dim d : v.shape()) {
+                if (d.value() != null) {
+                    shape.add(d.value());
+                } else if (d.param() != null) {
+                    shape.add(d.param());
+                } else {
+                    shape.addNull();
+                }
+            }
+        }
+        return a;
+    }
+
+    private static void printOnnx(PrintWriter out, OnnxModel m, ObjectNode r) {
+        row(out, "path", m.path().toString());
+        row(out, "format", "onnx (IR " + m.irVersion() + (m.producerName().isEmpty() ? "" : ", from "
+                + (m.producerName() + " " + m.producerVersion()).strip()) + ")");
+        row(out, "opsets", m.opsetImports().stream().map(o -> (o.domain().isEmpty() ? "ai.onnx" : o.domain()) + " "
+                + o.version()).reduce((a, b) -> a + ", " + b).orElse("(none)"));
+        row(out, "nodes", m.nodeCount() + (m.opCounts().isEmpty() ? "" : ": " + m.opCounts().entrySet().stream()
+                .map(e -> e.getKey() + " " + e.getValue()).reduce((a, b) -> a + ", " + b).orElse("")));
+        row(out, "tensors", String.valueOf(m.initializers().size()));
+        row(out, "parameters", String.format(Locale.ROOT, "%,d (%s)", m.parameterCount(), humanCount(m.parameterCount())));
+        long external = m.initializers().stream().filter(OnnxModel.Initializer::external)
+                .mapToLong(OnnxModel.Initializer::bytes).sum();
+        row(out, "bytes", String.format(Locale.ROOT, "%,d (%s; %s in external data)", m.dataBytes(),
+                ByteSize.format(m.dataBytes()), ByteSize.format(external)));
+        if (!m.metadata().isEmpty()) {
+            row(out, "metadata", m.metadata().entrySet().stream().map(e -> e.getKey() + "=" + e.getValue())
+                    .reduce((a, b) -> a + ", " + b).orElse(""));
+        }
+        if (!m.dataFiles().isEmpty()) {
+            row(out, "files", r.get("files").toString());
+        }
+        for (String side : List.of("inputs", "outputs")) {
+            out.println();
+            out.println(side.toUpperCase(Locale.ROOT));
+            for (JsonNode v : r.get(side)) {
+                out.printf(Locale.ROOT, "  %-28s %-5s %s%n", v.get("name").asText(), v.get("dtype").asText("?"),
+                        v.get("shape").isNull() ? "(no shape)" : v.get("shape").toString().replace("\"", "").replace(",", ", "));
+            }
+        }
+        out.println();
+        List<OnnxModel.Initializer> ts = m.initializers();
+        int nameWidth = Math.max(4, ts.stream().mapToInt(t -> t.name().length()).max().orElse(4));
+        int shapeWidth = Math.max(5, ts.stream().mapToInt(t -> java.util.Arrays.toString(t.shape()).length()).max().orElse(5));
+        String f = "%-" + nameWidth + "s  %-7s  %-" + shapeWidth + "s  %12s  %s%n";
+        out.printf(Locale.ROOT, f, "NAME", "DTYPE", "SHAPE", "SIZE", "DATA");
+        for (OnnxModel.Initializer t : ts) {
+            out.printf(Locale.ROOT, f, t.name(), t.type().displayName(), java.util.Arrays.toString(t.shape()),
+                    ByteSize.format(t.bytes()), t.external() ? t.location() + " @ " + t.offset() : "inline");
         }
     }
 

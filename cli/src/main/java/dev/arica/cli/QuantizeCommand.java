@@ -29,6 +29,7 @@ import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -83,9 +84,8 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--report", paramLabel = "FILE.json", description = "Write the per-tensor report as JSON too.")
     Path reportFile;
 
-    @Option(names = "--tokenizer", paramLabel = "FILE",
-            description = "Tokenizer of a llama2.c checkpoint (default: tokenizer.bin or tok<vocab>.bin beside it).")
-    Path tokenizer;
+    @Mixin
+    TokenizerOption tokenizer;
 
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: one per core).")
     Integer threads;
@@ -105,7 +105,7 @@ final class QuantizeCommand implements Callable<Integer> {
                     + "'arica convert' it back to safetensors first");
         }
         Report report;
-        try (Checkpoint in = Checkpoint.open(input, tokenizer)) {
+        try (Checkpoint in = Checkpoint.open(input, tokenizer.file)) {
             report = CheckpointQuantizer.quantize(in, output, options, ProgressPrinter.forStderr(spec.commandLine().getErr()));
         } catch (QuantizationException | FloatCast.UnsupportedCastException e) {
             throw AricaException.badInput(input + ": " + e.getMessage());

@@ -1,0 +1,71 @@
+package dev.arica.cli;
+
+import dev.arica.formats.ByteSize;
+import dev.arica.formats.Checkpoint;
+import dev.arica.formats.DType;
+import dev.arica.formats.FloatCast;
+import dev.arica.runtime.export.LlamaOnnxExporter;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code arica export-onnx}: a Llama checkpoint as an ONNX decoder with KV cache, ready for ONNX Runtime. */
+@Command(name = "export-onnx", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
+        description = {"Export a Llama checkpoint as an ONNX decoder with a key/value cache (standard operators, opset 17).",
+                "OUT_DIR receives model.onnx, model.onnx.data, config.json, generation_config.json, the tokenizer",
+                "files and arica-genai.json. Weights stream from the input; the directory appears only when complete."})
+final class ExportOnnxCommand implements Callable<Integer> {
+
+    /** The weight types --dtype accepts. */
+    enum WeightType {
+        f32(DType.F32), f16(DType.F16);
+
+        final DType dtype;
+
+        WeightType(DType dtype) {
+            this.dtype = dtype;
+        }
+    }
+
+    @Parameters(index = "0", paramLabel = "IN", description = "An HF Llama directory, a .safetensors file with config, or a llama2.c .bin.")
+    Path input;
+
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT_DIR", description = "Output directory.")
+    Path output;
+
+    @Option(names = "--dtype", paramLabel = "TYPE", defaultValue = "f32",
+            description = "Weights as f32 or f16 (cast to float32 in the graph; activations stay float32) (default: ${DEFAULT-VALUE}).")
+    WeightType dtype;
+
+    @Mixin
+    TokenizerOption tokenizer;
+
+    @Option(names = "--force", description = "Replace an existing output directory.")
+    boolean force;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        LlamaOnnxExporter.Options options = LlamaOnnxExporter.Options.defaults().withWeightType(dtype.dtype)
+                .withReplace(force);
+        LlamaOnnxExporter.Result r;
+        try (Checkpoint in = Checkpoint.open(input, tokenizer.file)) {
+            r = LlamaOnnxExporter.export(in, output, options, ProgressPrinter.forStderr(spec.commandLine().getErr()));
+        } catch (FloatCast.UnsupportedCastException e) {
+            throw new AricaException(ExitCode.BAD_INPUT, input + ": " + e.getMessage(), e);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        out.printf("wrote %s: %d layers, %d nodes, %d weights (%s, %s)%n", r.directory(), r.config().layers(), r.nodes(),
+                r.weights(), dtype.name(), ByteSize.format(r.weightBytes()));
+        out.flush();
+        return ExitCode.OK;
+    }
+}

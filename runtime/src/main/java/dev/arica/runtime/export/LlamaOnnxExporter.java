@@ -1,0 +1,246 @@
+package dev.arica.runtime.export;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.arica.formats.AtomicOutput;
+import dev.arica.formats.AuxFile;
+import dev.arica.formats.Checkpoint;
+import dev.arica.formats.Converter;
+import dev.arica.formats.DType;
+import dev.arica.formats.FloatCast;
+import dev.arica.formats.Json;
+import dev.arica.formats.MappedMemory;
+import dev.arica.formats.Progress;
+import dev.arica.formats.Tensor;
+import dev.arica.formats.TensorInfo;
+import dev.arica.formats.onnx.OnnxWriter;
+import dev.arica.formats.onnx.proto.GraphProto;
+import dev.arica.formats.onnx.proto.ModelProto;
+import dev.arica.formats.onnx.proto.OperatorSetIdProto;
+import dev.arica.formats.onnx.proto.StringStringEntryProto;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Exports a Hugging Face Llama checkpoint (or anything {@link Checkpoint#open} presents as one, such as a
+ * llama2.c import) as an ONNX decoder with a key/value cache, in a directory that holds everything a
+ * generator needs: {@value #MODEL_FILE} and its external data, config.json, generation_config.json, the
+ * tokenizer files, and {@value #GENAI_FILE} describing the graph's inputs and outputs. Weights stream from
+ * the input's mapping to the data file one tensor at a time (cast in small chunks when asked), so memory
+ * stays flat whatever the model's size; the directory appears only when complete.
+ */
+public final class LlamaOnnxExporter {
+
+    public static final String MODEL_FILE = "model.onnx";
+    public static final String GENAI_FILE = "arica-genai.json";
+    public static final int GENAI_FORMAT_VERSION = 1;
+
+    /** Elements cast per write: a few MB of buffer. */
+    private static final int CAST_CHUNK = 1 << 20;
+
+    /** Tokenizer files a generator looks for, most specific first. */
+    private static final List<String> TOKENIZERS = List.of("tokenizer.json", "tokenizer.llama2c.bin", "tokenizer.model");
+
+    /** Which operators the graph may use. */
+    public enum Flavour {
+        /** Standard ONNX operators only, opset 17: any ONNX Runtime build and execution provider, other runtimes. */
+        STANDARD
+        // Extension point: an ORT-optimized flavour would use com.microsoft contrib operators
+        // (GroupQueryAttention, RotaryEmbedding, SkipSimplifiedLayerNormalization, MatMulNBits) in its own builder.
+    }
+
+    /**
+     * @param weightType F32, or F16 to halve the files: f16 weights are cast to float32 inside the graph (ONNX
+     *     Runtime folds the casts when it loads the model), so activations and the cache stay float32 and
+     *     results stay close to the f32 export on every execution provider
+     * @param replace whether an existing non-empty output directory may be replaced
+     */
+    public record Options(DType weightType, Flavour flavour, OnnxWriter.Options onnx, boolean replace) {
+        public Options {
+            if (weightType != DType.F32 && weightType != DType.F16) {
+                throw new IllegalArgumentException("ONNX export writes f32 or f16 weights, not " + weightType);
+            }
+        }
+
+        public static Options defaults() {
+            return new Options(DType.F32, Flavour.STANDARD, OnnxWriter.Options.defaults(), false);
+        }
+
+        public Options withWeightType(DType t) {
+            return new Options(t, flavour, onnx, replace);
+        }
+
+        public Options withReplace(boolean r) {
+            return new Options(weightType, flavour, onnx, r);
+        }
+    }
+
+    /** What was written. */
+    public record Result(Path directory, LlamaConfig config, int nodes, int weights, long weightBytes,
+            List<String> files) {}
+
+    private LlamaOnnxExporter() {}
+
+    public static Result export(Checkpoint in, Path out, Options options, Progress progress) throws IOException {
+        LlamaConfig config = LlamaConfig.of(in);
+        Path input = in.path().toAbsolutePath().normalize();
+        Path target = out.toAbsolutePath().normalize();
+        if (input.startsWith(target)) {
+            throw new IllegalArgumentException("output " + out + " holds the input " + in.path()
+                    + "; export to another directory");
+        }
+        List<TensorInfo> weights = new ArrayList<>();
+        for (Map.Entry<String, long[]> e : config.weightShapes().entrySet()) {
+            FloatCast.check(e.getKey(), in.tensor(e.getKey()).info().dtype(), options.weightType());
+            weights.add(new TensorInfo(e.getKey(), options.weightType(), e.getValue()));
+        }
+        GraphProto.Builder graph = switch (options.flavour()) {
+            case STANDARD -> LlamaGraph.build(config, options.weightType());
+        };
+        ModelProto model = ModelProto.newBuilder()
+                .setIrVersion(LlamaGraph.IR_VERSION)
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(LlamaGraph.OPSET))
+                .setProducerName("arica")
+                .setProducerVersion(version())
+                .setDocString("Llama decoder with key/value cache, exported by arica from " + in.path().getFileName())
+                .addMetadataProps(StringStringEntryProto.newBuilder().setKey("arica.source_format").setValue(in.format()))
+                .setGraph(graph)
+                .build();
+        long total = weights.stream().mapToLong(TensorInfo::byteSize).sum();
+
+        List<String> files = new ArrayList<>();
+        progress.start("export-onnx", total);
+        try (AtomicOutput dir = AtomicOutput.directory(out, options.replace())) {
+            Path tmp = dir.temp();
+            Set<String> ours = Set.of(MODEL_FILE, MODEL_FILE + OnnxWriter.DATA_SUFFIX, GENAI_FILE, "config.json");
+            for (AuxFile a : in.auxFiles()) {
+                if (!ours.contains(a.name())) {
+                    a.writeInto(tmp);
+                    files.add(a.name());
+                }
+            }
+            ObjectNode cfg = in.config().orElseThrow().deepCopy();
+            cfg.put("torch_dtype", Converter.torchName(options.weightType()));
+            Files.writeString(tmp.resolve("config.json"), Json.MAPPER.writeValueAsString(cfg) + "\n");
+            try (OnnxWriter w = OnnxWriter.createUnmanaged(tmp.resolve(MODEL_FILE), model, weights, options.onnx());
+                    Arena arena = Arena.ofConfined()) {
+                MemorySegment buffer = arena.allocate((long) CAST_CHUNK * 4, 64);
+                for (TensorInfo t : weights) {
+                    stream(in.tensor(t.name()), t.dtype(), w, buffer, progress);
+                }
+                w.commit();
+            }
+            Files.writeString(tmp.resolve(GENAI_FILE), Json.MAPPER.writeValueAsString(
+                    genai(config, options, files)) + "\n");
+            dir.commit();
+        } finally {
+            progress.finish();
+        }
+        List<String> written = new ArrayList<>(List.of("config.json", GENAI_FILE, MODEL_FILE));
+        if (Files.exists(out.resolve(MODEL_FILE + OnnxWriter.DATA_SUFFIX))) {
+            written.add(MODEL_FILE + OnnxWriter.DATA_SUFFIX);
+        }
+        written.addAll(files);
+        return new Result(out, config, model.getGraph().getNodeCount(), weights.size(), total, List.copyOf(written));
+    }
+
+    /** Writes {@code src} as {@code to}: straight from its mapping, or cast chunk by chunk through {@code buffer}. */
+    private static void stream(Tensor src, DType to, OnnxWriter w, MemorySegment buffer, Progress progress)
+            throws IOException {
+        w.begin(src.name());
+        DType from = src.info().dtype();
+        if (from == to) {
+            for (MemorySegment part : src.parts()) {
+                w.write(part);
+                MappedMemory.release(part);
+                progress.advance(part.byteSize());
+            }
+            return;
+        }
+        // Parts (rows, for a permuted import) are cast into one buffer and written when it is full.
+        long capacity = buffer.byteSize() / to.byteSize();
+        long filled = 0;
+        for (MemorySegment part : src.parts()) {
+            long n = part.byteSize() / from.byteSize();
+            for (long e = 0; e < n; ) {
+                long m = Math.min(n - e, capacity - filled);
+                FloatCast.cast(from, part.asSlice(from.bytesFor(e), from.bytesFor(m)), to,
+                        buffer.asSlice(to.bytesFor(filled), to.bytesFor(m)), m);
+                filled += m;
+                e += m;
+                if (filled == capacity) {
+                    w.write(buffer.asSlice(0, to.bytesFor(filled)));
+                    progress.advance(to.bytesFor(filled));
+                    filled = 0;
+                }
+            }
+            MappedMemory.release(part);
+        }
+        if (filled > 0) {
+            w.write(buffer.asSlice(0, to.bytesFor(filled)));
+            progress.advance(to.bytesFor(filled));
+        }
+    }
+
+    /** The description a generator reads instead of inspecting the graph. */
+    static ObjectNode genai(LlamaConfig c, Options options, List<String> files) {
+        ObjectNode g = Json.MAPPER.createObjectNode();
+        g.put("format", "arica-genai");
+        g.put("format_version", GENAI_FORMAT_VERSION);
+        g.put("model_type", "llama");
+        g.put("model", MODEL_FILE);
+        g.put("graph", options.flavour().name().toLowerCase(java.util.Locale.ROOT));
+        g.put("opset", LlamaGraph.OPSET);
+        g.put("weight_dtype", options.weightType().name().toLowerCase(java.util.Locale.ROOT));
+        g.put("activation_dtype", "f32");
+        g.put("num_layers", c.layers());
+        g.put("hidden_size", c.hidden());
+        g.put("num_attention_heads", c.heads());
+        g.put("num_key_value_heads", c.kvHeads());
+        g.put("head_dim", c.headDim());
+        g.put("vocab_size", c.vocab());
+        g.put("context_length", c.maxPositions());
+        if (c.bosTokenId() == null) {
+            g.putNull("bos_token_id");
+        } else {
+            g.put("bos_token_id", c.bosTokenId());
+        }
+        ArrayNode eos = g.putArray("eos_token_ids");
+        c.eosTokenIds().forEach(eos::add);
+        ObjectNode in = g.putObject("inputs");
+        in.put("input_ids", DecoderIo.INPUT_IDS);
+        in.put("attention_mask", DecoderIo.ATTENTION_MASK);
+        in.put("position_ids", DecoderIo.POSITION_IDS);
+        in.put("past_key", DecoderIo.PAST_KEY);
+        in.put("past_value", DecoderIo.PAST_VALUE);
+        ObjectNode outs = g.putObject("outputs");
+        outs.put("logits", DecoderIo.LOGITS);
+        outs.put("present_key", DecoderIo.PRESENT_KEY);
+        outs.put("present_value", DecoderIo.PRESENT_VALUE);
+        ObjectNode kv = g.putObject("kv_cache");
+        kv.put("dtype", "f32");
+        ArrayNode shape = kv.putArray("shape");
+        shape.add(LlamaGraph.BATCH).add(c.kvHeads()).add(LlamaGraph.PAST).add(c.headDim());
+        String tokenizer = TOKENIZERS.stream().filter(files::contains).findFirst().orElse(null);
+        if (tokenizer == null) {
+            g.putNull("tokenizer");
+        } else {
+            g.put("tokenizer", tokenizer);
+        }
+        ArrayNode f = g.putArray("files");
+        files.forEach(f::add);
+        return g;
+    }
+
+    private static String version() {
+        String v = LlamaOnnxExporter.class.getPackage().getImplementationVersion();
+        return v == null ? "dev" : v;
+    }
+}

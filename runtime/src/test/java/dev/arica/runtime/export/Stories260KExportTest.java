@@ -1,0 +1,195 @@
+package dev.arica.runtime.export;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.arica.formats.Checkpoint;
+import dev.arica.formats.DType;
+import dev.arica.formats.FloatCast;
+import dev.arica.formats.Json;
+import dev.arica.formats.Progress;
+import dev.arica.formats.Tensor;
+import dev.arica.formats.TensorInfo;
+import dev.arica.formats.onnx.OnnxModel;
+import java.io.ByteArrayOutputStream;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The real stories260K checkpoint exported to ONNX and run in ONNX Runtime, against the reference outputs
+ * of the C implementation (../shared/models/stories260K/reference/).
+ */
+class Stories260KExportTest {
+
+    /** Both ids end a story for this model (see the model's README). */
+    static final Set<Long> STOP = Set.of(1L, 2L);
+    static final int MAX_IDS = 257;
+    /** Cached and full passes sum in different orders: float32 rounding, far below the 8.8e-4 greedy margins. */
+    static final double CACHE_TOLERANCE = 5e-5;
+
+    @TempDir
+    static Path tmp;
+
+    static Path f32;
+    static Path f16;
+
+    @BeforeAll
+    static void export() throws Exception {
+        Path model = Stories260K.dir().resolve("stories260K.bin");
+        f32 = tmp.resolve("f32");
+        f16 = tmp.resolve("f16");
+        try (Checkpoint c = Checkpoint.open(model)) {
+            LlamaOnnxExporter.export(c, f32, LlamaOnnxExporter.Options.defaults(), Progress.NONE);
+            LlamaOnnxExporter.export(c, f16, LlamaOnnxExporter.Options.defaults().withWeightType(DType.F16), Progress.NONE);
+        }
+    }
+
+    static double maxAbsDiff(float[] a, float[] b) {
+        assertEquals(a.length, b.length);
+        double m = 0;
+        for (int i = 0; i < a.length; i++) {
+            m = Math.max(m, Math.abs((double) a[i] - b[i]));
+        }
+        return m;
+    }
+
+    /** Largest difference over every row. */
+    static double worst(float[][] ref, float[][] got) {
+        assertEquals(ref.length, got.length);
+        double w = 0;
+        for (int p = 0; p < ref.length; p++) {
+            w = Math.max(w, maxAbsDiff(ref[p], got[p]));
+        }
+        return w;
+    }
+
+    @Test
+    void logitsOfOnePromptMatchTheReference() throws Exception {
+        float[][] ref = Stories260K.referenceLogits();
+        long[] ids = Arrays.copyOf(Stories260K.greedy().getFirst().ids(), ref.length);
+        try (OrtDecoder d = new OrtDecoder(f32)) {
+            float[][] got = d.prompt(ids).logits()[0];
+            double worst = worst(ref, got);
+            assertTrue(worst <= 1e-4, "largest difference from the reference logits: " + worst);
+            for (int p = 0; p < ref.length; p++) {
+                assertEquals(OrtDecoder.argmax(ref[p]), OrtDecoder.argmax(got[p]), "argmax at position " + p);
+            }
+        }
+    }
+
+    @Test
+    void promptThenOneTokenAtATimeGivesTheLogitsOfTheFullPass() throws Exception {
+        long[] ids = Arrays.copyOf(Stories260K.greedy().get(1).ids(), 48);
+        try (OrtDecoder d = new OrtDecoder(f32)) {
+            float[][] full = d.prompt(ids).logits()[0];
+            for (int k : new int[] {1, 5, 20}) {
+                OrtDecoder.Step st = d.prompt(Arrays.copyOf(ids, k));
+                for (int p = 0; p < k; p++) {
+                    assertTrue(maxAbsDiff(full[p], st.logits()[0][p]) <= CACHE_TOLERANCE, "prompt of " + k + ", position " + p);
+                }
+                for (int p = k; p < ids.length; p++) {
+                    st = d.next(ids[p], p, st.cache());
+                    assertEquals(p + 1, st.cache().length());
+                    double diff = maxAbsDiff(full[p], st.logits()[0][0]);
+                    assertTrue(diff <= CACHE_TOLERANCE, "prompt of " + k + ", cached step at position " + p + ": " + diff);
+                }
+            }
+        }
+    }
+
+    @Test
+    void greedyDecodingWithTheCacheReproducesEveryReferenceLine() throws Exception {
+        try (OrtDecoder d = new OrtDecoder(f32)) {
+            assertReproducesEveryReferenceLine(d);
+        }
+    }
+
+    private static void assertReproducesEveryReferenceLine(OrtDecoder d) throws Exception {
+        for (Stories260K.Greedy g : Stories260K.greedy()) {
+            List<Long> got = d.greedy(g.promptIds(), MAX_IDS, STOP);
+            assertArrayEquals(g.ids(), got.stream().mapToLong(Long::longValue).toArray(), "prompt '" + g.prompt() + "'");
+        }
+    }
+
+    @Test
+    void f16WeightsKeepTheGreedyIdsAndStayCloseToTheReference() throws Exception {
+        float[][] ref = Stories260K.referenceLogits();
+        long[] ids = Arrays.copyOf(Stories260K.greedy().getFirst().ids(), ref.length);
+        try (OrtDecoder d = new OrtDecoder(f16)) {
+            double worst = worst(ref, d.prompt(ids).logits()[0]);
+            // f16 rounds each weight by up to 2^-11 relative: the logits move by about 0.02 (measured 0.017).
+            assertTrue(worst < 0.05, "largest difference from the reference logits: " + worst);
+            assertTrue(worst > 1e-4, "f16 weights should move the logits beyond float32 rounding: " + worst);
+            assertReproducesEveryReferenceLine(d);
+        }
+    }
+
+    @Test
+    void theDirectoryHoldsEverythingAGeneratorNeeds() throws Exception {
+        Path dir = Stories260K.dir();
+        try (Stream<Path> s = Files.list(f32)) {
+            assertEquals(List.of("arica-genai.json", "config.json", "generation_config.json", "model.onnx",
+                    "model.onnx.data", "tokenizer.llama2c.bin"), s.map(p -> p.getFileName().toString()).sorted().toList());
+        }
+        assertArrayEquals(Files.readAllBytes(dir.resolve("tok512.bin")), Files.readAllBytes(f32.resolve("tokenizer.llama2c.bin")));
+        JsonNode g = Json.readObjectFile(f32.resolve("arica-genai.json"));
+        assertEquals(5, g.get("num_layers").asInt());
+        assertEquals(8, g.get("num_attention_heads").asInt());
+        assertEquals(4, g.get("num_key_value_heads").asInt());
+        assertEquals(8, g.get("head_dim").asInt());
+        assertEquals(512, g.get("vocab_size").asInt());
+        assertEquals(512, g.get("context_length").asInt());
+        assertEquals(1, g.get("bos_token_id").asInt());
+        assertEquals("[2,1]", g.get("eos_token_ids").toString());
+        assertEquals("f32", g.get("weight_dtype").asText());
+        assertEquals("tokenizer.llama2c.bin", g.get("tokenizer").asText());
+        assertEquals("f16", Json.readObjectFile(f16.resolve("arica-genai.json")).get("weight_dtype").asText());
+        assertEquals("float16", Json.readObjectFile(f16.resolve("config.json")).get("torch_dtype").asText());
+        assertEquals(64, Json.readObjectFile(f32.resolve("config.json")).get("hidden_size").asInt());
+    }
+
+    @Test
+    void weightsAreTheCheckpointsBytesInAlignedExternalData() throws Exception {
+        try (Checkpoint c = Checkpoint.open(Stories260K.dir().resolve("stories260K.bin"));
+                OnnxModel m32 = OnnxModel.open(f32.resolve("model.onnx"));
+                OnnxModel m16 = OnnxModel.open(f16.resolve("model.onnx"))) {
+            assertEquals(List.of(new OnnxModel.Opset("", 17)), m32.opsetImports());
+            assertTrue(Files.size(f32.resolve("model.onnx")) < 200_000, "the graph file stays small");
+            for (TensorInfo t : c.tensors()) {
+                OnnxModel.Initializer i = m32.initializer(t.name()).orElseThrow();
+                assertEquals(t, i.info().orElseThrow());
+                assertEquals(t.byteSize() > 1024, i.external(), t.name());
+                if (i.external()) {
+                    assertEquals("model.onnx.data", i.location());
+                    assertEquals(0, i.offset() % 4096, t.name());
+                }
+                byte[] source = bytes(c.tensor(t.name()));
+                assertArrayEquals(source, m32.data(t.name()).toArray(ValueLayout.JAVA_BYTE), t.name());
+                OnnxModel.Initializer h = m16.initializer(t.name()).orElseThrow();
+                assertEquals(t.withDtype(DType.F16), h.info().orElseThrow());
+                MemorySegment half = MemorySegment.ofArray(new byte[(int) t.elements() * 2]);
+                FloatCast.cast(DType.F32, MemorySegment.ofArray(source), DType.F16, half, t.elements());
+                assertArrayEquals(half.toArray(ValueLayout.JAVA_BYTE), m16.data(t.name()).toArray(ValueLayout.JAVA_BYTE));
+            }
+        }
+    }
+
+    static byte[] bytes(Tensor t) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        for (MemorySegment p : t.parts()) {
+            out.writeBytes(p.toArray(ValueLayout.JAVA_BYTE));
+        }
+        return out.toByteArray();
+    }
+}
