@@ -124,12 +124,10 @@ record HfDecoder(List<Step> steps) {
     private static void add(JsonNode node, TokenizerJson json, String where, List<Step> steps) throws FormatException {
         String type = json.type(node, where);
         switch (type) {
-            case "Sequence" -> {
-                JsonNode list = json.array(node, "decoders", where);
-                for (int i = 0; i < list.size(); i++) {
-                    add(list.get(i), json, where + ".decoders[" + i + "]", steps);
-                }
-            }
+            case "Sequence" -> json.each(node, "decoders", where, (n, w) -> {
+                add(n, json, w, steps);
+                return null;
+            });
             case "Replace" -> {
                 JsonNode p = node.get("pattern");
                 if (p == null || !p.isObject() || p.size() != 1 || !p.has("String") || !p.get("String").isTextual()) {

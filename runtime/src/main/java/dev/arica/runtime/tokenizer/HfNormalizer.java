@@ -3,7 +3,6 @@ package dev.arica.runtime.tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.arica.formats.FormatException;
 import java.text.Normalizer;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.regex.Matcher;
@@ -70,14 +69,7 @@ sealed interface HfNormalizer {
         }
         String type = json.type(node, where);
         return switch (type) {
-            case "Sequence" -> {
-                List<HfNormalizer> steps = new ArrayList<>();
-                JsonNode list = json.array(node, "normalizers", where);
-                for (int i = 0; i < list.size(); i++) {
-                    steps.add(parse(list.get(i), json, where + ".normalizers[" + i + "]"));
-                }
-                yield new Sequence(List.copyOf(steps));
-            }
+            case "Sequence" -> new Sequence(List.copyOf(json.each(node, "normalizers", where, (n, w) -> parse(n, json, w))));
             case "Prepend" -> new Prepend(json.text(node, "prepend", where));
             case "Replace" -> new Replace(json.pattern(node, where), json.text(node, "content", where));
             case "NFC" -> new Unicode(Normalizer.Form.NFC);

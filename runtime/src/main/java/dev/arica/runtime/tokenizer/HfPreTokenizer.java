@@ -149,14 +149,7 @@ sealed interface HfPreTokenizer {
         }
         String type = json.type(node, where);
         return switch (type) {
-            case "Sequence" -> {
-                List<HfPreTokenizer> steps = new ArrayList<>();
-                JsonNode list = json.array(node, "pretokenizers", where);
-                for (int i = 0; i < list.size(); i++) {
-                    steps.add(parse(list.get(i), json, where + ".pretokenizers[" + i + "]"));
-                }
-                yield new Sequence(List.copyOf(steps));
-            }
+            case "Sequence" -> new Sequence(List.copyOf(json.each(node, "pretokenizers", where, (n, w) -> parse(n, json, w))));
             case "ByteLevel" -> new ByteLevel(json.bool(node, "add_prefix_space", true, where),
                     json.bool(node, "use_regex", true, where));
             case "Split" -> new Split(json.pattern(node, where), behavior(json.text(node, "behavior", where), json, where),

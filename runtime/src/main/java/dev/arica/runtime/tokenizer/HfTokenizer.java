@@ -37,42 +37,18 @@ public final class HfTokenizer implements Tokenizer {
 
     private record Merge(int rank, int merged) {}
 
-    private final Map<String, Integer> vocab;
-    private final String[] tokens;
-    private final boolean[] special;
-    private final Map<Long, Merge> merges;
-    private final List<Added> added;
-    private final HfNormalizer normalizer;
-    private final HfPreTokenizer preTokenizer;
-    private final HfDecoder decoder;
-    private final boolean byteFallback;
-    private final boolean ignoreMerges;
-    private final boolean fuseUnk;
-    private final int unkId;
-    private final int[] byteIds;
+    private final Parts p;
     private final int bos;
     private final int[] eos;
 
-    private HfTokenizer(Builder b, int bos, int[] eos) {
-        this.vocab = b.vocab;
-        this.tokens = b.tokens;
-        this.special = b.special;
-        this.merges = b.merges;
-        this.added = b.added;
-        this.normalizer = b.normalizer;
-        this.preTokenizer = b.preTokenizer;
-        this.decoder = b.decoder;
-        this.byteFallback = b.byteFallback;
-        this.ignoreMerges = b.ignoreMerges;
-        this.fuseUnk = b.fuseUnk;
-        this.unkId = b.unkId;
-        this.byteIds = b.byteIds;
+    private HfTokenizer(Parts parts, int bos, int[] eos) {
+        this.p = parts;
         this.bos = bos;
         this.eos = eos;
     }
 
-    /** Everything read from the file, before the special ids are settled. */
-    private static final class Builder {
+    /** Everything read from the file but the special ids; filled in by {@link #read}, not changed after. */
+    private static final class Parts {
         Map<String, Integer> vocab;
         String[] tokens;
         boolean[] special;
@@ -90,7 +66,7 @@ public final class HfTokenizer implements Tokenizer {
     public static HfTokenizer read(Path file) throws IOException {
         ObjectNode root = Json.readObjectFile(file);
         TokenizerJson json = new TokenizerJson(file);
-        Builder b = new Builder();
+        Parts b = new Parts();
         JsonNode model = root.get("model");
         String type = json.type(model, "model");
         if (!type.equals("BPE")) {
@@ -294,21 +270,7 @@ public final class HfTokenizer implements Tokenizer {
         if (bosId != -1) {
             checkId(bosId);
         }
-        Builder b = new Builder();
-        b.vocab = vocab;
-        b.tokens = tokens;
-        b.special = special;
-        b.merges = merges;
-        b.added = added;
-        b.normalizer = normalizer;
-        b.preTokenizer = preTokenizer;
-        b.decoder = decoder;
-        b.byteFallback = byteFallback;
-        b.ignoreMerges = ignoreMerges;
-        b.fuseUnk = fuseUnk;
-        b.unkId = unkId;
-        b.byteIds = byteIds;
-        return new HfTokenizer(b, bosId, eosIds.clone());
+        return new HfTokenizer(p, bosId, eosIds.clone());
     }
 
     private static long pair(int left, int right) {
@@ -349,7 +311,7 @@ public final class HfTokenizer implements Tokenizer {
     }
 
     private Added addedAt(String text, int i) {
-        for (Added a : added) {
+        for (Added a : p.added) {
             if (text.startsWith(a.content, i) && (!a.singleWord || wholeWord(text, i, i + a.content.length()))) {
                 return a;
             }
@@ -369,8 +331,8 @@ public final class HfTokenizer implements Tokenizer {
         if (stretch.isEmpty()) {
             return;
         }
-        String normalized = normalizer.apply(stretch);
-        for (String word : preTokenizer.split(List.of(normalized), atTextStart)) {
+        String normalized = p.normalizer.apply(stretch);
+        for (String word : p.preTokenizer.split(List.of(normalized), atTextStart)) {
             for (int id : encodeWord(word)) {
                 out.add(id);
             }
@@ -381,8 +343,8 @@ public final class HfTokenizer implements Tokenizer {
         if (word.isEmpty()) {
             return new int[0];
         }
-        if (ignoreMerges) {
-            Integer whole = vocab.get(word);
+        if (p.ignoreMerges) {
+            Integer whole = p.vocab.get(word);
             if (whole != null) {
                 return new int[] {whole};
             }
@@ -393,11 +355,11 @@ public final class HfTokenizer implements Tokenizer {
             int cp = word.codePointAt(k);
             String c = word.substring(k, k + Character.charCount(cp));
             k += c.length();
-            Integer id = vocab.get(c);
-            if (id == null && byteFallback) {
+            Integer id = p.vocab.get(c);
+            if (id == null && p.byteFallback) {
                 List<Integer> bytes = new ArrayList<>();
                 for (byte v : c.getBytes(StandardCharsets.UTF_8)) {
-                    bytes.add(byteIds[v & 0xFF]);
+                    bytes.add(p.byteIds[v & 0xFF]);
                 }
                 if (!bytes.contains(-1)) {
                     pendingUnk = flushUnk(pendingUnk, symbols);
@@ -408,10 +370,10 @@ public final class HfTokenizer implements Tokenizer {
             if (id != null) {
                 pendingUnk = flushUnk(pendingUnk, symbols);
                 symbols.add(id);
-            } else if (unkId >= 0) {
+            } else if (p.unkId >= 0) {
                 // Consecutive unknown characters become one unk with fuse_unk, one each without.
-                if (pendingUnk && !fuseUnk) {
-                    symbols.add(unkId);
+                if (pendingUnk && !p.fuseUnk) {
+                    symbols.add(p.unkId);
                 }
                 pendingUnk = true;
             }
@@ -421,20 +383,20 @@ public final class HfTokenizer implements Tokenizer {
         return BpeMerger.merge(symbols.stream().mapToInt(Integer::intValue).toArray(), new BpeMerger.PairRule() {
             @Override
             public int merged(int left, int right) {
-                Merge m = merges.get(pair(left, right));
+                Merge m = p.merges.get(pair(left, right));
                 return m == null ? -1 : m.merged;
             }
 
             @Override
             public double priority(int left, int right, int merged) {
-                return merges.get(pair(left, right)).rank;
+                return p.merges.get(pair(left, right)).rank;
             }
         });
     }
 
     private boolean flushUnk(boolean pending, List<Integer> symbols) {
         if (pending) {
-            symbols.add(unkId);
+            symbols.add(p.unkId);
         }
         return false;
     }
@@ -443,37 +405,37 @@ public final class HfTokenizer implements Tokenizer {
     @Override
     public byte[] decodeBytes(int previous, int token) {
         checkId(token);
-        if (special[token] || tokens[token] == null) {
+        if (p.special[token] || p.tokens[token] == null) {
             return new byte[0];
         }
-        return decoder.decode(tokens[token], previous < 0 || previous == bos);
+        return p.decoder.decode(p.tokens[token], previous < 0 || previous == bos);
     }
 
     @Override
     public int vocabSize() {
-        return tokens.length;
+        return p.tokens.length;
     }
 
     @Override
     public byte[] tokenBytes(int id) {
         checkId(id);
-        return tokens[id] == null ? new byte[0] : tokens[id].getBytes(StandardCharsets.UTF_8);
+        return p.tokens[id] == null ? new byte[0] : p.tokens[id].getBytes(StandardCharsets.UTF_8);
     }
 
     /** The vocabulary entry of {@code id}, or null for an unused id. */
     public String token(int id) {
         checkId(id);
-        return tokens[id];
+        return p.tokens[id];
     }
 
     /** The id of a vocabulary entry or added token, or -1. */
     public int id(String token) {
-        return vocab.getOrDefault(token, -1);
+        return p.vocab.getOrDefault(token, -1);
     }
 
     public boolean isSpecial(int id) {
         checkId(id);
-        return special[id];
+        return p.special[id];
     }
 
     @Override
@@ -487,8 +449,8 @@ public final class HfTokenizer implements Tokenizer {
     }
 
     private void checkId(int id) {
-        if (id < 0 || id >= tokens.length) {
-            throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + tokens.length);
+        if (id < 0 || id >= p.tokens.length) {
+            throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + p.tokens.length);
         }
     }
 }

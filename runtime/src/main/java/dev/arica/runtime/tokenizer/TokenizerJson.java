@@ -3,6 +3,8 @@ package dev.arica.runtime.tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.arica.formats.FormatException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
@@ -64,6 +66,21 @@ final class TokenizerJson {
             throw error(where + "." + field, v == null ? "is missing" : "must be an array");
         }
         return v;
+    }
+
+    /** Parses one element of a tokenizer.json list. */
+    interface Element<T> {
+        T parse(JsonNode node, String where) throws FormatException;
+    }
+
+    /** Every element of the array {@code parent.field}, each parsed with its own position in errors. */
+    <T> List<T> each(JsonNode parent, String field, String where, Element<T> element) throws FormatException {
+        JsonNode list = array(parent, field, where);
+        List<T> out = new ArrayList<>();
+        for (int i = 0; i < list.size(); i++) {
+            out.add(element.parse(list.get(i), where + "." + field + "[" + i + "]"));
+        }
+        return out;
     }
 
     /** A {@code {"String": s}} or {@code {"Regex": r}} pattern as a compiled regex. */

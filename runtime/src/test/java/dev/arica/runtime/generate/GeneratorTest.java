@@ -5,45 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.arica.runtime.tokenizer.Tokenizer;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class GeneratorTest {
 
-    /** Ids are bytes: id i decodes to the byte i, so a character can span tokens. */
-    static final Tokenizer BYTES = new Tokenizer() {
-        @Override
-        public int[] encode(String text, boolean addBos) {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public byte[] decodeBytes(int previous, int token) {
-            return new byte[] {(byte) token};
-        }
-
-        @Override
-        public int vocabSize() {
-            return 256;
-        }
-
-        @Override
-        public byte[] tokenBytes(int id) {
-            return new byte[] {(byte) id};
-        }
-
-        @Override
-        public int bosId() {
-            return -1;
-        }
-
-        @Override
-        public int[] eosIds() {
-            return new int[0];
-        }
-    };
+    static final ByteTokenizer BYTES = ByteTokenizer.BYTES;
 
     @Test
     void promptOnceThenOneTokenPerStepWithTheCacheCarried() throws Exception {

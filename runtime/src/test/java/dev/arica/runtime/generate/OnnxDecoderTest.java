@@ -78,13 +78,13 @@ class OnnxDecoderTest {
     void generatorMatchesTheHandComputedSequence() throws Exception {
         int[] prompt = {1, 3, 4};
         try (OnnxDecoder d = OnnxDecoder.open(dir, InferenceSession.Options.of(Device.CPU))) {
-            Generator g = new Generator(d, new Letters(VOCAB));
+            Generator g = new Generator(d, ByteTokenizer.letters(VOCAB));
             StringBuilder streamed = new StringBuilder();
             Generator.Result r = g.generate(prompt, new Generator.Settings(20, d.config().eosTokenIds()), Sampler.greedy(), streamed::append);
             int[] want = expected(prompt, 20, 15);
             assertArrayEquals(want, r.ids());
             assertEquals(want.length - 3, r.generatedTokens());
-            assertEquals(new Letters(VOCAB).decode(Arrays.copyOfRange(want, 3, want.length)), streamed.toString());
+            assertEquals(ByteTokenizer.letters(VOCAB).decode(Arrays.copyOfRange(want, 3, want.length)), streamed.toString());
             assertTrue(r.generatedTokens() > 3, "a real run: " + Arrays.toString(r.ids()));
             assertEquals(r.stop() == Generator.Stop.STOP_TOKEN ? 15 : -1, r.stopToken());
         }
