@@ -81,19 +81,25 @@ public final class Sampler {
             total += weights[c];
         }
         int n = candidates.length;
-        if (settings.topP() < 1) {
-            // Most likely first (lowest index on ties), then the shortest prefix reaching top-p.
+        if (settings.topP() < 1 && n > 1) {
+            // As llama2.c does: a token below (1 - p) / (n - 1) cannot be in the nucleus, since all of
+            // those together fall short of 1 - p; only the rest need sorting.
+            double cutoff = (1 - settings.topP()) / (n - 1) * total;
+            int m = 0;
             Integer[] order = new Integer[n];
             for (int c = 0; c < n; c++) {
-                order[c] = c;
+                if (weights[c] >= cutoff) {
+                    order[m++] = c;
+                }
             }
-            Arrays.sort(order, (a, b) -> weights[a] != weights[b] ? Double.compare(weights[b], weights[a])
+            // Most likely first (lowest index on ties), then the shortest prefix reaching top-p.
+            Arrays.sort(order, 0, m, (a, b) -> weights[a] != weights[b] ? Double.compare(weights[b], weights[a])
                     : Integer.compare(candidates[a], candidates[b]));
-            int[] kept = new int[n];
-            double[] keptWeights = new double[n];
+            int[] kept = new int[m];
+            double[] keptWeights = new double[m];
             double cumulative = 0;
             int k = 0;
-            while (k < n && (k == 0 || cumulative < settings.topP() * total)) {
+            while (k < m && (k == 0 || cumulative < settings.topP() * total)) {
                 kept[k] = candidates[order[k]];
                 keptWeights[k] = weights[order[k]];
                 cumulative += keptWeights[k];

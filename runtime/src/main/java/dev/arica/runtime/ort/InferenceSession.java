@@ -89,17 +89,19 @@ public final class InferenceSession implements AutoCloseable {
         String note = "";
         if (options.device() != Device.CPU) {
             CudaProbe.Result cuda = probe.probe();
+            Exception failure = null;
             if (cuda.available()) {
                 try {
                     return new InferenceSession(model, create(model, options, ort, true), ExecutionProvider.CUDA, "");
-                } catch (OrtException e) {
+                } catch (OrtException | IOException e) {
+                    failure = e;
                     note = "CUDA provider failed: " + oneLine(e);
                 }
             } else {
                 note = cuda.reason();
             }
             if (options.device() == Device.CUDA) {
-                throw new DeviceUnavailableException("CUDA was asked for but cannot be used: " + note);
+                throw new DeviceUnavailableException("CUDA was asked for but cannot be used: " + note, failure);
             }
         }
         try {

@@ -113,6 +113,23 @@ class SamplerTest {
     }
 
     @Test
+    void topPOverALongTailTakesTiesInIndexOrder() {
+        // 0.5, 0.3, then 100 tokens of 0.002 each. top-p 0.849: 0.5 + 0.3 = 0.8, and 25 tail tokens bring
+        // it to 0.850 (24 leave 0.848): the nucleus is indices 0..26, the lowest-indexed of the equal tail.
+        double[] p = new double[102];
+        p[0] = 0.5;
+        p[1] = 0.3;
+        java.util.Arrays.fill(p, 2, 102, 0.002);
+        double z = 0.8 + 25 * 0.002;
+        double[] expected = new double[102];
+        expected[0] = 0.5 / z;
+        expected[1] = 0.3 / z;
+        java.util.Arrays.fill(expected, 2, 27, 0.002 / z);
+        int draws = 100_000;
+        assertDistribution(expected, histogram(new Sampler(new Sampler.Settings(1.0, 0, 0.849, 5)), logitsOf(p), draws), draws);
+    }
+
+    @Test
     void topKPrefersLowerIndicesOnTies() {
         assertArrayEquals(new int[] {0, 1}, Sampler.topK(new float[] {5, 5, 5, 1}, 2));
         assertArrayEquals(new int[] {1, 3}, Sampler.topK(new float[] {1, 9, 2, 8}, 2));
