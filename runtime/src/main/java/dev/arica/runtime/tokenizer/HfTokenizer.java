@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -92,8 +91,7 @@ public final class HfTokenizer implements Tokenizer {
         }
         b.vocab = new HashMap<>(2 * vocabNode.size());
         Map<Integer, String> byId = new HashMap<>(2 * vocabNode.size());
-        for (Iterator<Map.Entry<String, JsonNode>> it = vocabNode.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : vocabNode.properties()) {
             int id = json.nonNegativeInt(e.getValue(), "model.vocab['" + e.getKey() + "']");
             String other = byId.putIfAbsent(id, e.getKey());
             if (other != null) {

@@ -13,7 +13,7 @@ import java.util.Arrays;
  */
 public interface Tokenizer {
 
-    /** The tokenizer file names looked for in a model directory, in this order. */
+    /** The Hugging Face tokenizer file of a model directory. */
     String HF_FILE = "tokenizer.json";
 
     /** Token ids of {@code text}; with {@code addBos} the beginning-of-sequence id first (when there is one). */
