@@ -6,6 +6,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * A llama2.c tokenizer file ({@code tok512.bin}): int32 max_token_length, then per token a float32
@@ -27,6 +29,21 @@ public final class Llama2cTokenizer {
 
     /** Reads and validates a tokenizer of exactly {@code vocabSize} tokens. */
     public static Llama2cTokenizer read(Path file, int vocabSize) throws IOException {
+        if (vocabSize < 0) {
+            throw new IllegalArgumentException("vocabSize " + vocabSize);
+        }
+        return read(file, vocabSize, true);
+    }
+
+    /**
+     * Reads a tokenizer whose token count is not known beforehand (the file does not record it): tokens
+     * are read until the file ends, which must be at a token boundary.
+     */
+    public static Llama2cTokenizer read(Path file) throws IOException {
+        return read(file, -1, false);
+    }
+
+    private static Llama2cTokenizer read(Path file, int vocabSize, boolean exact) throws IOException {
         long size = Files.size(file);
         if (size > MAX_FILE_BYTES) {
             throw new FormatException(file, "tokenizer file is " + size + " bytes, more than the " + MAX_FILE_BYTES + " accepted");
@@ -39,25 +56,35 @@ public final class Llama2cTokenizer {
         if (maxLen <= 0) {
             throw new FormatException(file, "tokenizer max_token_length is " + maxLen + ", must be positive");
         }
-        float[] scores = new float[vocabSize];
-        byte[][] pieces = new byte[vocabSize][];
-        for (int i = 0; i < vocabSize; i++) {
+        List<Float> scores = new ArrayList<>();
+        List<byte[]> pieces = new ArrayList<>();
+        for (int i = 0; exact ? i < vocabSize : b.hasRemaining(); i++) {
             if (b.remaining() < 8) {
-                throw new FormatException(file, "tokenizer ends at token " + i + " of " + vocabSize);
+                throw new FormatException(file, exact ? "tokenizer ends at token " + i + " of " + vocabSize
+                        : "tokenizer ends inside token " + i + " (" + b.remaining() + " bytes left, a token needs at least 8)");
             }
-            scores[i] = b.getFloat();
+            scores.add(b.getFloat());
             int len = b.getInt();
             if (len < 0 || len > b.remaining()) {
                 throw new FormatException(file, "token " + i + " has length " + len + ", beyond the end of the file");
             }
-            pieces[i] = new byte[len];
-            b.get(pieces[i]);
+            byte[] piece = new byte[len];
+            b.get(piece);
+            pieces.add(piece);
         }
         if (b.hasRemaining()) {
+            // Only reachable when exact: the open-ended read stops at the end of the file.
             throw new FormatException(file, b.remaining() + " bytes left after the " + vocabSize
                     + " tokens the model's vocabulary has");
         }
-        return new Llama2cTokenizer(maxLen, scores, pieces);
+        if (!exact && pieces.isEmpty()) {
+            throw new FormatException(file, "tokenizer has no tokens");
+        }
+        float[] s = new float[scores.size()];
+        for (int i = 0; i < s.length; i++) {
+            s[i] = scores.get(i);
+        }
+        return new Llama2cTokenizer(maxLen, s, pieces.toArray(new byte[0][]));
     }
 
     public int vocabSize() {

@@ -134,6 +134,23 @@ class Llama2cCheckpointTest {
         assertEquals(-5f, t.score(5));
     }
 
+    @Test
+    void tokenizerWithoutAKnownVocabSizeIsReadToTheEndOfTheFile() throws Exception {
+        byte[] tok = Llama2cFixtures.tokenizer(V);
+        Path f = write(dir, "tok.bin", tok);
+        Llama2cTokenizer t = Llama2cTokenizer.read(f);
+        assertEquals(V, t.vocabSize());
+        assertArrayEquals("</s>".getBytes(), t.piece(2));
+        assertEquals(-5f, t.score(5));
+
+        Path cut = write(dir, "cut.bin", Arrays.copyOf(tok, tok.length - 1));
+        assertFormatError(cut, null, () -> Llama2cTokenizer.read(cut), "token " + (V - 1), "beyond the end of the file");
+        Path partial = write(dir, "partial.bin", Arrays.copyOf(tok, tok.length + 3));
+        assertFormatError(partial, null, () -> Llama2cTokenizer.read(partial), "ends inside token " + V, "3 bytes left");
+        Path empty = write(dir, "empty.bin", Arrays.copyOf(tok, 4));
+        assertFormatError(empty, null, () -> Llama2cTokenizer.read(empty), "has no tokens");
+    }
+
     // ---- header refusals -------------------------------------------------------------------------
 
     @Test

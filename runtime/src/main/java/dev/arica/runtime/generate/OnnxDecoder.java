@@ -1,0 +1,273 @@
+package dev.arica.runtime.generate;
+
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxTensorLike;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import dev.arica.formats.FormatException;
+import dev.arica.runtime.ort.InferenceSession;
+import dev.arica.runtime.ort.OrtRuntime;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.LongBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A {@link Decoder} over an exported decoder graph (the ORT GenAI convention, names from
+ * {@link GenAiConfig}): inputs {@code input_ids} [1, seq], {@code attention_mask} [1, past + seq] and
+ * {@code position_ids} [1, seq] (int64), past keys/values [1, kv_heads, past, head_dim]; outputs
+ * {@code logits} [1, seq or 1, vocab] and the present keys/values, which are fed back as the next past
+ * without copying. Batch size 1. The first step's past is empty (past = 0).
+ *
+ * <p>ORT's Java API has no I/O binding, so on CUDA the cache travels to the host and back each step.
+ */
+public final class OnnxDecoder implements Decoder {
+    private final InferenceSession session;
+    private final boolean ownsSession;
+    private final GenAiConfig config;
+    private final OrtEnvironment env;
+    private final OnnxJavaType cacheType;
+    private final OnnxJavaType logitsType;
+    private final List<String> presentNames = new ArrayList<>();
+    private final Set<String> wanted = new LinkedHashSet<>();
+    /** The previous step's outputs: its present tensors are this step's past. Closed one step later. */
+    private OrtSession.Result previous;
+    private final Map<String, OnnxTensor> emptyPast = new HashMap<>();
+    private int cacheLength;
+    private boolean closed;
+
+    /**
+     * Wraps an open session; checks before any run that the model's inputs are exactly those the config
+     * names and that it has the outputs.
+     */
+    public OnnxDecoder(InferenceSession session, GenAiConfig config) throws IOException {
+        this(session, config, false);
+    }
+
+    private OnnxDecoder(InferenceSession session, GenAiConfig config, boolean ownsSession) throws IOException {
+        this.session = session;
+        this.config = config;
+        this.ownsSession = ownsSession;
+        this.env = OrtRuntime.get().environment();
+        this.cacheType = switch (config.dtype()) {
+            case "float16" -> OnnxJavaType.FLOAT16;
+            case "bfloat16" -> OnnxJavaType.BFLOAT16;
+            default -> OnnxJavaType.FLOAT;
+        };
+        Set<String> expectedInputs = new LinkedHashSet<>();
+        expectedInputs.add(config.inputs().inputIds());
+        if (config.inputs().attentionMask() != null) {
+            expectedInputs.add(config.inputs().attentionMask());
+        }
+        if (config.inputs().positionIds() != null) {
+            expectedInputs.add(config.inputs().positionIds());
+        }
+        wanted.add(config.outputs().logits());
+        for (int i = 0; i < config.numLayers(); i++) {
+            expectedInputs.add(config.pastKey(i));
+            expectedInputs.add(config.pastValue(i));
+            presentNames.add(config.presentKey(i));
+            presentNames.add(config.presentValue(i));
+        }
+        wanted.addAll(presentNames);
+        List<String> problems = session.nameProblems(expectedInputs, wanted);
+        if (!problems.isEmpty()) {
+            throw new FormatException(session.model(), "does not match " + GenAiConfig.FILE + ": " + String.join("; ", problems));
+        }
+        InferenceSession.TensorSpec logits = session.outputs().get(config.outputs().logits());
+        this.logitsType = OnnxJavaType.valueOf(logits.type());
+        if (logitsType != OnnxJavaType.FLOAT && logitsType != OnnxJavaType.FLOAT16 && logitsType != OnnxJavaType.BFLOAT16) {
+            throw new FormatException(session.model(), "logits are " + logits.type() + ", not a floating-point type");
+        }
+        long lastDim = logits.shape().length == 3 ? logits.shape()[2] : -1;
+        if (lastDim > 0 && lastDim != config.vocabSize()) {
+            throw new FormatException(session.model(), "logits have " + lastDim + " entries, " + GenAiConfig.FILE
+                    + " says vocab_size " + config.vocabSize());
+        }
+    }
+
+    /** Opens {@code dir}'s {@value GenAiConfig#FILE} and model; the decoder closes the session. */
+    public static OnnxDecoder open(Path dir, InferenceSession.Options options) throws IOException {
+        GenAiConfig config = GenAiConfig.read(dir.resolve(GenAiConfig.FILE));
+        InferenceSession s = InferenceSession.open(dir.resolve(config.model()), options);
+        try {
+            return new OnnxDecoder(s, config, true);
+        } catch (IOException | RuntimeException e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    public InferenceSession session() {
+        return session;
+    }
+
+    public GenAiConfig config() {
+        return config;
+    }
+
+    @Override
+    public float[] forward(long[] ids, long[] positions) throws IOException {
+        if (closed) {
+            throw new IllegalStateException("decoder is closed");
+        }
+        int n = ids.length;
+        if (n == 0 || positions.length != n) {
+            throw new IllegalArgumentException(n + " ids with " + positions.length + " positions");
+        }
+        for (int i = 0; i < n; i++) {
+            if (positions[i] != cacheLength + i) {
+                throw new IllegalArgumentException("position " + positions[i] + " at index " + i + " does not continue the cache of "
+                        + cacheLength + " tokens");
+            }
+            if (ids[i] < 0 || ids[i] >= config.vocabSize()) {
+                throw new IllegalArgumentException("token id " + ids[i] + " is outside the vocabulary of " + config.vocabSize());
+            }
+        }
+        if (config.contextLength() > 0 && cacheLength + n > config.contextLength()) {
+            throw new IllegalArgumentException((cacheLength + n) + " positions exceed the context length " + config.contextLength());
+        }
+        List<OnnxTensor> created = new ArrayList<>();
+        try {
+            Map<String, OnnxTensorLike> feeds = new HashMap<>();
+            feeds.put(config.inputs().inputIds(), track(created, longs(ids)));
+            if (config.inputs().attentionMask() != null) {
+                long[] mask = new long[cacheLength + n];
+                Arrays.fill(mask, 1);
+                feeds.put(config.inputs().attentionMask(), track(created, longs(mask)));
+            }
+            if (config.inputs().positionIds() != null) {
+                feeds.put(config.inputs().positionIds(), track(created, longs(positions)));
+            }
+            for (int i = 0; i < config.numLayers(); i++) {
+                feeds.put(config.pastKey(i), past(presentNames.get(2 * i)));
+                feeds.put(config.pastValue(i), past(presentNames.get(2 * i + 1)));
+            }
+            OrtSession.Result result = session.run(feeds, wanted);
+            float[] logits;
+            try {
+                logits = lastRow(result);
+                checkPresentLengths(result, cacheLength + n);
+            } catch (IOException | RuntimeException e) {
+                result.close();
+                throw e;
+            }
+            if (previous != null) {
+                previous.close();
+            }
+            previous = result;
+            cacheLength += n;
+            return logits;
+        } catch (OrtException e) {
+            throw new IOException(session.model() + ": cannot build input tensors: " + e.getMessage(), e);
+        } finally {
+            created.forEach(OnnxTensor::close);
+        }
+    }
+
+    private OnnxTensor longs(long[] values) throws OrtException {
+        return OnnxTensor.createTensor(env, LongBuffer.wrap(values), new long[] {1, values.length});
+    }
+
+    private static OnnxTensor track(List<OnnxTensor> created, OnnxTensor t) {
+        created.add(t);
+        return t;
+    }
+
+    /** The previous step's present tensor, or an empty [1, kv_heads, 0, head_dim] at the start. */
+    private OnnxTensorLike past(String presentName) throws OrtException, IOException {
+        if (previous != null) {
+            OnnxValue v = previous.get(presentName).orElseThrow();
+            return (OnnxTensor) v;
+        }
+        OnnxTensor empty = emptyPast.get(presentName);
+        if (empty == null) {
+            long[] shape = {1, config.numKvHeads(), 0, config.headDim()};
+            ByteBuffer none = ByteBuffer.allocateDirect(0).order(ByteOrder.nativeOrder());
+            empty = cacheType == OnnxJavaType.FLOAT ? OnnxTensor.createTensor(env, none.asFloatBuffer(), shape)
+                    : OnnxTensor.createTensor(env, none, shape, cacheType);
+            emptyPast.put(presentName, empty);
+        }
+        return empty;
+    }
+
+    private float[] lastRow(OrtSession.Result result) throws IOException {
+        OnnxValue v = result.get(config.outputs().logits()).orElseThrow();
+        if (!(v instanceof OnnxTensor t)) {
+            throw new FormatException(session.model(), "logits output is not a tensor");
+        }
+        long[] shape = t.getInfo().getShape();
+        int vocab = config.vocabSize();
+        if (shape.length != 3 || shape[0] != 1 || shape[2] != vocab) {
+            throw new FormatException(session.model(), "logits have shape " + Arrays.toString(shape) + ", expected [1, seq, "
+                    + vocab + "]");
+        }
+        // getFloatBuffer copies the whole tensor (and widens fp16/bf16); only the last row is kept.
+        java.nio.FloatBuffer all = t.getFloatBuffer();
+        float[] row = new float[vocab];
+        all.position((int) ((shape[1] - 1) * vocab));
+        all.get(row);
+        return row;
+    }
+
+    private void checkPresentLengths(OrtSession.Result result, int expected) throws IOException {
+        for (String name : presentNames) {
+            OnnxValue v = result.get(name).orElseThrow();
+            long[] shape = ((OnnxTensor) v).getInfo().getShape();
+            if (shape.length != 4 || shape[0] != 1 || shape[1] != config.numKvHeads() || shape[2] != expected
+                    || shape[3] != config.headDim()) {
+                throw new FormatException(session.model(), name + " has shape " + Arrays.toString(shape) + ", expected [1, "
+                        + config.numKvHeads() + ", " + expected + ", " + config.headDim() + "]");
+            }
+        }
+    }
+
+    @Override
+    public int vocabSize() {
+        return config.vocabSize();
+    }
+
+    @Override
+    public int cacheLength() {
+        return cacheLength;
+    }
+
+    @Override
+    public int contextLength() {
+        return config.contextLength();
+    }
+
+    @Override
+    public void reset() {
+        if (previous != null) {
+            previous.close();
+            previous = null;
+        }
+        cacheLength = 0;
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        reset();
+        emptyPast.values().forEach(OnnxTensor::close);
+        emptyPast.clear();
+        if (ownsSession) {
+            session.close();
+        }
+    }
+}

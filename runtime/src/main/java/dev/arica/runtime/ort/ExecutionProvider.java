@@ -1,0 +1,7 @@
+package dev.arica.runtime.ort;
+
+/** The ONNX Runtime execution provider a session actually got. */
+public enum ExecutionProvider {
+    CPU,
+    CUDA
+}

@@ -1,0 +1,90 @@
+package dev.arica.runtime.generate;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.arica.formats.FormatException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class GenAiConfigTest {
+    @TempDir
+    Path dir;
+
+    static final String MINIMAL = """
+            {"num_layers": 5, "num_kv_heads": 4, "head_dim": 8, "vocab_size": 512, "eos_token_ids": [2, 1], "dtype": "float32"}""";
+
+    GenAiConfig read(String json) throws Exception {
+        Path f = dir.resolve(GenAiConfig.FILE);
+        Files.writeString(f, json);
+        return GenAiConfig.read(f);
+    }
+
+    @Test
+    void minimalFileGetsTheConventionalNames() throws Exception {
+        GenAiConfig c = read(MINIMAL);
+        assertEquals(5, c.numLayers());
+        assertEquals(4, c.numKvHeads());
+        assertEquals(8, c.headDim());
+        assertEquals(512, c.vocabSize());
+        assertArrayEquals(new int[] {2, 1}, c.eosTokenIds());
+        assertEquals(-1, c.bosTokenId());
+        assertEquals(0, c.contextLength());
+        assertEquals("model.onnx", c.model());
+        assertNull(c.tokenizer());
+        assertEquals(GenAiConfig.Inputs.DEFAULT, c.inputs());
+        assertEquals("past_key_values.3.key", c.pastKey(3));
+        assertEquals("past_key_values.0.value", c.pastValue(0));
+        assertEquals("present.4.key", c.presentKey(4));
+        assertEquals("present.4.value", c.presentValue(4));
+        assertEquals("logits", c.outputs().logits());
+    }
+
+    @Test
+    void everyFieldRead() throws Exception {
+        GenAiConfig c = read("""
+                {"model": "decoder.onnx", "tokenizer": "tokenizer.json", "num_layers": 2, "num_kv_heads": 1, "head_dim": 64,
+                 "vocab_size": 100, "context_length": 2048, "bos_token_id": 7, "eos_token_ids": [9], "dtype": "float16",
+                 "inputs": {"input_ids": "ids", "attention_mask": null, "position_ids": "pos", "past_key": "k{i}", "past_value": "v{i}"},
+                 "outputs": {"logits": "out", "present_key": "nk{i}", "present_value": "nv{i}"}, "exporter": "ignored"}""");
+        assertEquals("decoder.onnx", c.model());
+        assertEquals("tokenizer.json", c.tokenizer());
+        assertEquals(2048, c.contextLength());
+        assertEquals(7, c.bosTokenId());
+        assertEquals("float16", c.dtype());
+        assertEquals(new GenAiConfig.Inputs("ids", null, "pos", "k{i}", "v{i}"), c.inputs());
+        assertEquals("k1", c.pastKey(1));
+        assertEquals("nv0", c.presentValue(0));
+        assertEquals("out", c.outputs().logits());
+    }
+
+    void assertRefused(String json, String problem) throws Exception {
+        Path f = dir.resolve(GenAiConfig.FILE);
+        Files.writeString(f, json);
+        FormatException e = assertThrows(FormatException.class, () -> GenAiConfig.read(f));
+        assertEquals(f + ": " + problem, e.getMessage());
+    }
+
+    @Test
+    void badFilesAreRefusedNamingTheField() throws Exception {
+        assertRefused(MINIMAL.replace("\"num_layers\": 5, ", ""), "num_layers is missing");
+        assertRefused(MINIMAL.replace("\"num_layers\": 5", "\"num_layers\": 0"), "num_layers must be positive, not 0");
+        assertRefused(MINIMAL.replace("\"head_dim\": 8", "\"head_dim\": \"8\""), "head_dim must be a non-negative integer, not \"8\"");
+        assertRefused(MINIMAL.replace("[2, 1]", "[]"), "eos_token_ids must be a non-empty array of token ids");
+        assertRefused(MINIMAL.replace("[2, 1]", "[2, 512]"), "eos_token_ids[1] 512 is not below vocab_size 512");
+        assertRefused(MINIMAL.replace("float32", "int8"), "dtype 'int8' is not one of float32, float16, bfloat16");
+        assertRefused(MINIMAL.replace(", \"dtype\": \"float32\"", ""), "dtype is missing");
+        assertRefused(MINIMAL.replace("}", ", \"model\": \"../x.onnx\"}"), "'../x.onnx' must be a file name in the model's directory");
+        assertRefused(MINIMAL.replace("}", ", \"inputs\": {\"past_key\": \"past.key\"}}"),
+                "inputs.past_key 'past.key' must contain {i} for the layer number");
+        assertRefused(MINIMAL.replace("}", ", \"outputs\": {\"logits\": null}}"), "outputs.logits must be a non-empty string, not null");
+        assertRefused(MINIMAL.replace("}", ", \"inputs\": []}"), "inputs must be an object of names");
+        assertRefused(MINIMAL.replace("}", ", \"bos_token_id\": -1}"), "bos_token_id must be a non-negative integer, not -1");
+        assertRefused("[1]", "is not a JSON object");
+        assertRefused(MINIMAL.replace("}", ", \"dtype\": \"float16\"}"), "content names 'dtype' twice");
+    }
+}
