@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Quantization benchmark (issue 3): `quantize --scheme q8_0|q4_0|int4` of the 2.2 GB f32 benchmark model
-# (hidden 2048, intermediate 5632, 8 layers, vocab 32000, untied lm_head) under -Xmx512m, file in the page
-# cache, next to `cat FILE > /dev/null` of the same file in the same run. Reports input GB/s, the ratio to
-# cat and peak RSS (best of RUNS runs each).
-# Usage: bench/quantize.sh [SCRATCH_DIR]   (default /tmp/arica-bench; about 3.5 GB of disk)
+# Quantization benchmark (issue 3): `quantize` of the 2.2 GB f32 benchmark model (hidden 2048,
+# intermediate 5632, 8 layers, vocab 32000, untied lm_head) under -Xmx512m, file in the page cache, next
+# to two machine primitives measured in the same run: `cat FILE > /dev/null` (read) and `dd` writing as
+# many bytes as quantize wrote into a new file (write). Two selections: the default (embeddings and
+# lm_head kept f32) and every 2-D tensor quantized (--quantize-embeddings --quantize-head, as llama.cpp's
+# quantizer does). Best of RUNS runs each (default 3); peak RSS of that run.
+# Usage: bench/quantize.sh [SCRATCH_DIR]   (default /tmp/arica-bench; about 4 GB of disk)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -18,29 +20,50 @@ model="$dir/model.safetensors"
 in_bytes=$(stat -c %s "$model")
 now() { date +%s.%N; }
 best() { sort -g | head -n1; }
+gbs() { echo "scale=3; $1 / $2 / 1000000000" | bc -l; }
 
 cat "$model" >/dev/null  # page cache warm
 cat_s=$(for i in $(seq "$runs"); do s=$(now); cat "$model" >/dev/null; e=$(now); echo "$e - $s" | bc -l; done | best)
-gbs() { echo "scale=2; $1 / $2 / 1000000000" | bc -l; }
+echo "load before: $(uptime)" >&2
 printf '| measurement | value |\n| --- | --- |\n'
 printf '| input: the bench preset, f32, one file | %s bytes |\n' "$in_bytes"
 printf '| `cat` read of the input | %.3f s, %s GB/s |\n' "$cat_s" "$(gbs "$in_bytes" "$cat_s")"
-for scheme in "q8_0" "q4_0" "int4"; do
-  out="$scratch/out-$scheme.arica"
-  t_best=999; rss_best=0
-  for i in $(seq "$runs"); do
-    rm -f "$out"; sync; sleep 1
-    s=$(now)
-    ARICA_JAVA_OPTS=-Xmx512m /usr/bin/time -f "%M" -o "$scratch/rss" "$arica" quantize "$dir" -o "$out" \
-      --scheme "$scheme" >/dev/null 2>&1
-    e=$(now)
-    t=$(echo "$e - $s" | bc -l)
-    rss=$(tail -n1 "$scratch/rss")
-    if (( $(echo "$t < $t_best" | bc -l) )); then t_best=$t; rss_best=$rss; fi
+for selection in default all; do
+  extra=""
+  [ "$selection" = all ] && extra="--quantize-embeddings --quantize-head"
+  for scheme in q8_0 q4_0; do
+    out="$scratch/out-$scheme.arica"
+    t_best=999; rss_best=0; dd_best=999
+    for i in $(seq "$runs"); do
+      rm -f "$out"; sync; sleep 1
+      s=$(now)
+      # shellcheck disable=SC2086
+      ARICA_JAVA_OPTS=-Xmx512m /usr/bin/time -f "%M" -o "$scratch/rss" "$arica" quantize "$dir" -o "$out" \
+        --scheme "$scheme" $extra >/dev/null 2>&1
+      e=$(now)
+      t=$(echo "$e - $s" | bc -l)
+      rss=$(tail -n1 "$scratch/rss")
+      if (( $(echo "$t < $t_best" | bc -l) )); then t_best=$t; rss_best=$rss; fi
+      out_bytes=$(stat -c %s "$out")
+      rm -f "$out" "$scratch/dd.out"; sync; sleep 1
+      s=$(now); dd if=/dev/zero of="$scratch/dd.out" bs=4M count=$(( (out_bytes + 4194303) / 4194304 )) 2>/dev/null; e=$(now)
+      d=$(echo "$e - $s" | bc -l)
+      if (( $(echo "$d < $dd_best" | bc -l) )); then dd_best=$d; fi
+      rm -f "$scratch/dd.out"
+    done
+    printf '| `quantize --scheme %s` (%s) | %.3f s, %s GB/s of input, ratio to cat %s, to cat + dd %s; peak RSS %s MB; wrote %s bytes (dd: %.3f s) |\n' \
+      "$scheme" "$selection" "$t_best" "$(gbs "$in_bytes" "$t_best")" "$(echo "scale=3; $cat_s / $t_best" | bc -l)" \
+      "$(echo "scale=3; ($cat_s + $dd_best) / $t_best" | bc -l)" "$(( rss_best / 1024 ))" "$out_bytes" "$dd_best"
   done
-  out_bytes=$(stat -c %s "$out")
-  printf '| `quantize --scheme %s` under -Xmx512m | %.3f s, %s GB/s of input, ratio to cat %s, peak RSS %s MB, output %s bytes |\n' \
-    "$scheme" "$t_best" "$(gbs "$in_bytes" "$t_best")" "$(echo "scale=3; $cat_s / $t_best" | bc -l)" \
-    "$(( rss_best / 1024 ))" "$out_bytes"
-  rm -f "$out"
 done
+# The steady state: the same quantization repeated in one JVM (runs after the first need no JIT warm-up).
+java="$("$root/bin/find-jdk")/bin/java"
+[ -f "$root/bench/target/arica-bench.jar" ] || "$root/bin/mvn" -q -B -ntp -pl bench -am package -DskipTests
+for scheme in q8_0 q4_0; do
+  steady=$("$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx512m \
+    -cp "$root/bench/target/arica-bench.jar:$root/bench/target/lib/*" dev.arica.bench.QuantizeRepeat \
+    "$dir" "$scratch/repeat.arica" "$scheme" 4 all 2>/dev/null | awk '{print $3}' | tail -n +2 | best)
+  printf '| `quantize --scheme %s` (all), in one JVM, best of runs 2-4 | %.3f s, %s GB/s of input, ratio to cat %s |\n' \
+    "$scheme" "$steady" "$(gbs "$in_bytes" "$steady")" "$(echo "scale=3; $cat_s / $steady" | bc -l)"
+done
+echo "load after: $(uptime)" >&2

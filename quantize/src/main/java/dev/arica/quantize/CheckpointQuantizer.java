@@ -143,7 +143,6 @@ public final class CheckpointQuantizer {
         }
         List<TensorReport> reports = new ArrayList<>();
         progress.start("quantize", total);
-        KernelWarmUp warmUp = KernelWarmUp.start(quantizer);
         try (SourceHasher hasher = SourceHasher.start(in.dataFiles(), options.digestCache());
                 AricaWriter writer = AricaWriter.create(out);
                 ChunkPipeline pipeline = new ChunkPipeline(writer::write, progress, buffer, options.threads())) {
@@ -152,7 +151,7 @@ public final class CheckpointQuantizer {
                 TensorSelection.Choice choice = choices.get(i);
                 Tensor src = in.tensor(t.name());
                 if (choice.quantize()) {
-                    queueQuantized(pipeline, writer, quantizer, warmUp, src, choice, options, reports);
+                    queueQuantized(pipeline, writer, quantizer, src, choice, options, reports);
                 } else {
                     queueFloat(pipeline, writer, src, choice, options, reports);
                 }
@@ -209,8 +208,7 @@ public final class CheckpointQuantizer {
         });
     }
 
-    private static void queueQuantized(ChunkPipeline pipeline, AricaWriter writer, Quantizer quantizer,
-            KernelWarmUp warmUp, Tensor src,
+    private static void queueQuantized(ChunkPipeline pipeline, AricaWriter writer, Quantizer quantizer, Tensor src,
             TensorSelection.Choice choice, Options options, List<TensorReport> reports) throws IOException {
         TensorInfo t = src.info();
         QuantLayout layout = quantizer.layout();
@@ -229,7 +227,6 @@ public final class CheckpointQuantizer {
             parts.add(stats);
             MemorySegment direct = reader.direct(first, n);
             pipeline.submit(buffer -> {
-                warmUp.await();
                 long outBytes = layout.bytes(n, cols);
                 MemorySegment out = buffer.asSlice(0, outBytes);
                 long at = align(outBytes);
