@@ -119,7 +119,8 @@ public final class Generator {
             if (next < tokenizer.vocabSize()) {
                 emit(sink, text.push(next));
             }
-            if (context > 0 && n == context) {
+            // A prompt that fills the context still gets one token (it needs no position): stop after it.
+            if (context > 0 && n >= context) {
                 stop = n - prompt.length < settings.maxNewTokens() ? Stop.CONTEXT_FULL : Stop.MAX_TOKENS;
                 break;
             }
