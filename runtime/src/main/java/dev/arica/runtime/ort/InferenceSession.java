@@ -128,6 +128,8 @@ public final class InferenceSession implements AutoCloseable {
             }
             so.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
             so.addConfigEntry("session.disable_prepacking", options.prepackWeights() ? "0" : "1");
+            // A decoder's inputs change shape at every step: ORT would trace and keep one memory pattern per shape.
+            so.setMemoryPatternOptimization(false);
             if (cuda) {
                 ort.prepareCuda();
                 so.addCUDA(options.cudaDeviceId());
