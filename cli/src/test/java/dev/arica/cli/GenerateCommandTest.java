@@ -64,9 +64,15 @@ class GenerateCommandTest {
         return CliTesting.stories260K().resolve("stories260K.bin");
     }
 
-    /** generate MODEL with the test cache and one thread (the build machine is shared), then {@code args}. */
+    /**
+     * generate MODEL with the test cache, one thread (the build machine is shared) and the CPU unless
+     * {@code args} name a device (the same ids on every machine), then {@code args}.
+     */
     static CliTesting.Run generate(Path model, String... args) {
         List<String> all = new ArrayList<>(List.of("generate", model.toString(), "--cache-dir", cache.toString(), "--threads", "1"));
+        if (!Arrays.asList(args).contains("--device")) {
+            all.addAll(List.of("--device", "cpu"));
+        }
         all.addAll(Arrays.asList(args));
         return run(all.toArray(String[]::new));
     }
@@ -133,9 +139,17 @@ class GenerateCommandTest {
         CliTesting.Run r = generated(exported, "--prompt", ref.prompt(), "--max-new-tokens", Integer.toString(257 - ref.promptIds().size()));
         assertEquals(ref.text().substring(ref.prompt().length()) + "\n", r.out(), "the continuation, then a newline");
         List<String> err = errLines(r);
+        assertEquals(List.of("arica: device cpu"), err.subList(0, 1), r::toString);
         assertEquals(2, err.size(), r::toString);
-        assertTrue(err.get(0).matches("arica: device cpu \\(CUDA: .+\\)"), r::toString);
         assertTrue(err.get(1).endsWith("stopped at --max-new-tokens"), r::toString);
+    }
+
+    @Test
+    void autoTakesCudaWhenUsableAndOtherwiseSaysWhyNot() {
+        CliTesting.Run r = generated(exported, "--prompt", "Lily", "--max-new-tokens", "3", "--device", "auto", "--json");
+        String device = errLines(r).getFirst();
+        assertTrue(device.equals("arica: device cuda") || device.matches("arica: device cpu \\(CUDA: .+\\)"), r::toString);
+        assertEquals(device.equals("arica: device cuda") ? "cuda" : "cpu", r.json().get("device").asText());
     }
 
     @Test
