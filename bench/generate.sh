@@ -73,7 +73,7 @@ for m in stories260K bench; do
     "$dir" "$tok" "$threads" "$new" "$warmup" "$runs" 2>/dev/null | grep '^RESULT')
   w() { echo "$warm" | grep -o "$1=[0-9.]*" | cut -d= -f2; }
   # A 1 MB file is read from the caches in the time cat takes to start: no bandwidth to compare with.
-  if [ "$m" = stories260K ]; then frac="—"; else frac=$(echo "scale=2; $(w decode_median) * $cat_s" | bc -l); fi
+  if [ "$m" = stories260K ]; then frac="—"; else frac=$(printf '%.2f' "$(echo "$(w decode_median) * $cat_s" | bc -l)"); fi
   printf '| %s | %s bytes | %.3f s, %.2f GB/s | %s | %s (%s-%s) | %s | %s | %.2f s | %s ms |\n' "$m" "$bytes" "$cat_s" \
     "$(echo "$bytes / $cat_s / 1000000000" | bc -l)" "$cli" "$(w decode_median)" "$(w decode_min)" "$(w decode_max)" \
     "$frac" "$(w prefill_median)" "$ttft" "$(w open_ms)"
