@@ -2,6 +2,7 @@ package dev.arica.cli;
 
 import dev.arica.formats.FloatCast;
 import dev.arica.formats.FormatException;
+import dev.arica.runtime.ort.DeviceUnavailableException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -24,7 +25,7 @@ import picocli.CommandLine.ScopeType;
         versionProvider = Cli.Version.class,
         description = "Take LLM checkpoints apart and put them back together.",
         subcommands = {InspectCommand.class, ConvertCommand.class, QuantizeCommand.class, ExportOnnxCommand.class,
-                VerifyCommand.class, SynthCommand.class, CommandLine.HelpCommand.class},
+                GenerateCommand.class, VerifyCommand.class, SynthCommand.class, CommandLine.HelpCommand.class},
         usageHelpAutoWidth = true)
 public final class Cli implements Runnable {
 
@@ -96,6 +97,10 @@ public final class Cli implements Runnable {
             case FileAlreadyExistsException f -> {
                 code = ExitCode.BAD_INPUT;
                 message = f.getFile() + ": " + (f.getReason() == null ? "already exists" : f.getReason());
+            }
+            case DeviceUnavailableException d -> {
+                code = ExitCode.BAD_INPUT;
+                message = d.getMessage();
             }
             case FileSystemException f -> {
                 code = ExitCode.FAILED;

@@ -111,7 +111,7 @@ class ExportOnnxCommandTest {
         assertEquals(256 * 64 * 2, head.get("bytes").asLong());
         JsonNode genai = CliTesting.JSON.readTree(Files.readString(out.resolve("arica-genai.json")));
         assertEquals("f16", genai.get("weight_dtype").asText());
-        assertEquals(4, genai.get("num_key_value_heads").asInt());
+        assertEquals(4, genai.get("num_kv_heads").asInt());
     }
 
     @Test

@@ -13,13 +13,18 @@ public final class DecoderIo {
     public static final String POSITION_IDS = "position_ids";
     /** [batch, seq, vocab] float32. */
     public static final String LOGITS = "logits";
-    /** Name patterns with %d for the layer, as arica-genai.json records them. */
+    /** Name patterns with %d for the layer; arica-genai.json records them with {i} instead (see {@link #template}). */
     public static final String PAST_KEY = "past_key_values.%d.key";
     public static final String PAST_VALUE = "past_key_values.%d.value";
     public static final String PRESENT_KEY = "present.%d.key";
     public static final String PRESENT_VALUE = "present.%d.value";
 
     private DecoderIo() {}
+
+    /** A pattern as arica-genai.json writes it: {@code {i}} for the layer, as GenAiConfig reads it. */
+    public static String template(String pattern) {
+        return pattern.replace("%d", "{i}");
+    }
 
     /** [batch, kv_heads, past, head_dim] float32: layer {@code i}'s keys so far (past = 0 on the first call). */
     public static String pastKey(int i) {

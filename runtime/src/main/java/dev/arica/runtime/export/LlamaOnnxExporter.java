@@ -40,7 +40,8 @@ public final class LlamaOnnxExporter {
 
     public static final String MODEL_FILE = "model.onnx";
     public static final String GENAI_FILE = "arica-genai.json";
-    public static final int GENAI_FORMAT_VERSION = 1;
+    /** 2: the schema GenAiConfig reads (num_kv_heads, dtype, {i} name templates); 1 used other keys. */
+    public static final int GENAI_FORMAT_VERSION = 2;
 
     /** Elements cast per write: a few MB of buffer. */
     private static final int CAST_CHUNK = 1 << 20;
@@ -203,10 +204,12 @@ public final class LlamaOnnxExporter {
         g.put("num_layers", c.layers());
         g.put("hidden_size", c.hidden());
         g.put("num_attention_heads", c.heads());
-        g.put("num_key_value_heads", c.kvHeads());
+        g.put("num_kv_heads", c.kvHeads());
         g.put("head_dim", c.headDim());
         g.put("vocab_size", c.vocab());
         g.put("context_length", c.maxPositions());
+        // The past/present key/value type; the graph keeps the cache in float32 whatever the weights.
+        g.put("dtype", "float32");
         if (c.bosTokenId() == null) {
             g.putNull("bos_token_id");
         } else {
@@ -218,14 +221,14 @@ public final class LlamaOnnxExporter {
         in.put("input_ids", DecoderIo.INPUT_IDS);
         in.put("attention_mask", DecoderIo.ATTENTION_MASK);
         in.put("position_ids", DecoderIo.POSITION_IDS);
-        in.put("past_key", DecoderIo.PAST_KEY);
-        in.put("past_value", DecoderIo.PAST_VALUE);
+        in.put("past_key", DecoderIo.template(DecoderIo.PAST_KEY));
+        in.put("past_value", DecoderIo.template(DecoderIo.PAST_VALUE));
         ObjectNode outs = g.putObject("outputs");
         outs.put("logits", DecoderIo.LOGITS);
-        outs.put("present_key", DecoderIo.PRESENT_KEY);
-        outs.put("present_value", DecoderIo.PRESENT_VALUE);
+        outs.put("present_key", DecoderIo.template(DecoderIo.PRESENT_KEY));
+        outs.put("present_value", DecoderIo.template(DecoderIo.PRESENT_VALUE));
         ObjectNode kv = g.putObject("kv_cache");
-        kv.put("dtype", "f32");
+        kv.put("dtype", "float32");
         ArrayNode shape = kv.putArray("shape");
         shape.add(LlamaGraph.BATCH).add(c.kvHeads()).add(LlamaGraph.PAST).add(c.headDim());
         String tokenizer = TOKENIZERS.stream().filter(files::contains).findFirst().orElse(null);

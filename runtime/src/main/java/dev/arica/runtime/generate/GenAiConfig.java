@@ -63,6 +63,11 @@ public record GenAiConfig(String model, String tokenizer, int numLayers, int num
     /** Reads and checks the file; any problem is a one-line FormatException naming it. */
     public static GenAiConfig read(Path file) throws IOException {
         ObjectNode o = Json.readObjectFile(file);
+        JsonNode version = o.get("format_version");
+        if (o.path("format").asText("").equals("arica-genai") && version != null && version.isInt() && version.intValue() < 2) {
+            throw new FormatException(file, "was written by an older arica export (format_version " + version.intValue()
+                    + ", other key names); export the model again");
+        }
         Fields f = new Fields(file, o);
         int layers = f.positive("num_layers");
         int kvHeads = f.positive("num_kv_heads");

@@ -41,9 +41,12 @@ public final class Generator {
         }
     }
 
-    /** What a generation produced and how fast: prefill covers the prompt, decode every step after it. */
+    /**
+     * What a generation produced and how fast: prefill covers the prompt, decode every step after it, in
+     * which {@code decodeSteps} tokens were fed (one fewer than generated unless a stop id ended it).
+     */
     public record Result(int[] ids, int promptTokens, int generatedTokens, Stop stop, int stopToken,
-                         Duration prefill, Duration decode) {
+                         Duration prefill, Duration decode, int decodeSteps) {
         public Result {
             ids = ids.clone();
         }
@@ -62,8 +65,9 @@ public final class Generator {
             return perSecond(promptTokens, prefill);
         }
 
+        /** Decoding steps per second, as llama.cpp's eval rate counts them: forward passes of one token. */
         public double generationTokensPerSecond() {
-            return perSecond(generatedTokens, decode);
+            return perSecond(decodeSteps, decode);
         }
 
         private static double perSecond(int tokens, Duration d) {
@@ -107,6 +111,7 @@ public final class Generator {
         TokenTextStream text = new TokenTextStream(tokenizer, prompt[n - 1]);
         Stop stop = Stop.MAX_TOKENS;
         int stopToken = -1;
+        int steps = 0;
         for (int step = 0; step < settings.maxNewTokens(); step++) {
             int next = sampler.sample(logits);
             if (settings.stops(next)) {
@@ -119,19 +124,21 @@ public final class Generator {
             if (next < tokenizer.vocabSize()) {
                 emit(sink, text.push(next));
             }
-            if (context > 0 && n == context) {
+            // A prompt that fills the context still gets one token (it needs no position): stop after it.
+            if (context > 0 && n >= context) {
                 stop = n - prompt.length < settings.maxNewTokens() ? Stop.CONTEXT_FULL : Stop.MAX_TOKENS;
                 break;
             }
             // The last token's logits would go unused: no forward pass for it.
             if (step + 1 < settings.maxNewTokens()) {
                 logits = decoder.forward(new long[] {next}, new long[] {n - 1});
+                steps++;
             }
         }
         emit(sink, text.finish());
         long t2 = System.nanoTime();
         return new Result(Arrays.copyOf(ids, n), prompt.length, n - prompt.length, stop, stopToken,
-                Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t1));
+                Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t1), steps);
     }
 
     private static void emit(Consumer<String> sink, String s) {

@@ -13,6 +13,7 @@ import dev.arica.runtime.ort.OrtRuntime;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -40,7 +41,20 @@ public final class OnnxDecoder implements Decoder {
     private final OnnxJavaType cacheType;
     private final OnnxJavaType logitsType;
     private final List<String> presentNames = new ArrayList<>();
+    /** The past input fed from each present output, in the same order. */
+    private final List<String> pastNames = new ArrayList<>();
+    /** The inputs of a run: the same names at every step, values replaced. */
+    private final Map<String, OnnxTensorLike> feeds = new HashMap<>();
     private final Set<String> wanted = new LinkedHashSet<>();
+    /** The present outputs alone, asked for when the logits are written into a buffer of ours. */
+    private final Set<String> presentOnly;
+    /** Whether the graph gives logits for every fed position (else only the last). */
+    private final boolean logitsPerPosition;
+    private final StepInput stepIds;
+    private final StepInput stepPositions;
+    private LongBuffer ones;
+    private FloatBuffer stepLogitsBuffer;
+    private OnnxTensor stepLogits;
     /** The previous step's outputs: its present tensors are this step's past. Closed one step later. */
     private OrtSession.Result previous;
     private final Map<String, OnnxTensor> emptyPast = new HashMap<>();
@@ -79,6 +93,8 @@ public final class OnnxDecoder implements Decoder {
             expectedInputs.add(config.pastValue(i));
             presentNames.add(config.presentKey(i));
             presentNames.add(config.presentValue(i));
+            pastNames.add(config.pastKey(i));
+            pastNames.add(config.pastValue(i));
         }
         wanted.addAll(presentNames);
         List<String> problems = session.nameProblems(expectedInputs, wanted);
@@ -90,10 +106,19 @@ public final class OnnxDecoder implements Decoder {
         if (logitsType != OnnxJavaType.FLOAT && logitsType != OnnxJavaType.FLOAT16 && logitsType != OnnxJavaType.BFLOAT16) {
             throw new FormatException(session.model(), "logits are " + logits.type() + ", not a floating-point type");
         }
+        this.presentOnly = new LinkedHashSet<>(presentNames);
+        // A declared sequence dimension of 1 means the graph keeps only the last position; a symbol, all of them.
+        this.logitsPerPosition = logits.shape().length != 3 || logits.shape()[1] != 1;
         long lastDim = logits.shape().length == 3 ? logits.shape()[2] : -1;
         if (lastDim > 0 && lastDim != config.vocabSize()) {
             throw new FormatException(session.model(), "logits have " + lastDim + " entries, " + GenAiConfig.FILE
                     + " says vocab_size " + config.vocabSize());
+        }
+        try {
+            this.stepIds = stepInput();
+            this.stepPositions = stepInput();
+        } catch (OrtException e) {
+            throw new IOException(session.model() + ": cannot build input tensors: " + e.getMessage(), e);
         }
     }
 
@@ -140,24 +165,23 @@ public final class OnnxDecoder implements Decoder {
         }
         List<OnnxTensor> created = new ArrayList<>();
         try {
-            Map<String, OnnxTensorLike> feeds = new HashMap<>();
-            feeds.put(config.inputs().inputIds(), track(created, longs(ids)));
+            Map<String, OnnxTensorLike> feeds = this.feeds;
+            feeds.put(config.inputs().inputIds(), n == 1 ? step(stepIds, ids[0]) : track(created, longs(ids)));
             if (config.inputs().attentionMask() != null) {
-                long[] mask = new long[cacheLength + n];
-                Arrays.fill(mask, 1);
-                feeds.put(config.inputs().attentionMask(), track(created, longs(mask)));
+                feeds.put(config.inputs().attentionMask(), track(created, mask(cacheLength + n)));
             }
             if (config.inputs().positionIds() != null) {
-                feeds.put(config.inputs().positionIds(), track(created, longs(positions)));
+                feeds.put(config.inputs().positionIds(), n == 1 ? step(stepPositions, positions[0]) : track(created, longs(positions)));
             }
-            for (int i = 0; i < config.numLayers(); i++) {
-                feeds.put(config.pastKey(i), past(presentNames.get(2 * i)));
-                feeds.put(config.pastValue(i), past(presentNames.get(2 * i + 1)));
+            for (int i = 0; i < pastNames.size(); i++) {
+                feeds.put(pastNames.get(i), past(presentNames.get(i)));
             }
-            OrtSession.Result result = session.run(feeds, wanted);
+            OnnxTensor pinned = logitsType == OnnxJavaType.FLOAT ? logitsOutput(n, created) : null;
+            OrtSession.Result result = pinned == null ? session.run(feeds, wanted)
+                    : session.run(feeds, presentOnly, Map.of(config.outputs().logits(), pinned));
             float[] logits;
             try {
-                logits = lastRow(result);
+                logits = pinned == null ? lastRow(result) : lastRow(pinned);
                 checkPresentLengths(result, cacheLength + n);
             } catch (IOException | RuntimeException e) {
                 result.close();
@@ -176,8 +200,66 @@ public final class OnnxDecoder implements Decoder {
         }
     }
 
+    /** A [1, n] int64 tensor over a fresh direct buffer (ORT copies a heap buffer; this saves the copy). */
     private OnnxTensor longs(long[] values) throws OrtException {
-        return OnnxTensor.createTensor(env, LongBuffer.wrap(values), new long[] {1, values.length});
+        LongBuffer b = ByteBuffer.allocateDirect(values.length * Long.BYTES).order(ByteOrder.nativeOrder()).asLongBuffer();
+        b.put(values).rewind();
+        return OnnxTensor.createTensor(env, b, new long[] {1, values.length});
+    }
+
+    /** A [1, 1] input reused at every decoding step: ORT reads its direct buffer, rewritten before each run. */
+    private record StepInput(LongBuffer value, OnnxTensor tensor) {}
+
+    private StepInput stepInput() throws OrtException {
+        LongBuffer b = ByteBuffer.allocateDirect(Long.BYTES).order(ByteOrder.nativeOrder()).asLongBuffer();
+        return new StepInput(b, OnnxTensor.createTensor(env, b, new long[] {1, 1}));
+    }
+
+    private static OnnxTensor step(StepInput in, long value) {
+        in.value().put(0, value);
+        return in.tensor();
+    }
+
+    /** [1, total] ones: a view of one direct buffer of ones, grown (doubled) as the cache grows. */
+    private OnnxTensor mask(int total) throws OrtException {
+        if (ones == null || ones.capacity() < total) {
+            int capacity = Math.max(total, ones == null ? 64 : 2 * ones.capacity());
+            if (config.contextLength() > 0) {
+                capacity = Math.max(total, Math.min(capacity, config.contextLength()));
+            }
+            ones = ByteBuffer.allocateDirect(capacity * Long.BYTES).order(ByteOrder.nativeOrder()).asLongBuffer();
+            for (int i = 0; i < capacity; i++) {
+                ones.put(i, 1);
+            }
+        }
+        return OnnxTensor.createTensor(env, ones.slice(0, total), new long[] {1, total});
+    }
+
+    /**
+     * Where ORT writes float32 logits, so that only the last row is read from it: [1, 1, vocab] at each
+     * step (one tensor kept), [1, n, vocab] at a prefill of n tokens when the graph gives every position's.
+     */
+    private OnnxTensor logitsOutput(int n, List<OnnxTensor> created) throws OrtException {
+        int vocab = config.vocabSize();
+        int rows = logitsPerPosition ? n : 1;
+        if (rows == 1) {
+            if (stepLogits == null) {
+                stepLogitsBuffer = ByteBuffer.allocateDirect(vocab * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
+                stepLogits = OnnxTensor.createTensor(env, stepLogitsBuffer, new long[] {1, 1, vocab});
+            }
+            return stepLogits;
+        }
+        FloatBuffer b = ByteBuffer.allocateDirect(Math.multiplyExact(rows, vocab) * Float.BYTES).order(ByteOrder.nativeOrder())
+                .asFloatBuffer();
+        return track(created, OnnxTensor.createTensor(env, b, new long[] {1, rows, vocab}));
+    }
+
+    private float[] lastRow(OnnxTensor pinned) {
+        FloatBuffer b = (FloatBuffer) pinned.getBufferRef().orElseThrow();
+        int vocab = config.vocabSize();
+        float[] row = new float[vocab];
+        b.get(b.capacity() - vocab, row);
+        return row;
     }
 
     private static OnnxTensor track(List<OnnxTensor> created, OnnxTensor t) {
@@ -266,6 +348,11 @@ public final class OnnxDecoder implements Decoder {
         reset();
         emptyPast.values().forEach(OnnxTensor::close);
         emptyPast.clear();
+        stepIds.tensor().close();
+        stepPositions.tensor().close();
+        if (stepLogits != null) {
+            stepLogits.close();
+        }
         if (ownsSession) {
             session.close();
         }

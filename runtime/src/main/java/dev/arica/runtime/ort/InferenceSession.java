@@ -2,6 +2,7 @@ package dev.arica.runtime.ort;
 
 import ai.onnxruntime.NodeInfo;
 import ai.onnxruntime.OnnxTensorLike;
+import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
@@ -27,8 +28,17 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class InferenceSession implements AutoCloseable {
 
-    /** How to open a session. {@code intraOpThreads} 0 leaves ORT's default (one per core). */
-    public record Options(Device device, int intraOpThreads, int cudaDeviceId) {
+    /**
+     * How to open a session. {@code intraOpThreads} 0 leaves ORT's default (one per core).
+     * {@code prepackWeights}: let ORT's CPU kernels repack constant weights when the session opens (a second
+     * copy of every matrix, seconds for a large model); off, they are used in place from the mapped external
+     * data, which decodes (one token at a time) about as fast.
+     */
+    public record Options(Device device, int intraOpThreads, int cudaDeviceId, boolean prepackWeights) {
+        public Options(Device device, int intraOpThreads, int cudaDeviceId) {
+            this(device, intraOpThreads, cudaDeviceId, false);
+        }
+
         public Options {
             if (device == null) {
                 throw new IllegalArgumentException("device is null");
@@ -117,6 +127,9 @@ public final class InferenceSession implements AutoCloseable {
                 so.setIntraOpNumThreads(options.intraOpThreads());
             }
             so.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
+            so.addConfigEntry("session.disable_prepacking", options.prepackWeights() ? "0" : "1");
+            // A decoder's inputs change shape at every step: ORT would trace and keep one memory pattern per shape.
+            so.setMemoryPatternOptimization(false);
             if (cuda) {
                 ort.prepareCuda();
                 so.addCUDA(options.cudaDeviceId());
@@ -164,13 +177,44 @@ public final class InferenceSession implements AutoCloseable {
         }
     }
 
+    /**
+     * Runs the model, writing the {@code pinned} outputs into the caller's tensors (ORT checks their shapes)
+     * and returning the {@code wanted} ones, which may not include a pinned one. The result does not own the
+     * pinned tensors.
+     */
+    public OrtSession.Result run(Map<String, ? extends OnnxTensorLike> feeds, Set<String> wanted,
+            Map<String, ? extends OnnxValue> pinned) throws IOException {
+        if (closed.get()) {
+            throw new IllegalStateException(model + ": session is closed");
+        }
+        Set<String> outputs = new java.util.HashSet<>(wanted);
+        outputs.addAll(pinned.keySet());
+        checkNames(feeds.keySet(), outputs);
+        try {
+            return session.run(feeds, wanted, pinned);
+        } catch (OrtException e) {
+            throw new IOException(model + ": ONNX Runtime run failed: " + oneLine(e), e);
+        }
+    }
+
     /** Throws IllegalArgumentException naming what is missing or unknown, before ORT sees the call. */
     private void checkNames(Set<String> given, Set<String> wanted) {
+        // A decoder feeds the same names at every step: checked once, then compared.
+        CheckedNames last = lastChecked;
+        if (last != null && last.given().equals(given) && java.util.Objects.equals(last.wanted(), wanted)) {
+            return;
+        }
         List<String> problems = nameProblems(given, wanted);
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException(model + ": " + String.join("; ", problems));
         }
+        lastChecked = new CheckedNames(Set.copyOf(given), wanted == null ? null : Set.copyOf(wanted));
     }
+
+    /** The names of the last run that passed {@link #checkNames}. */
+    private record CheckedNames(Set<String> given, Set<String> wanted) {}
+
+    private volatile CheckedNames lastChecked;
 
     /**
      * What is wrong with feeding exactly {@code given} and asking for {@code wanted} (null: all outputs):

@@ -39,7 +39,7 @@ final class OrtDecoder implements AutoCloseable {
     OrtDecoder(Path dir) throws IOException, OrtException {
         genai = Json.readObjectFile(dir.resolve(LlamaOnnxExporter.GENAI_FILE));
         layers = genai.get("num_layers").asInt();
-        kvHeads = genai.get("num_key_value_heads").asInt();
+        kvHeads = genai.get("num_kv_heads").asInt();
         headDim = genai.get("head_dim").asInt();
         vocab = genai.get("vocab_size").asInt();
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
@@ -51,7 +51,7 @@ final class OrtDecoder implements AutoCloseable {
     }
 
     private String name(String group, String key, int layer) {
-        return genai.get(group).get(key).asText().formatted(layer);
+        return genai.get(group).get(key).asText().replace("{i}", Integer.toString(layer));
     }
 
     Cache empty(int batch) {

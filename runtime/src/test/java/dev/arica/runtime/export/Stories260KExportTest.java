@@ -146,7 +146,8 @@ class Stories260KExportTest {
         JsonNode g = Json.readObjectFile(f32.resolve("arica-genai.json"));
         assertEquals(5, g.get("num_layers").asInt());
         assertEquals(8, g.get("num_attention_heads").asInt());
-        assertEquals(4, g.get("num_key_value_heads").asInt());
+        assertEquals(4, g.get("num_kv_heads").asInt());
+        assertEquals("float32", g.get("dtype").asText());
         assertEquals(8, g.get("head_dim").asInt());
         assertEquals(512, g.get("vocab_size").asInt());
         assertEquals(512, g.get("context_length").asInt());

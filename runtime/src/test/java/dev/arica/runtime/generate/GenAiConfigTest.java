@@ -84,6 +84,8 @@ class GenAiConfigTest {
         assertRefused(MINIMAL.replace("}", ", \"outputs\": {\"logits\": null}}"), "outputs.logits must be a non-empty string, not null");
         assertRefused(MINIMAL.replace("}", ", \"inputs\": []}"), "inputs must be an object of names");
         assertRefused(MINIMAL.replace("}", ", \"bos_token_id\": -1}"), "bos_token_id must be a non-negative integer, not -1");
+        assertRefused(MINIMAL.replace("}", ", \"format\": \"arica-genai\", \"format_version\": 1}"),
+                "was written by an older arica export (format_version 1, other key names); export the model again");
         assertRefused("[1]", "is not a JSON object");
         assertRefused(MINIMAL.replace("}", ", \"dtype\": \"float16\"}"), "content names 'dtype' twice");
     }

@@ -90,6 +90,10 @@ class GeneratorTest {
         r = new Generator(new ScriptedDecoder(256, 6, 'a', 'b'), BYTES).generate(new int[] {1, 2, 3, 4},
                 new Generator.Settings(2, new int[0]), Sampler.greedy(), s -> {});
         assertEquals(Generator.Stop.MAX_TOKENS, r.stop(), "the budget ran out at the same time");
+        r = new Generator(new ScriptedDecoder(256, 4, 'a', 'b'), BYTES).generate(new int[] {1, 2, 3, 4},
+                new Generator.Settings(10, new int[0]), Sampler.greedy(), s -> {});
+        assertArrayEquals(new int[] {1, 2, 3, 4, 'a'}, r.ids(), "a prompt filling the context gets one token, never fed");
+        assertEquals(Generator.Stop.CONTEXT_FULL, r.stop());
         assertThrows(IllegalArgumentException.class, () -> new Generator(new ScriptedDecoder(256, 3), BYTES)
                 .generate(new int[] {1, 2, 3, 4}, new Generator.Settings(1, new int[0]), Sampler.greedy(), s -> {}));
         assertThrows(IllegalArgumentException.class, () -> new Generator(new ScriptedDecoder(256, 0), BYTES)

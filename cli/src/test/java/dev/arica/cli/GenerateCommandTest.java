@@ -1,0 +1,332 @@
+package dev.arica.cli;
+
+import static dev.arica.cli.CliTesting.assertBadInput;
+import static dev.arica.cli.CliTesting.names;
+import static dev.arica.cli.CliTesting.ok;
+import static dev.arica.cli.CliTesting.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.arica.runtime.ort.OrtRuntime;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code arica generate} on stories260K against the reference C implementation's greedy outputs, and its refusals. */
+class GenerateCommandTest {
+
+    @TempDir
+    static Path tmp;
+
+    /** The on-the-fly export cache of these tests (never the user's). */
+    static Path cache;
+    /** stories260K exported by export-onnx, and converted to an HF directory. */
+    static Path exported;
+    static Path hf;
+
+    /** One line of reference/greedy.jsonl. */
+    record Reference(String prompt, JsonNode promptIds, JsonNode ids, String text) {}
+
+    static List<Reference> references;
+
+    @BeforeAll
+    static void setUp() throws IOException {
+        // ORT's native libraries unpacked under target/, not the user's cache.
+        OrtRuntime.start(Path.of("target", "ort-native-cache").toAbsolutePath());
+        cache = tmp.resolve("cache");
+        Path dir = CliTesting.stories260K();
+        exported = tmp.resolve("exported");
+        ok("export-onnx", dir.resolve("stories260K.bin").toString(), "-o", exported.toString());
+        hf = tmp.resolve("hf");
+        ok("convert", dir.resolve("stories260K.bin").toString(), "-o", hf.toString());
+        references = new ArrayList<>();
+        for (String line : Files.readAllLines(dir.resolve("reference/greedy.jsonl"))) {
+            if (!line.isBlank()) {
+                JsonNode j = CliTesting.JSON.readTree(line);
+                references.add(new Reference(j.get("prompt").textValue(), j.get("prompt_ids"), j.get("ids"), j.get("text").textValue()));
+            }
+        }
+        assertEquals(4, references.size());
+    }
+
+    static Path bin() {
+        return CliTesting.stories260K().resolve("stories260K.bin");
+    }
+
+    /**
+     * generate MODEL with the test cache, one thread (the build machine is shared) and the CPU unless
+     * {@code args} name a device (the same ids on every machine), then {@code args}.
+     */
+    static CliTesting.Run generate(Path model, String... args) {
+        List<String> all = new ArrayList<>(List.of("generate", model.toString(), "--cache-dir", cache.toString(), "--threads", "1"));
+        if (!Arrays.asList(args).contains("--device")) {
+            all.addAll(List.of("--device", "cpu"));
+        }
+        all.addAll(Arrays.asList(args));
+        return run(all.toArray(String[]::new));
+    }
+
+    static CliTesting.Run generated(Path model, String... args) {
+        CliTesting.Run r = generate(model, args);
+        assertEquals(ExitCode.OK, r.exit(), r::toString);
+        return r;
+    }
+
+    static List<String> errLines(CliTesting.Run r) {
+        return r.err().lines().toList();
+    }
+
+    /**
+     * Every reference line, greedy, as the reference ran it: 256 positions, so at most 257 ids with BOS.
+     * --max-new-tokens counts new tokens only, hence 257 minus the prompt's ids.
+     */
+    static void reproducesTheReference(Path model) {
+        for (Reference ref : references) {
+            int budget = 257 - ref.promptIds().size();
+            CliTesting.Run r = generated(model, "--prompt", ref.prompt(), "--temperature", "0", "--max-new-tokens",
+                    Integer.toString(budget), "--json");
+            JsonNode j = r.json();
+            assertEquals(ref.promptIds(), j.get("prompt_ids"), () -> "prompt ids of '" + ref.prompt() + "'\n" + r);
+            assertEquals(ref.ids(), j.get("ids"), () -> "ids after '" + ref.prompt() + "'\n" + r);
+            assertEquals(ref.text(), ref.prompt() + j.get("text").textValue(), () -> "text after '" + ref.prompt() + "'");
+            boolean early = ref.ids().size() < 257;
+            assertEquals(early ? "eos" : "max_new_tokens", j.get("stop").asText());
+            assertEquals(ref.ids().size() - ref.promptIds().size(), j.get("generated_tokens").asInt());
+            assertEquals("cpu", j.get("device").asText());
+            assertTrue(j.get("tokens_per_second").asDouble() > 0, r::toString);
+            assertTrue(j.get("prompt_tokens_per_second").asDouble() > 0, r::toString);
+            assertTrue(j.get("seed").isNull(), "greedy: no seed");
+            List<String> err = errLines(r);
+            assertTrue(err.stream().anyMatch(l -> l.startsWith("arica: device cpu")), r::toString);
+            assertTrue(err.getLast().matches("arica: prompt \\d+ tokens at [\\d.]+ tok/s, generated \\d+ tokens at [\\d.]+ tok/s, .*"),
+                    r::toString);
+        }
+    }
+
+    @Test
+    void aLlama2cCheckpointReproducesTheGreedyReference() {
+        reproducesTheReference(bin());
+    }
+
+    @Test
+    void theExportedDirectoryReproducesTheGreedyReference() {
+        reproducesTheReference(exported);
+        // Its model.onnx names the directory too.
+        JsonNode j = generated(exported.resolve("model.onnx"), "--prompt", "Once upon a time", "--max-new-tokens", "3", "--json")
+                .json();
+        assertEquals(references.getFirst().ids().get(7), j.get("ids").get(7));
+    }
+
+    @Test
+    void anHfDirectoryConvertedFromItReproducesTheGreedyReference() {
+        reproducesTheReference(hf);
+    }
+
+    @Test
+    void textIsStreamedToStdoutAndSpeedToStderr() {
+        Reference ref = references.getFirst();
+        CliTesting.Run r = generated(exported, "--prompt", ref.prompt(), "--max-new-tokens", Integer.toString(257 - ref.promptIds().size()));
+        assertEquals(ref.text().substring(ref.prompt().length()) + "\n", r.out(), "the continuation, then a newline");
+        List<String> err = errLines(r);
+        assertEquals(List.of("arica: device cpu"), err.subList(0, 1), r::toString);
+        assertEquals(2, err.size(), r::toString);
+        assertTrue(err.get(1).endsWith("stopped at --max-new-tokens"), r::toString);
+    }
+
+    @Test
+    void autoTakesCudaWhenUsableAndOtherwiseSaysWhyNot() {
+        CliTesting.Run r = generated(exported, "--prompt", "Lily", "--max-new-tokens", "3", "--device", "auto", "--json");
+        String device = errLines(r).getFirst();
+        assertTrue(device.equals("arica: device cuda") || device.matches("arica: device cpu \\(CUDA: .+\\)"), r::toString);
+        assertEquals(device.equals("arica: device cuda") ? "cuda" : "cpu", r.json().get("device").asText());
+    }
+
+    @Test
+    void theExportIsCachedByContent() throws IOException {
+        Path own = tmp.resolve("own-cache");
+        Path copy = Files.createDirectories(tmp.resolve("copy"));
+        Files.copy(bin(), copy.resolve("model.bin"));
+        Files.copy(CliTesting.stories260K().resolve("tok512.bin"), copy.resolve("tok512.bin"));
+        String[] args = {"--prompt", "Lily", "--max-new-tokens", "4", "--json"};
+        CliTesting.Run first = run(concat(List.of("generate", bin().toString(), "--cache-dir", own.toString()), args));
+        assertEquals(ExitCode.OK, first.exit(), first::toString);
+        assertTrue(first.err().startsWith("arica: exported " + bin() + " to ONNX in "), first::toString);
+        List<String> entries = names(own.resolve("onnx"));
+        assertEquals(1, entries.size(), entries::toString);
+        assertTrue(first.err().contains("cached in " + own.resolve("onnx").resolve(entries.getFirst())), first::toString);
+        // The same content under another name: no export, same answer.
+        CliTesting.Run second = run(concat(List.of("generate", copy.resolve("model.bin").toString(), "--cache-dir", own.toString()), args));
+        assertEquals(ExitCode.OK, second.exit(), second::toString);
+        assertFalse(second.err().contains("exported"), second::toString);
+        assertEquals(first.json().get("ids"), second.json().get("ids"));
+        assertEquals(entries, names(own.resolve("onnx")));
+        // The same tokenizer bytes named by --tokenizer: the same key; other bytes (one score changed): another.
+        Path tok = Files.copy(CliTesting.stories260K().resolve("tok512.bin"), tmp.resolve("same-tok.bin"));
+        CliTesting.Run third = run(concat(List.of("generate", bin().toString(), "--cache-dir", own.toString(), "--tokenizer",
+                tok.toString()), args));
+        assertEquals(ExitCode.OK, third.exit(), third::toString);
+        assertEquals(entries, names(own.resolve("onnx")), "the same bytes: the same key");
+        byte[] other = Files.readAllBytes(tok);
+        other[4] ^= 1;
+        Files.write(tmp.resolve("other-tok.bin"), other);
+        CliTesting.Run fourth = run(concat(List.of("generate", bin().toString(), "--cache-dir", own.toString(), "--tokenizer",
+                tmp.resolve("other-tok.bin").toString()), args));
+        assertEquals(ExitCode.OK, fourth.exit(), fourth::toString);
+        assertTrue(fourth.err().startsWith("arica: exported "), fourth::toString);
+        assertEquals(2, names(own.resolve("onnx")).size(), "another tokenizer: another export");
+        // --no-cache exports to a temporary directory and leaves nothing in the cache.
+        CliTesting.Run fifth = run(concat(List.of("generate", bin().toString(), "--no-cache"), args));
+        assertEquals(ExitCode.OK, fifth.exit(), fifth::toString);
+        assertTrue(fifth.err().contains("temporary, --no-cache"), fifth::toString);
+        assertEquals(first.json().get("ids"), fifth.json().get("ids"));
+        assertBadInput(run(concat(List.of("generate", bin().toString(), "--no-cache", "--cache-dir", own.toString()), args)),
+                "--no-cache", "--cache-dir");
+    }
+
+    static String[] concat(List<String> head, String... tail) {
+        return Stream.concat(head.stream(), Arrays.stream(tail)).toArray(String[]::new);
+    }
+
+    @Test
+    void theSameSeedGivesTheSameTokensAndAnotherSeedOthers() {
+        String[] common = {"--prompt", "Once upon a time", "--temperature", "1.0", "--top-p", "0.9", "--max-new-tokens", "64", "--json"};
+        JsonNode a = generated(exported, concat(List.of(common), "--seed", "42")).json();
+        JsonNode b = generated(exported, concat(List.of(common), "--seed", "42")).json();
+        JsonNode c = generated(exported, concat(List.of(common), "--seed", "43")).json();
+        assertEquals(a.get("ids"), b.get("ids"));
+        assertEquals(a.get("text"), b.get("text"));
+        assertEquals(42, a.get("seed").asLong());
+        assertNotEquals(a.get("ids"), c.get("ids"));
+        assertNotEquals(references.getFirst().ids(), a.get("ids"), "sampling, not greedy");
+        JsonNode k = generated(exported, "--prompt", "Once upon a time", "--temperature", "0.8", "--top-k", "1",
+                "--max-new-tokens", "20", "--json").json();
+        for (int i = 0; i < k.get("ids").size(); i++) {
+            assertEquals(references.getFirst().ids().get(i), k.get("ids").get(i), "top-k 1 is greedy");
+        }
+        CliTesting.Run random = generated(exported, "--prompt", "Tim", "--temperature", "0.8", "--max-new-tokens", "4");
+        assertTrue(Pattern.compile("; seed -?\\d+$").matcher(errLines(random).getLast()).find(), random::toString);
+    }
+
+    @Test
+    void maxNewTokensIsCappedByTheContext() {
+        // 494 prompt tokens: greedy decoding fills the 512 positions before any end of story.
+        JsonNode j = generated(exported, "--prompt", "Lily and Tom went to the park. ".repeat(41), "--max-new-tokens",
+                "100000", "--json").json();
+        assertEquals(494, j.get("prompt_ids").size());
+        assertEquals("context_full", j.get("stop").asText());
+        assertEquals(512, j.get("ids").size());
+        JsonNode none = generated(exported, "--prompt", "Lily", "--max-new-tokens", "0", "--json").json();
+        assertEquals(none.get("prompt_ids"), none.get("ids"));
+        assertEquals("", none.get("text").asText());
+    }
+
+    // ---- refusals: one line, exit 2 ----
+
+    @Test
+    void aPromptLongerThanTheContext() {
+        String prompt = "Lily and Tom went to the park. ".repeat(60);
+        assertBadInput(generate(exported, "--prompt", prompt), "prompt", "context of 512");
+    }
+
+    @Test
+    void anUnknownArchitecture() throws IOException {
+        Path gpt = tmp.resolve("gpt2");
+        Files.createDirectories(gpt);
+        for (String n : names(hf)) {
+            Files.copy(hf.resolve(n), gpt.resolve(n));
+        }
+        Path cfg = gpt.resolve("config.json");
+        Files.writeString(cfg, Files.readString(cfg).replace("\"llama\"", "\"gpt2\""));
+        assertBadInput(generate(gpt, "--prompt", "Hi"), cfg.toString(), "gpt2", "supported: llama");
+    }
+
+    @Test
+    void aMissingTokenizer() throws IOException {
+        Path alone = Files.createDirectories(tmp.resolve("alone"));
+        Path model = Files.copy(bin(), alone.resolve("stories260K.bin"));
+        assertBadInput(generate(model, "--prompt", "Hi"), model.toString(), "tok512.bin", "--tokenizer");
+        CliTesting.Run r = generated(model, "--prompt", "Once upon a time", "--tokenizer",
+                CliTesting.stories260K().resolve("tok512.bin").toString(), "--max-new-tokens", "5", "--json");
+        assertEquals(references.getFirst().ids().get(9), r.json().get("ids").get(9));
+
+        Path noTok = copyOfExported("no-tokenizer");
+        Files.delete(noTok.resolve("tokenizer.llama2c.bin"));
+        assertBadInput(generate(noTok, "--prompt", "Hi"), "tokenizer.llama2c.bin");
+    }
+
+    @Test
+    void aCorruptOnnxFile() throws IOException {
+        Path bad = copyOfExported("corrupt");
+        byte[] model = Files.readAllBytes(bad.resolve("model.onnx"));
+        Files.write(bad.resolve("model.onnx"), Arrays.copyOf(model, model.length / 3));
+        assertBadInput(generate(bad, "--prompt", "Hi"), bad.resolve("model.onnx").toString());
+        Files.write(bad.resolve("model.onnx"), "not a model".getBytes());
+        assertBadInput(generate(bad, "--prompt", "Hi"), bad.resolve("model.onnx").toString());
+    }
+
+    @Test
+    void cudaWhereThereIsNone() {
+        CliTesting.Run r = generate(exported, "--prompt", "Hi", "--device", "cuda");
+        if (r.exit() == ExitCode.OK) {
+            assertTrue(r.err().startsWith("arica: device cuda"), r::toString);
+            return;
+        }
+        assertBadInput(r, "CUDA");
+    }
+
+    @Test
+    void badSamplingValues() {
+        assertBadInput(generate(exported, "--prompt", "Hi", "--top-p", "0"), "--top-p", "(0, 1]");
+        assertBadInput(generate(exported, "--prompt", "Hi", "--top-p", "1.5"), "--top-p");
+        assertBadInput(generate(exported, "--prompt", "Hi", "--top-p", "NaN"), "--top-p");
+        assertBadInput(generate(exported, "--prompt", "Hi", "--temperature", "-0.5"), "--temperature");
+        assertBadInput(generate(exported, "--prompt", "Hi", "--temperature", "Infinity"), "--temperature");
+        assertBadInput(generate(exported, "--prompt", "Hi", "--top-k", "-1"), "--top-k");
+        assertBadInput(generate(exported, "--prompt", "Hi", "--max-new-tokens", "-1"), "--max-new-tokens");
+        assertBadInput(generate(exported, "--prompt", "Hi", "--threads", "0"), "--threads");
+        assertBadInput(generate(exported, "--prompt", "Hi", "--device", "tpu"), "--device");
+        assertBadInput(run("generate", exported.toString()), "--prompt");
+    }
+
+    @Test
+    void otherInputs() throws IOException {
+        Path nowhere = tmp.resolve("nowhere.bin");
+        assertBadInput(generate(nowhere, "--prompt", "Hi"), nowhere.toString());
+        Path lone = Files.writeString(tmp.resolve("lone.onnx"), "x");
+        assertBadInput(generate(lone, "--prompt", "Hi"), lone.toString(), "arica-genai.json");
+        Path arica = tmp.resolve("stories.arica");
+        CliTesting.Run q = run("quantize", bin().toString(), "-o", arica.toString(), "--scheme", "q8_0", "--no-digest-cache");
+        assertEquals(ExitCode.OK, q.exit(), q::toString);
+        assertBadInput(generate(arica, "--prompt", "Hi"), arica.toString(), "arica convert");
+    }
+
+    @Test
+    void helpDocumentsTheOptions() {
+        String out = ok("generate", "--help").out();
+        for (String option : List.of("MODEL", "--prompt", "--max-new-tokens", "--temperature", "--top-k", "--top-p", "--seed",
+                "--device", "--threads", "--json", "--tokenizer", "--cache-dir", "--no-cache")) {
+            assertTrue(out.contains(option), () -> "mentions " + option + "\n" + out);
+        }
+        assertTrue(Pattern.compile("(?m)^\\s+generate\\s").matcher(ok("--help").out()).find(), "listed in arica --help");
+        assertEquals(ok("--version").out(), ok("generate", "--version").out());
+    }
+
+    static Path copyOfExported(String name) throws IOException {
+        Path dir = Files.createDirectories(tmp.resolve(name));
+        for (String n : names(exported)) {
+            Files.copy(exported.resolve(n), dir.resolve(n));
+        }
+        return dir;
+    }
+}

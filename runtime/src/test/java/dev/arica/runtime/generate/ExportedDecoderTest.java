@@ -1,0 +1,104 @@
+package dev.arica.runtime.generate;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.arica.formats.Checkpoint;
+import dev.arica.formats.Progress;
+import dev.arica.runtime.SharedModels;
+import dev.arica.runtime.ToyOnnx;
+import dev.arica.runtime.export.LlamaOnnxExporter;
+import dev.arica.runtime.ort.Device;
+import dev.arica.runtime.ort.InferenceSession;
+import dev.arica.runtime.tokenizer.Tokenizer;
+import dev.arica.testdata.SyntheticLlama;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What {@link LlamaOnnxExporter} writes is what {@link GenAiConfig} and {@link OnnxDecoder} read (the two
+ * were written separately): an exported directory opens and generates without any other help.
+ */
+class ExportedDecoderTest {
+    @TempDir
+    static Path tmp;
+
+    @BeforeAll
+    static void ort() {
+        ToyOnnx.ort();
+    }
+
+    @Test
+    void anExportedSyntheticModelOpensAndMatchesTheJavaReference() throws Exception {
+        Path hf = tmp.resolve("gqa");
+        SyntheticLlama.Spec spec = SyntheticLlama.Preset.TINY_GQA.spec();
+        SyntheticLlama.write(hf, spec, Long.MAX_VALUE, Progress.NONE);
+        Path out = tmp.resolve("gqa-onnx");
+        try (Checkpoint c = Checkpoint.open(hf)) {
+            LlamaOnnxExporter.export(c, out, LlamaOnnxExporter.Options.defaults(), Progress.NONE);
+        }
+        GenAiConfig g = GenAiConfig.read(out.resolve(GenAiConfig.FILE));
+        assertEquals(spec.layers(), g.numLayers());
+        assertEquals(spec.kvHeads(), g.numKvHeads());
+        assertEquals(spec.headDim(), g.headDim());
+        assertEquals(spec.vocab(), g.vocabSize());
+        assertEquals(spec.maxPositions(), g.contextLength());
+        assertEquals(1, g.bosTokenId());
+        assertArrayEquals(new int[] {2}, g.eosTokenIds());
+        assertEquals("float32", g.dtype());
+        assertEquals(GenAiConfig.Inputs.DEFAULT, g.inputs());
+        assertEquals(GenAiConfig.Outputs.DEFAULT, g.outputs());
+
+        long[] ids = {1, 17, 200, 3, 99, 42};
+        try (Checkpoint c = Checkpoint.open(hf);
+             LlamaReferenceDecoder ref = new LlamaReferenceDecoder(c);
+             OnnxDecoder d = OnnxDecoder.open(out, new InferenceSession.Options(Device.CPU, 1, 0))) {
+            // The prompt in one call, then single cached steps: each must give the reference's logits.
+            float[] got = d.forward(new long[] {ids[0], ids[1], ids[2]}, new long[] {0, 1, 2});
+            float[] want = null;
+            for (int p = 0; p < 3; p++) {
+                want = ref.forward(new long[] {ids[p]}, new long[] {p});
+            }
+            assertClose(want, got, "after the prompt");
+            for (int p = 3; p < ids.length; p++) {
+                assertClose(ref.forward(new long[] {ids[p]}, new long[] {p}), d.forward(new long[] {ids[p]}, new long[] {p}),
+                        "cached step at " + p);
+            }
+        }
+    }
+
+    private static void assertClose(float[] want, float[] got, String what) {
+        assertEquals(want.length, got.length, what);
+        double worst = 0;
+        for (int i = 0; i < want.length; i++) {
+            worst = Math.max(worst, Math.abs(want[i] - got[i]));
+        }
+        assertTrue(worst < 1e-4, what + ": largest logit difference " + worst);
+    }
+
+    @Test
+    void anExportedStories260KReproducesTheGreedyReference() throws Exception {
+        Path out = tmp.resolve("stories-onnx");
+        try (Checkpoint c = Checkpoint.open(SharedModels.stories260K().resolve("stories260K.bin"))) {
+            LlamaOnnxExporter.export(c, out, LlamaOnnxExporter.Options.defaults(), Progress.NONE);
+        }
+        Tokenizer tok = Tokenizer.open(out);
+        try (OnnxDecoder d = OnnxDecoder.open(out, new InferenceSession.Options(Device.CPU, 1, 0))) {
+            assertEquals(512, d.contextLength());
+            Generator g = new Generator(d, tok);
+            for (SharedModels.Greedy ref : SharedModels.greedyReference()) {
+                int[] prompt = tok.encode(ref.prompt(), true);
+                assertArrayEquals(ref.promptIds(), prompt);
+                StringBuilder text = new StringBuilder();
+                // 256 positions as the reference ran them: at most 257 ids, the prompt's included.
+                Generator.Result r = g.generate(prompt, new Generator.Settings(257 - prompt.length, d.config().eosTokenIds()),
+                        Sampler.greedy(), text::append);
+                assertArrayEquals(ref.ids(), r.ids(), "ids after '" + ref.prompt() + "'");
+                assertEquals(ref.text(), ref.prompt() + text, "text after '" + ref.prompt() + "'");
+            }
+        }
+    }
+}
