@@ -27,16 +27,19 @@ import java.util.stream.Stream;
  * With {@code diffs}, prints instead the largest logit differences of both flavours from the references
  * (stories260K's C reference, the float64 forward pass on the synthetic presets) and from each other.
  *
- * <p>Arguments: [stories|bench|both|diffs] [intra-op threads, default 2] [timed steps, default 200 / 30].
+ * <p>Arguments: [stories|bench|both|diffs] [intra-op threads, default 2] [timed steps, default 200 / 30]
+ * [cache length, default 64].
  */
 final class FlavourBench {
     private FlavourBench() {}
 
-    static final int PAST = 64;
+    /** Cache length of the timed steps. */
+    static int past = 64;
 
     public static void main(String[] args) throws Exception {
         String which = args.length > 0 ? args[0] : "both";
         int threads = args.length > 1 ? Integer.parseInt(args[1]) : 2;
+        past = args.length > 3 ? Integer.parseInt(args[3]) : past;
         Path tmp = Files.createTempDirectory("arica-flavour-bench");
         try {
             if (which.equals("diffs")) {
@@ -153,11 +156,11 @@ final class FlavourBench {
             double[] ms = e.getValue();
             Arrays.sort(ms);
             System.out.printf("%-12s %-14s %d threads, past %d: median %.3f ms, min %.3f ms, p90 %.3f ms per step (%d steps)%n",
-                    label, e.getKey().id, threads, PAST, ms[ms.length / 2], ms[0], ms[(int) (ms.length * 0.9)], ms.length);
+                    label, e.getKey().id, threads, past, ms[ms.length / 2], ms[0], ms[(int) (ms.length * 0.9)], ms.length);
         }
     }
 
-    /** A session and the inputs of one decoding step after a prompt of {@link #PAST} tokens. */
+    /** A session and the inputs of one decoding step after a prompt of {@link #past} tokens. */
     private static final class Stepper implements AutoCloseable {
         final OrtSession session;
         final Map<String, OnnxTensor> in = new LinkedHashMap<>();
@@ -165,8 +168,8 @@ final class FlavourBench {
         Stepper(Path dir, int threads) throws Exception {
             OrtDecoder probe = new OrtDecoder(dir, OrtSession.SessionOptions.OptLevel.ALL_OPT, threads);
             SplittableRandom r = new SplittableRandom(5);
-            long[] prompt = new long[PAST];
-            for (int i = 0; i < PAST; i++) {
+            long[] prompt = new long[past];
+            for (int i = 0; i < past; i++) {
                 prompt[i] = r.nextInt(probe.vocab);
             }
             OrtDecoder.Cache cache = probe.prompt(prompt).cache();
@@ -179,11 +182,11 @@ final class FlavourBench {
                 session = env.createSession(dir.resolve(LlamaOnnxExporter.MODEL_FILE).toString(), o);
             }
             in.put(DecoderIo.INPUT_IDS, OnnxTensor.createTensor(env, LongBuffer.wrap(new long[] {7}), new long[] {1, 1}));
-            long[] mask = new long[PAST + 1];
+            long[] mask = new long[past + 1];
             Arrays.fill(mask, 1);
-            in.put(DecoderIo.ATTENTION_MASK, OnnxTensor.createTensor(env, LongBuffer.wrap(mask), new long[] {1, PAST + 1}));
-            in.put(DecoderIo.POSITION_IDS, OnnxTensor.createTensor(env, LongBuffer.wrap(new long[] {PAST}), new long[] {1, 1}));
-            long[] shape = {1, probe.kvHeads, PAST, probe.headDim};
+            in.put(DecoderIo.ATTENTION_MASK, OnnxTensor.createTensor(env, LongBuffer.wrap(mask), new long[] {1, past + 1}));
+            in.put(DecoderIo.POSITION_IDS, OnnxTensor.createTensor(env, LongBuffer.wrap(new long[] {past}), new long[] {1, 1}));
+            long[] shape = {1, probe.kvHeads, past, probe.headDim};
             for (int i = 0; i < probe.layers; i++) {
                 in.put(DecoderIo.pastKey(i), direct(env, cache.keys().get(i), shape));
                 in.put(DecoderIo.pastValue(i), direct(env, cache.values().get(i), shape));

@@ -232,6 +232,25 @@ class SyntheticExportTest {
         }
     }
 
+    /** The ORT-optimized graph's rotary tables end at the context length; ONNX Runtime refuses positions beyond. */
+    @ParameterizedTest
+    @EnumSource(Flavour.class)
+    void positionsUpToTheContextLength(Flavour flavour) throws Exception {
+        Spec s = sharp(Preset.TINY_GQA);
+        try (OrtDecoder d = new OrtDecoder(export(checkpoint(s), DType.F32, flavour))) {
+            long last = s.maxPositions() - 1;
+            assertEquals(s.vocab(), d.run(new long[][] {{5}}, new long[][] {{1}}, new long[][] {{last}}, d.empty(1))
+                    .logits()[0][0].length);
+            long[][] beyond = {{last + 1}};
+            if (flavour == Flavour.STANDARD) {
+                assertEquals(s.vocab(), d.run(new long[][] {{5}}, new long[][] {{1}}, beyond, d.empty(1)).logits()[0][0].length);
+            } else {
+                OrtException e = assertThrows(OrtException.class, () -> d.run(new long[][] {{5}}, new long[][] {{1}}, beyond, d.empty(1)));
+                assertTrue(e.getMessage().contains("position_ids value " + (last + 1) + " at index 0 is out of range"), e.getMessage());
+            }
+        }
+    }
+
     static long[] append(long[] x, long v) {
         long[] y = Arrays.copyOf(x, x.length + 1);
         y[x.length] = v;
