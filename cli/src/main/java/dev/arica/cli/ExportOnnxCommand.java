@@ -17,7 +17,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code arica export-onnx}: a Llama checkpoint as an ONNX decoder with KV cache, ready for ONNX Runtime. */
 @Command(name = "export-onnx", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
-        description = {"Export a Llama checkpoint as an ONNX decoder with a key/value cache (standard operators, opset 17).",
+        description = {"Export a Llama checkpoint as an ONNX decoder with a key/value cache (standard operators, opset 17,",
+                "or ONNX Runtime's fused operators with --ort-optimized).",
                 "OUT_DIR receives model.onnx, model.onnx.data, config.json, generation_config.json, the tokenizer",
                 "files and arica-genai.json. Weights stream from the input; the directory appears only when complete."})
 final class ExportOnnxCommand implements Callable<Integer> {
@@ -43,6 +44,10 @@ final class ExportOnnxCommand implements Callable<Integer> {
             description = "Weights as f32 or f16 (cast to float32 in the graph; activations stay float32) (default: ${DEFAULT-VALUE}).")
     WeightType dtype;
 
+    @Option(names = "--ort-optimized", description = {"Use ONNX Runtime's fused operators (GroupQueryAttention, RotaryEmbedding,",
+            "SkipSimplifiedLayerNormalization, ...): faster in ONNX Runtime, which alone runs it. Same inputs and outputs."})
+    boolean ortOptimized;
+
     @Mixin
     TokenizerOption tokenizer;
 
@@ -54,8 +59,10 @@ final class ExportOnnxCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        LlamaOnnxExporter.Flavour flavour = ortOptimized ? LlamaOnnxExporter.Flavour.ORT_OPTIMIZED
+                : LlamaOnnxExporter.Flavour.STANDARD;
         LlamaOnnxExporter.Options options = LlamaOnnxExporter.Options.defaults().withWeightType(dtype.dtype)
-                .withReplace(force);
+                .withFlavour(flavour).withReplace(force);
         LlamaOnnxExporter.Result r;
         try (Checkpoint in = Checkpoint.open(input, tokenizer.file)) {
             r = LlamaOnnxExporter.export(in, output, options, ProgressPrinter.forStderr(spec.commandLine().getErr()));
@@ -63,8 +70,8 @@ final class ExportOnnxCommand implements Callable<Integer> {
             throw new AricaException(ExitCode.BAD_INPUT, input + ": " + e.getMessage(), e);
         }
         PrintWriter out = spec.commandLine().getOut();
-        out.printf("wrote %s: %d layers, %d nodes, %d weights (%s, %s)%n", r.directory(), r.config().layers(), r.nodes(),
-                r.weights(), dtype.name(), ByteSize.format(r.weightBytes()));
+        out.printf("wrote %s: %d layers, %d nodes, %d weights (%s, %s), %s graph%n", r.directory(), r.config().layers(),
+                r.nodes(), r.weights(), dtype.name(), ByteSize.format(r.weightBytes()), flavour.id);
         out.flush();
         return ExitCode.OK;
     }

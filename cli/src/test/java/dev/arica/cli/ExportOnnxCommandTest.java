@@ -115,6 +115,33 @@ class ExportOnnxCommandTest {
     }
 
     @Test
+    void ortOptimizedUsesOnnxRuntimesFusedOperatorsAndSaysSo() throws IOException {
+        Path hf = tmp.resolve("hf");
+        SyntheticLlama.write(hf, SyntheticLlama.Preset.TINY_GQA.spec(), Long.MAX_VALUE, Progress.NONE);
+        Path out = tmp.resolve("ort");
+        CliTesting.Run r = ok("export-onnx", hf.toString(), "-o", out.toString(), "--ort-optimized", "--dtype", "f16");
+        assertTrue(r.out().startsWith("wrote " + out + ": 2 layers") && r.out().strip().endsWith("ort-optimized graph"), r::toString);
+        JsonNode j = ok("inspect", "--json", out.resolve("model.onnx").toString()).json();
+        assertEquals("[{\"domain\":\"\",\"version\":17},{\"domain\":\"com.microsoft\",\"version\":1}]",
+                j.get("opset_imports").toString());
+        assertEquals(2, j.get("ops").get("com.microsoft:GroupQueryAttention").asInt());
+        assertEquals(4, j.get("ops").get("com.microsoft:SkipSimplifiedLayerNormalization").asInt());
+        assertEquals("ort-optimized", j.get("metadata").get("arica.flavour").asText());
+        assertEquals("[\"batch_size\",4,\"past_sequence_length\",8]", j.get("inputs").get(3).get("shape").toString());
+        assertEquals("F16", tensors(j).get("lm_head.weight").get("dtype").asText());
+        JsonNode genai = CliTesting.JSON.readTree(Files.readString(out.resolve("arica-genai.json")));
+        assertEquals("ort-optimized", genai.get("flavour").asText());
+        assertEquals("f16", genai.get("weight_dtype").asText());
+
+        Path standard = tmp.resolve("standard");
+        assertTrue(ok("export-onnx", hf.toString(), "-o", standard.toString()).out().strip().endsWith("standard graph"));
+        assertEquals("standard", CliTesting.JSON.readTree(Files.readString(standard.resolve("arica-genai.json")))
+                .get("flavour").asText());
+        assertEquals("standard", ok("inspect", "--json", standard.resolve("model.onnx").toString()).json()
+                .get("metadata").get("arica.flavour").asText());
+    }
+
+    @Test
     void anExistingDirectoryIsReplacedOnlyWithForce() throws IOException {
         Path bin = CliTesting.stories260K().resolve("stories260K.bin");
         Path out = Files.createDirectories(tmp.resolve("busy"));
@@ -143,7 +170,7 @@ class ExportOnnxCommandTest {
     @Test
     void helpDocumentsTheOptions() {
         String out = ok("export-onnx", "--help").out();
-        for (String option : List.of("IN", "-o", "--output", "--dtype", "--force", "--tokenizer", "f16")) {
+        for (String option : List.of("IN", "-o", "--output", "--dtype", "--force", "--tokenizer", "f16", "--ort-optimized")) {
             assertTrue(out.contains(option), () -> "mentions " + option + "\n" + out);
         }
         assertTrue(Pattern.compile("(?m)^\\s+export-onnx\\s").matcher(ok("--help").out()).find(), "listed in arica --help");

@@ -29,14 +29,29 @@ final class GraphBuilder {
 
     /** Adds a node computing {@code output} (a new value name) and returns that name. */
     String node(String op, String output, List<String> inputs, AttributeProto... attributes) {
-        claim(output);
-        NodeProto.Builder n = NodeProto.newBuilder().setOpType(op).setName(output + "/" + op).addOutput(output);
-        n.addAllInput(inputs);
+        node("", op, List.of(output), inputs, attributes);
+        return output;
+    }
+
+    /**
+     * Adds a node of operator set {@code domain} ("" for ONNX) with several outputs, each a new value name or
+     * "" for an optional output left out; "" in {@code inputs} likewise skips an optional input.
+     */
+    void node(String domain, String op, List<String> outputs, List<String> inputs, AttributeProto... attributes) {
+        for (String o : outputs) {
+            if (!o.isEmpty()) {
+                claim(o);
+            }
+        }
+        NodeProto.Builder n = NodeProto.newBuilder().setOpType(op).setName(outputs.getFirst() + "/" + op)
+                .addAllOutput(outputs).addAllInput(inputs);
+        if (!domain.isEmpty()) {
+            n.setDomain(domain);
+        }
         for (AttributeProto a : attributes) {
             n.addAttribute(a);
         }
         graph.addNode(n);
-        return output;
     }
 
     String node(String op, String output, String input, AttributeProto... attributes) {

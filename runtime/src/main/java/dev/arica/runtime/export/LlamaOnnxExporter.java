@@ -14,7 +14,6 @@ import dev.arica.formats.Progress;
 import dev.arica.formats.Tensor;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.onnx.OnnxWriter;
-import dev.arica.formats.onnx.proto.GraphProto;
 import dev.arica.formats.onnx.proto.ModelProto;
 import dev.arica.formats.onnx.proto.OperatorSetIdProto;
 import dev.arica.formats.onnx.proto.StringStringEntryProto;
@@ -49,13 +48,26 @@ public final class LlamaOnnxExporter {
     /** Tokenizer files a generator looks for, most specific first. */
     private static final List<String> TOKENIZERS = List.of("tokenizer.json", "tokenizer.llama2c.bin", "tokenizer.model");
 
-    /** Which operators the graph may use. */
+    /** Which operators the graph may use; both have the same inputs, outputs and results. */
     public enum Flavour {
         /** Standard ONNX operators only, opset 17: any ONNX Runtime build and execution provider, other runtimes. */
-        STANDARD
-        // Extension point: an ORT-optimized flavour would use com.microsoft contrib operators
-        // (GroupQueryAttention, RotaryEmbedding, SkipSimplifiedLayerNormalization, MatMulNBits) in its own builder.
+        STANDARD("standard"),
+        /**
+         * ONNX Runtime's fused operators (com.microsoft GroupQueryAttention, RotaryEmbedding,
+         * SkipSimplifiedLayerNormalization, QuickGelu; SimplifiedLayerNormalization): ONNX Runtime only.
+         */
+        ORT_OPTIMIZED("ort-optimized");
+
+        /** The name arica-genai.json and the model's metadata record. */
+        public final String id;
+
+        Flavour(String id) {
+            this.id = id;
+        }
     }
+
+    /** Model metadata key naming the flavour. */
+    public static final String FLAVOUR_METADATA = "arica.flavour";
 
     /**
      * @param weightType F32, or F16 to halve the files: f16 weights are cast to float32 inside the graph (ONNX
@@ -81,6 +93,10 @@ public final class LlamaOnnxExporter {
         public Options withReplace(boolean r) {
             return new Options(weightType, flavour, onnx, r);
         }
+
+        public Options withFlavour(Flavour f) {
+            return new Options(weightType, f, onnx, replace);
+        }
     }
 
     /** What was written. */
@@ -102,22 +118,25 @@ public final class LlamaOnnxExporter {
             FloatCast.check(e.getKey(), in.tensor(e.getKey()).info().dtype(), options.weightType());
             weights.add(new TensorInfo(e.getKey(), options.weightType(), e.getValue()));
         }
-        GraphProto.Builder graph = switch (options.flavour()) {
-            case STANDARD -> LlamaGraph.build(config, options.weightType());
-        };
-        ModelProto model = ModelProto.newBuilder()
-                .setIrVersion(LlamaGraph.IR_VERSION)
-                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(LlamaGraph.OPSET))
+        LlamaGraph.Built graph = LlamaGraph.build(config, options.weightType(), options.flavour());
+        List<TensorInfo> initializers = new ArrayList<>(weights);
+        graph.computed().forEach(t -> initializers.add(t.info()));
+        ModelProto.Builder mb = ModelProto.newBuilder().setIrVersion(LlamaGraph.IR_VERSION);
+        graph.opsets().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> mb.addOpsetImport(
+                OperatorSetIdProto.newBuilder().setDomain(e.getKey()).setVersion(e.getValue())));
+        ModelProto model = mb
                 .setProducerName("arica")
                 .setProducerVersion(version())
                 .setDocString("Llama decoder with key/value cache, exported by arica from " + in.path().getFileName())
                 .addMetadataProps(StringStringEntryProto.newBuilder().setKey("arica.source_format").setValue(in.format()))
-                .setGraph(graph)
+                .addMetadataProps(StringStringEntryProto.newBuilder().setKey(FLAVOUR_METADATA).setValue(options.flavour().id))
+                .setGraph(graph.graph())
                 .build();
         long total = weights.stream().mapToLong(TensorInfo::byteSize).sum();
+        long all = initializers.stream().mapToLong(TensorInfo::byteSize).sum();
 
         List<String> files = new ArrayList<>();
-        progress.start("export-onnx", total);
+        progress.start("export-onnx", all);
         try (AtomicOutput dir = AtomicOutput.directory(out, options.replace())) {
             Path tmp = dir.temp();
             Set<String> ours = Set.of(MODEL_FILE, MODEL_FILE + OnnxWriter.DATA_SUFFIX, GENAI_FILE, "config.json");
@@ -130,11 +149,14 @@ public final class LlamaOnnxExporter {
             ObjectNode cfg = in.config().orElseThrow().deepCopy();
             cfg.put("torch_dtype", Converter.torchName(options.weightType()));
             Files.writeString(tmp.resolve("config.json"), Json.MAPPER.writeValueAsString(cfg) + "\n");
-            try (OnnxWriter w = OnnxWriter.createUnmanaged(tmp.resolve(MODEL_FILE), model, weights, options.onnx());
+            try (OnnxWriter w = OnnxWriter.createUnmanaged(tmp.resolve(MODEL_FILE), model, initializers, options.onnx());
                     Arena arena = Arena.ofConfined()) {
                 MemorySegment buffer = arena.allocate((long) CAST_CHUNK * 4, 64);
                 for (TensorInfo t : weights) {
                     stream(in.tensor(t.name()), t.dtype(), w, buffer, progress);
+                }
+                for (LlamaGraph.Computed t : graph.computed()) {
+                    compute(t, w, buffer, progress);
                 }
                 w.commit();
             }
@@ -190,6 +212,23 @@ public final class LlamaOnnxExporter {
         }
     }
 
+    /** Writes a computed float32 initializer, filled chunk by chunk through {@code buffer}. */
+    private static void compute(LlamaGraph.Computed t, OnnxWriter w, MemorySegment buffer, Progress progress)
+            throws IOException {
+        w.begin(t.info().name());
+        long n = t.info().elements();
+        long capacity = buffer.byteSize() / Float.BYTES;
+        for (long e = 0; e < n; ) {
+            long m = Math.min(n - e, capacity);
+            for (long k = 0; k < m; k++) {
+                buffer.setAtIndex(FloatCast.F32_LE, k, (float) t.element().applyAsDouble(e + k));
+            }
+            w.write(buffer.asSlice(0, m * Float.BYTES));
+            progress.advance(m * Float.BYTES);
+            e += m;
+        }
+    }
+
     /** The description a generator reads instead of inspecting the graph. */
     static ObjectNode genai(LlamaConfig c, Options options, List<String> files) {
         ObjectNode g = Json.MAPPER.createObjectNode();
@@ -197,7 +236,7 @@ public final class LlamaOnnxExporter {
         g.put("format_version", GENAI_FORMAT_VERSION);
         g.put("model_type", "llama");
         g.put("model", MODEL_FILE);
-        g.put("graph", options.flavour().name().toLowerCase(java.util.Locale.ROOT));
+        g.put("flavour", options.flavour().id);
         g.put("opset", LlamaGraph.OPSET);
         g.put("weight_dtype", options.weightType().name().toLowerCase(java.util.Locale.ROOT));
         g.put("activation_dtype", "f32");

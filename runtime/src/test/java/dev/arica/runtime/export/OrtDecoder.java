@@ -37,14 +37,19 @@ final class OrtDecoder implements AutoCloseable {
     final int vocab;
 
     OrtDecoder(Path dir) throws IOException, OrtException {
+        // The build machine is shared: one thread keeps the tests from crowding it.
+        this(dir, OrtSession.SessionOptions.OptLevel.ALL_OPT, 1);
+    }
+
+    OrtDecoder(Path dir, OrtSession.SessionOptions.OptLevel level, int threads) throws IOException, OrtException {
         genai = Json.readObjectFile(dir.resolve(LlamaOnnxExporter.GENAI_FILE));
         layers = genai.get("num_layers").asInt();
         kvHeads = genai.get("num_kv_heads").asInt();
         headDim = genai.get("head_dim").asInt();
         vocab = genai.get("vocab_size").asInt();
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
-            // The build machine is shared: one thread keeps the tests from crowding it.
-            o.setIntraOpNumThreads(1);
+            o.setOptimizationLevel(level);
+            o.setIntraOpNumThreads(threads);
             o.setInterOpNumThreads(1);
             session = env.createSession(dir.resolve(genai.get("model").asText()).toString(), o);
         }
