@@ -37,6 +37,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /** {@code arica upscale}: the acceptance tests on the real stories260K, its .arica form, and a Mistral config. */
 class UpscaleCommandTest {
@@ -287,35 +289,16 @@ class UpscaleCommandTest {
 
     // ---- refusals: one line, exit 2, nothing written ----
 
-    @Test
-    void rangeOutsideTheModelIsRefused() throws IOException {
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "--slices | 0:4,3:6 | layer range 3:6 reaches outside the model's 5 layers: ranges lie within 0:5",
+        "--slices | 0:5,2:2 | layer range 2:2 is empty",
+        "--slices | 4:1     | layer range 4:1 is reversed",
+        "--drop   | 5       | --drop 5 leaves no layers: the model has 5 layers, so at most --drop 4",
+    })
+    void layersThatDoNotFitTheModelAreRefused(String option, String value, String message) throws IOException {
         Path out = tmp.resolve("out");
-        assertBadInput(run("upscale", stories().toString(), "-o", out.toString(), "--slices", "0:4,3:6"),
-                "layer range 3:6", "5 layers", "0:5");
-        assertNothingWritten(out);
-    }
-
-    @Test
-    void emptyRangeIsRefused() throws IOException {
-        Path out = tmp.resolve("out");
-        assertBadInput(run("upscale", stories().toString(), "-o", out.toString(), "--slices", "0:5,2:2"),
-                "layer range 2:2 is empty");
-        assertNothingWritten(out);
-    }
-
-    @Test
-    void reversedRangeIsRefused() throws IOException {
-        Path out = tmp.resolve("out");
-        assertBadInput(run("upscale", stories().toString(), "-o", out.toString(), "--slices", "4:1"),
-                "layer range 4:1 is reversed");
-        assertNothingWritten(out);
-    }
-
-    @Test
-    void dropOfEveryLayerIsRefused() throws IOException {
-        Path out = tmp.resolve("out");
-        assertBadInput(run("upscale", stories().toString(), "-o", out.toString(), "--drop", "5"),
-                "--drop 5 leaves no layers", "at most --drop 4");
+        assertBadInput(run("upscale", stories().toString(), "-o", out.toString(), option, value), message);
         assertNothingWritten(out);
     }
 

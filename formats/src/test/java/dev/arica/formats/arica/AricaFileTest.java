@@ -92,6 +92,19 @@ class AricaFileTest {
         }
     }
 
+    /** {@link #sample} with one bit of the stored "proj" tensor flipped. */
+    private Path sampleWithAFlippedByteInProj() throws IOException {
+        Path p = sample(false);
+        long off;
+        try (AricaFile f = AricaFile.open(p)) {
+            off = f.entry("proj").orElseThrow().offset() + 5;
+        }
+        byte[] all = Files.readAllBytes(p);
+        all[(int) off] ^= 0x10;
+        Files.write(p, all);
+        return p;
+    }
+
     @Test
     void copyWritesStoredBytesUnchangedUnderANewName() throws IOException {
         for (boolean compress : new boolean[] {false, true}) {
@@ -123,14 +136,7 @@ class AricaFileTest {
 
     @Test
     void copyRefusesACorruptSourceTensor() throws IOException {
-        Path p = sample(false);
-        long off;
-        try (AricaFile f = AricaFile.open(p)) {
-            off = f.entry("proj").orElseThrow().offset() + 5;
-        }
-        byte[] all = Files.readAllBytes(p);
-        all[(int) off] ^= 0x10;
-        Files.write(p, all);
+        Path p = sampleWithAFlippedByteInProj();
         Path out = dir.resolve("copy.arica");
         try (AricaFile in = AricaFile.open(p); AricaWriter w = AricaWriter.create(out)) {
             FormatException e = assertThrows(FormatException.class, () -> w.copy(in, in.entry("proj").orElseThrow(), "x"));
@@ -142,14 +148,7 @@ class AricaFileTest {
 
     @Test
     void verifyNamesTheTensorWithAFlippedByte() throws IOException {
-        Path p = sample(false);
-        long off;
-        try (AricaFile f = AricaFile.open(p)) {
-            off = f.entry("proj").orElseThrow().offset() + 5;
-        }
-        byte[] all = Files.readAllBytes(p);
-        all[(int) off] ^= 0x10;
-        Files.write(p, all);
+        Path p = sampleWithAFlippedByteInProj();
         try (AricaFile f = AricaFile.open(p)) {
             AricaFile.Problem problem = f.verify(Progress.NONE).orElseThrow();
             assertEquals("proj", problem.tensor());
