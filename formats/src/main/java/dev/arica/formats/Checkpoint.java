@@ -30,6 +30,14 @@ public interface Checkpoint extends AutoCloseable {
     /** The tensor named {@code name}, its bytes mapped, never copied. */
     Tensor tensor(String name) throws IOException;
 
+    /**
+     * Where the named tensor's bytes lie in a file, when they are stored there contiguously and unchanged;
+     * empty when the reader builds the tensor from other bytes (a row permutation, a decompression).
+     */
+    default Optional<FileRange> location(String name) {
+        return Optional.empty();
+    }
+
     /** String metadata (safetensors {@code __metadata__}). */
     Map<String, String> metadata();
 

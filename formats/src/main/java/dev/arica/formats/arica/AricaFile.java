@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.luben.zstd.Zstd;
 import dev.arica.formats.AuxFile;
 import dev.arica.formats.DType;
+import dev.arica.formats.FileRange;
 import dev.arica.formats.FormatException;
 import dev.arica.formats.Json;
 import java.io.IOException;
@@ -260,6 +261,11 @@ public final class AricaFile implements AutoCloseable {
     /** The stored bytes of a tensor as they are in the file (compressed when compressed): a zero-copy view. */
     public MemorySegment stored(AricaEntry e) {
         return file.asSlice(e.offset(), e.length());
+    }
+
+    /** Where a tensor's stored bytes lie in this file. */
+    public FileRange location(AricaEntry e) {
+        return new FileRange(path, e.offset(), e.length());
     }
 
     /**

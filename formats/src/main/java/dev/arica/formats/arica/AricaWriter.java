@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.luben.zstd.ZstdOutputStreamNoFinalizer;
 import dev.arica.formats.AtomicOutput;
 import dev.arica.formats.DType;
+import dev.arica.formats.FormatException;
 import dev.arica.formats.Json;
+import dev.arica.formats.MappedMemory;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.lang.foreign.MemorySegment;
@@ -37,6 +39,8 @@ public final class AricaWriter implements AutoCloseable {
     private final Set<String> names = new HashSet<>();
     private long position;
     private Pending current;
+    private FileChannel source;
+    private Path sourcePath;
 
     /** The tensor being written. */
     private final class Pending {
@@ -162,6 +166,54 @@ public final class AricaWriter implements AutoCloseable {
         return e;
     }
 
+    /**
+     * Writes a tensor of another .arica file under {@code name}, its stored bytes (quantized, compressed or
+     * not) unchanged: checksummed from {@code source}'s mapping, then copied file to file in the kernel
+     * (copy_file_range on Linux). A checksum that differs from the source entry's means the source is
+     * corrupt, and nothing is copied.
+     */
+    public AricaEntry copy(AricaFile source, AricaEntry entry, String name) throws IOException {
+        if (current != null) {
+            throw new IllegalStateException("tensor " + current.name + " is not finished");
+        }
+        if (!names.add(name)) {
+            throw new IllegalArgumentException("tensor name used twice: " + name);
+        }
+        MemorySegment stored = source.stored(entry);
+        long crc = AricaFile.crc(stored);
+        MappedMemory.release(stored);
+        if (crc != entry.crc32c()) {
+            throw new FormatException(source.path(), entry.name(), "checksum mismatch (stored data is corrupt)");
+        }
+        pad();
+        long offset = position;
+        FileChannel from = sourceChannel(source.path());
+        for (long done = 0; done < entry.length(); ) {
+            long n = from.transferTo(entry.offset() + done, entry.length() - done, channel);
+            if (n <= 0 && entry.offset() + done >= from.size()) {
+                throw new FormatException(source.path(), entry.name(), "file ends inside the tensor's data");
+            }
+            done += Math.max(n, 0);
+            position += Math.max(n, 0);
+        }
+        AricaEntry e = new AricaEntry(name, entry.dtype(), entry.shape(), entry.storage(), offset, entry.length(),
+                entry.rawLength(), crc, entry.compressed(), entry.zstdLevel());
+        entries.add(e);
+        return e;
+    }
+
+    /** A channel on the source of {@link #copy}, kept open while consecutive copies read the same file. */
+    private FileChannel sourceChannel(Path file) throws IOException {
+        if (source == null || !sourcePath.equals(file)) {
+            if (source != null) {
+                source.close();
+            }
+            source = FileChannel.open(file, StandardOpenOption.READ);
+            sourcePath = file;
+        }
+        return source;
+    }
+
     /** Embeds a side file (tokenizer, generation config). */
     public void addFile(String name, byte[] content) throws IOException {
         if (current != null) {
@@ -228,6 +280,9 @@ public final class AricaWriter implements AutoCloseable {
         trailer.clear();
         writeFully(trailer);
         channel.close();
+        if (source != null) {
+            source.close();
+        }
         out.commit();
     }
 
@@ -255,6 +310,9 @@ public final class AricaWriter implements AutoCloseable {
         } finally {
             try {
                 channel.close();
+                if (source != null) {
+                    source.close();
+                }
             } finally {
                 out.close();
             }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.AuxFile;
 import dev.arica.formats.Checkpoint;
+import dev.arica.formats.FileRange;
 import dev.arica.formats.FormatException;
 import dev.arica.formats.Json;
 import dev.arica.formats.Tensor;
@@ -199,6 +200,12 @@ public final class HfCheckpoint implements Checkpoint {
             throw new IllegalArgumentException("no tensor named '" + name + "' in " + dir);
         }
         return f.tensor(name);
+    }
+
+    @Override
+    public Optional<FileRange> location(String name) {
+        SafetensorsFile f = owner.get(name);
+        return f == null ? Optional.empty() : f.location(name);
     }
 
     @Override

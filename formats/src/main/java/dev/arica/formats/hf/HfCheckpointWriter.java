@@ -9,6 +9,7 @@ import dev.arica.formats.TensorInfo;
 import dev.arica.formats.safetensors.SafetensorsWriter;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -129,6 +130,14 @@ public final class HfCheckpointWriter implements CheckpointWriter {
             throw new IllegalStateException("write before begin");
         }
         shard.write(bytes);
+    }
+
+    @Override
+    public void transfer(FileChannel source, long position, long count) throws IOException {
+        if (shard == null) {
+            throw new IllegalStateException("transfer before begin");
+        }
+        shard.transfer(source, position, count);
     }
 
     @Override

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.AuxFile;
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.DType;
+import dev.arica.formats.FileRange;
 import dev.arica.formats.FormatException;
 import dev.arica.formats.Json;
 import dev.arica.formats.Tensor;
@@ -268,6 +269,11 @@ public final class SafetensorsFile implements Checkpoint {
         TensorInfo info = info(name).orElseThrow(
                 () -> new IllegalArgumentException("no tensor named '" + name + "' in " + path));
         return Tensor.of(info, data.asSlice(offsets.get(name), info.byteSize()));
+    }
+
+    @Override
+    public Optional<FileRange> location(String name) {
+        return info(name).map(t -> new FileRange(path, 8 + headerBytes + offsets.get(name), t.byteSize()));
     }
 
     /** Bytes of the JSON header (padding included). */

@@ -6,6 +6,7 @@ import dev.arica.formats.AtomicOutput;
 import dev.arica.formats.CheckpointWriter;
 import dev.arica.formats.Json;
 import dev.arica.formats.TensorInfo;
+import java.io.EOFException;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -125,6 +126,25 @@ public final class SafetensorsWriter implements CheckpointWriter {
             writeFully(bytes.asSlice(off, Math.min(MAX_WRITE, bytes.byteSize() - off)).asByteBuffer());
         }
         remaining -= bytes.byteSize();
+    }
+
+    @Override
+    public void transfer(FileChannel source, long position, long count) throws IOException {
+        if (current < 0 || count > remaining) {
+            throw new IllegalStateException("transfer of " + count + " bytes does not fit the current tensor");
+        }
+        for (long done = 0; done < count; ) {
+            long n = source.transferTo(position + done, count - done, channel);
+            if (n <= 0) {
+                // transferTo returns 0 at the end of the source as well: tell a short file from a stall.
+                if (position + done >= source.size()) {
+                    throw new EOFException("source ends " + (count - done) + " bytes before the range copied");
+                }
+                continue;
+            }
+            done += n;
+        }
+        remaining -= count;
     }
 
     /** Current end of the file: where the next write lands. */

@@ -92,8 +92,8 @@ class AricaFileTest {
         }
     }
 
-    @Test
-    void verifyNamesTheTensorWithAFlippedByte() throws IOException {
+    /** {@link #sample} with one bit of the stored "proj" tensor flipped. */
+    private Path sampleWithAFlippedByteInProj() throws IOException {
         Path p = sample(false);
         long off;
         try (AricaFile f = AricaFile.open(p)) {
@@ -102,6 +102,53 @@ class AricaFileTest {
         byte[] all = Files.readAllBytes(p);
         all[(int) off] ^= 0x10;
         Files.write(p, all);
+        return p;
+    }
+
+    @Test
+    void copyWritesStoredBytesUnchangedUnderANewName() throws IOException {
+        for (boolean compress : new boolean[] {false, true}) {
+            Path src = sample(compress);
+            Path out = dir.resolve("copy-" + compress + ".arica");
+            try (AricaFile in = AricaFile.open(src); AricaWriter w = AricaWriter.create(out)) {
+                AricaEntry proj = in.entry("proj").orElseThrow();
+                AricaEntry a = w.copy(in, proj, "first");
+                AricaEntry b = w.copy(in, proj, "second");
+                assertEquals(proj.crc32c(), a.crc32c());
+                assertEquals(0, b.offset() % 64);
+                assertThrows(IllegalArgumentException.class, () -> w.copy(in, proj, "first"));
+                w.commit(null, null, Map.of());
+            }
+            try (AricaFile in = AricaFile.open(src); AricaFile f = AricaFile.open(out)) {
+                AricaEntry proj = in.entry("proj").orElseThrow();
+                byte[] stored = in.stored(proj).toArray(ValueLayout.JAVA_BYTE);
+                for (String name : List.of("first", "second")) {
+                    AricaEntry e = f.entry(name).orElseThrow();
+                    assertArrayEquals(stored, f.stored(e).toArray(ValueLayout.JAVA_BYTE), name);
+                    assertEquals(proj.storage(), e.storage());
+                    assertEquals(compress, e.compressed());
+                    assertEquals(proj.rawLength(), e.rawLength());
+                }
+                assertEquals(Optional.empty(), f.verify(Progress.NONE));
+            }
+        }
+    }
+
+    @Test
+    void copyRefusesACorruptSourceTensor() throws IOException {
+        Path p = sampleWithAFlippedByteInProj();
+        Path out = dir.resolve("copy.arica");
+        try (AricaFile in = AricaFile.open(p); AricaWriter w = AricaWriter.create(out)) {
+            FormatException e = assertThrows(FormatException.class, () -> w.copy(in, in.entry("proj").orElseThrow(), "x"));
+            assertEquals("proj", e.tensor());
+            assertTrue(e.getMessage().contains("checksum"), e.getMessage());
+        }
+        assertFalse(Files.exists(out));
+    }
+
+    @Test
+    void verifyNamesTheTensorWithAFlippedByte() throws IOException {
+        Path p = sampleWithAFlippedByteInProj();
         try (AricaFile f = AricaFile.open(p)) {
             AricaFile.Problem problem = f.verify(Progress.NONE).orElseThrow();
             assertEquals("proj", problem.tensor());

@@ -63,6 +63,21 @@ class HfCheckpointTest {
     }
 
     @Test
+    void locationsPointAtEachTensorsBytesInItsShard() throws Exception {
+        Path dir = sharded(index(GOOD_MAP));
+        try (HfCheckpoint c = HfCheckpoint.open(dir)) {
+            for (String name : List.of("a", "b", "c")) {
+                dev.arica.formats.FileRange r = c.location(name).orElseThrow();
+                byte[] file = Files.readAllBytes(r.file());
+                assertArrayEquals(bytesOf(c.tensor(name)), java.util.Arrays.copyOfRange(file, (int) r.offset(),
+                        (int) (r.offset() + r.length())), name);
+            }
+            assertEquals(dir.resolve(S2), c.location("c").orElseThrow().file());
+            assertTrue(c.location("missing").isEmpty());
+        }
+    }
+
+    @Test
     void opensASingleFileDirectory() throws Exception {
         Path dir = Files.createDirectory(tmp.resolve("single"));
         new St().tensor("w", DType.F32, shape(1), f32(7)).writeTo(dir.resolve(HfCheckpoint.SINGLE));

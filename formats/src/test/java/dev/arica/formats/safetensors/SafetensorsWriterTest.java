@@ -163,6 +163,39 @@ class SafetensorsWriterTest {
     }
 
     @Test
+    void transferCopiesARangeOfAnotherFileIntoTheTensor() throws Exception {
+        byte[] source = randomBytes(5, 100);
+        Path src = Files.write(dir.resolve("src.bin"), source);
+        Path f = dir.resolve("t.safetensors");
+        try (SafetensorsWriter w = SafetensorsWriter.create(f, TWO, Map.of());
+                java.nio.channels.FileChannel in = java.nio.channels.FileChannel.open(src)) {
+            w.begin("a");
+            w.transfer(in, 3, 10);
+            w.transfer(in, 50, 6);
+            assertThrows(IllegalStateException.class, () -> w.transfer(in, 0, 1), "the tensor is full");
+            w.begin("b");
+            assertThrows(java.io.EOFException.class, () -> w.transfer(in, 95, 16), "the source is too short");
+        }
+        assertFalse(Files.exists(f), "not committed");
+        try (SafetensorsWriter w = SafetensorsWriter.create(f, TWO, Map.of());
+                java.nio.channels.FileChannel in = java.nio.channels.FileChannel.open(src)) {
+            w.begin("a");
+            w.transfer(in, 3, 16);
+            w.begin("b");
+            w.transfer(in, 84, 16);
+            w.commit();
+        }
+        try (SafetensorsFile r = SafetensorsFile.open(f)) {
+            assertArrayEquals(java.util.Arrays.copyOfRange(source, 3, 19), bytesOf(r.tensor("a")));
+            assertArrayEquals(java.util.Arrays.copyOfRange(source, 84, 100), bytesOf(r.tensor("b")));
+            dev.arica.formats.FileRange at = r.location("b").orElseThrow();
+            assertEquals(f, at.file());
+            assertEquals(Files.size(f) - 16, at.offset());
+            assertEquals(16, at.length());
+        }
+    }
+
+    @Test
     void zeroTensorsWriteAValidFile() throws Exception {
         Path f = dir.resolve("none.safetensors");
         try (SafetensorsWriter w = SafetensorsWriter.create(f, List.of(), Map.of())) {
