@@ -64,7 +64,7 @@ final class ExportOnnxCommand implements Callable<Integer> {
         LlamaOnnxExporter.Options options = LlamaOnnxExporter.Options.defaults().withWeightType(dtype.dtype)
                 .withFlavour(flavour).withReplace(force);
         LlamaOnnxExporter.Result r;
-        try (Checkpoint in = Checkpoint.open(input, tokenizer.file)) {
+        try (Checkpoint in = ModelInput.openCheckpoint(input, tokenizer.file)) {
             r = LlamaOnnxExporter.export(in, output, options, ProgressPrinter.forStderr(spec.commandLine().getErr()));
         } catch (FloatCast.UnsupportedCastException e) {
             throw new AricaException(ExitCode.BAD_INPUT, input + ": " + e.getMessage(), e);

@@ -2,16 +2,10 @@ package dev.arica.cli;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.arica.formats.AuxFile;
-import dev.arica.formats.Checkpoint;
-import dev.arica.formats.FileDigest;
 import dev.arica.formats.Json;
-import dev.arica.formats.llama2c.Llama2cCheckpoint;
 import dev.arica.runtime.export.LlamaOnnxExporter;
-import dev.arica.runtime.generate.GenAiConfig;
 import dev.arica.runtime.generate.Generator;
 import dev.arica.runtime.generate.OnnxDecoder;
-import dev.arica.runtime.generate.OnnxExportCache;
 import dev.arica.runtime.generate.Sampler;
 import dev.arica.runtime.ort.Device;
 import dev.arica.runtime.ort.ExecutionProvider;
@@ -19,9 +13,7 @@ import dev.arica.runtime.ort.InferenceSession;
 import dev.arica.runtime.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
@@ -107,23 +99,18 @@ final class GenerateCommand implements Callable<Integer> {
         if (threads != null && threads < 1) {
             throw AricaException.badInput("--threads must be at least 1, not " + threads);
         }
-        if (noCache && cacheDir != null) {
-            throw AricaException.badInput("--no-cache and --cache-dir exclude each other");
-        }
         PrintWriter err = spec.commandLine().getErr();
-        try (OnnxExportCache.Entry entry = exportedDirectory(err)) {
-            Path dir = entry.directory();
-            GenAiConfig config = GenAiConfig.read(dir.resolve(GenAiConfig.FILE));
-            Tokenizer tokenizer = tokenizer(dir, config);
-            int[] promptIds = encode(tokenizer, config);
+        try (ModelInput input = ModelInput.resolve(model, tokenizerFile, new ModelInput.CacheChoice(cacheDir, noCache),
+                LlamaOnnxExporter.Options.defaults(), err)) {
+            int[] promptIds = input.encode(prompt);
             int intraOp = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-            try (InferenceSession session = InferenceSession.open(dir.resolve(config.model()),
+            try (InferenceSession session = InferenceSession.open(input.onnxFile(),
                     new InferenceSession.Options(device, intraOp, 0));
-                 OnnxDecoder decoder = new OnnxDecoder(session, config)) {
+                 OnnxDecoder decoder = new OnnxDecoder(session, input.config())) {
                 err.println("arica: device " + name(session.provider())
                         + (session.providerNote().isEmpty() ? "" : " (CUDA: " + session.providerNote() + ")"));
                 err.flush();
-                return generate(decoder, tokenizer, promptIds, sampling, name(session.provider()));
+                return generate(decoder, input.tokenizer(), promptIds, sampling, name(session.provider()));
             }
         }
     }
@@ -144,82 +131,6 @@ final class GenerateCommand implements Callable<Integer> {
 
     private boolean greedy(Sampler.Settings s) {
         return s.temperature() == 0 || s.topK() == 1;
-    }
-
-    /** MODEL as an exported directory: itself when it is one, else its export from the cache (made now if needed). */
-    private OnnxExportCache.Entry exportedDirectory(PrintWriter err) throws IOException {
-        Path dir = Files.isRegularFile(model) && model.getFileName().toString().endsWith(".onnx")
-                ? model.toAbsolutePath().getParent() : model;
-        if (Files.isDirectory(dir) && Files.isRegularFile(dir.resolve(GenAiConfig.FILE))) {
-            return new OnnxExportCache.Entry(dir, null, false, java.time.Duration.ZERO, null);
-        }
-        if (dir != model) {
-            throw AricaException.badInput(model + ": no " + GenAiConfig.FILE + " beside it; give the directory arica "
-                    + "export-onnx wrote, or the checkpoint to export");
-        }
-        if (Files.isRegularFile(model) && model.getFileName().toString().endsWith(".arica")) {
-            throw AricaException.badInput(model + ": generate does not run .arica files yet; convert it first "
-                    + "(arica convert " + model + " -o DIR) and generate from DIR");
-        }
-        OnnxExportCache cache = noCache ? OnnxExportCache.none()
-                : OnnxExportCache.at(cacheDir != null ? cacheDir : FileDigest.defaultCacheDirectory());
-        try (Checkpoint in = Checkpoint.open(model, tokenizerFile)) {
-            if (tokenizerFile == null && !hasTokenizer(in)) {
-                throw AricaException.badInput(model + ": no tokenizer found" + (in instanceof Llama2cCheckpoint l
-                        ? " (looked for tokenizer.bin and tok" + l.header().vocab() + ".bin beside it)"
-                        : " (looked for " + Tokenizer.HF_FILE + " and " + Llama2cCheckpoint.TOKENIZER_NAME + ")")
-                        + "; give one with --tokenizer FILE");
-            }
-            OnnxExportCache.Entry e = cache.export(in, LlamaOnnxExporter.Options.defaults(), "arica " + Cli.version(),
-                    ProgressPrinter.forStderr(err));
-            if (e.exported()) {
-                err.printf(Locale.ROOT, "arica: exported %s to ONNX in %.1f s (%s)%n", model, e.took().toNanos() / 1e9,
-                        cache.root() == null ? "temporary, --no-cache" : "cached in " + e.directory());
-            }
-            return e;
-        }
-    }
-
-    private static boolean hasTokenizer(Checkpoint in) {
-        return in.auxFiles().stream().map(AuxFile::name)
-                .anyMatch(n -> n.equals(Tokenizer.HF_FILE) || n.equals(Llama2cCheckpoint.TOKENIZER_NAME));
-    }
-
-    private Tokenizer tokenizer(Path dir, GenAiConfig config) throws IOException {
-        if (tokenizerFile != null) {
-            return Tokenizer.open(tokenizerFile);
-        }
-        if (config.tokenizer() != null) {
-            if (!Files.isRegularFile(dir.resolve(config.tokenizer()))) {
-                throw AricaException.badInput(dir + ": its tokenizer " + config.tokenizer() + " (named in " + GenAiConfig.FILE
-                        + ") is missing; give one with --tokenizer FILE");
-            }
-            return Tokenizer.open(dir.resolve(config.tokenizer()));
-        }
-        if (!Files.isRegularFile(dir.resolve(Tokenizer.HF_FILE)) && !Files.isRegularFile(dir.resolve(Llama2cCheckpoint.TOKENIZER_NAME))) {
-            throw AricaException.badInput(dir + ": no tokenizer (looked for " + Tokenizer.HF_FILE + " and "
-                    + Llama2cCheckpoint.TOKENIZER_NAME + "); give one with --tokenizer FILE");
-        }
-        return Tokenizer.open(dir);
-    }
-
-    private int[] encode(Tokenizer tokenizer, GenAiConfig config) {
-        int[] ids = tokenizer.encode(prompt, true);
-        if (ids.length == 0) {
-            throw AricaException.badInput("the prompt is empty and the tokenizer has no beginning-of-sequence token: "
-                    + "give some text");
-        }
-        if (config.contextLength() > 0 && ids.length > config.contextLength()) {
-            throw AricaException.badInput("the prompt is " + ids.length + " tokens, longer than the model's context of "
-                    + config.contextLength());
-        }
-        for (int id : ids) {
-            if (id >= config.vocabSize()) {
-                throw AricaException.badInput("the tokenizer gives id " + id + ", outside the model's vocabulary of "
-                        + config.vocabSize() + " (a tokenizer of another model?)");
-            }
-        }
-        return ids;
     }
 
     private int generate(OnnxDecoder decoder, Tokenizer tokenizer, int[] promptIds, Sampler.Settings sampling, String device)

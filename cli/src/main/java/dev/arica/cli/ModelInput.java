@@ -1,0 +1,172 @@
+package dev.arica.cli;
+
+import dev.arica.formats.AuxFile;
+import dev.arica.formats.Checkpoint;
+import dev.arica.formats.FileDigest;
+import dev.arica.formats.llama2c.Llama2cCheckpoint;
+import dev.arica.runtime.export.LlamaOnnxExporter;
+import dev.arica.runtime.generate.GenAiConfig;
+import dev.arica.runtime.generate.OnnxExportCache;
+import dev.arica.runtime.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * A MODEL argument of the commands that run models (generate, validate) resolved to an ONNX directory that
+ * arica exported, with its description and tokenizer: the directory itself when MODEL is one, else MODEL
+ * exported into the cache (or a temporary directory) first. Closing removes a temporary export.
+ */
+final class ModelInput implements AutoCloseable {
+
+    /** Where on-the-fly exports go: a cache directory, or nowhere lasting. */
+    record CacheChoice(Path cacheDir, boolean noCache) {
+        OnnxExportCache cache() {
+            if (noCache && cacheDir != null) {
+                throw AricaException.badInput("--no-cache and --cache-dir exclude each other");
+            }
+            return noCache ? OnnxExportCache.none()
+                    : OnnxExportCache.at(cacheDir != null ? cacheDir : FileDigest.defaultCacheDirectory());
+        }
+    }
+
+    private final Path model;
+    private final OnnxExportCache.Entry entry;
+    private final GenAiConfig config;
+    private final Tokenizer tokenizer;
+
+    private ModelInput(Path model, OnnxExportCache.Entry entry, GenAiConfig config, Tokenizer tokenizer) {
+        this.model = model;
+        this.entry = entry;
+        this.config = config;
+        this.tokenizer = tokenizer;
+    }
+
+    /**
+     * @param tokenizerFile a tokenizer replacing the model's own, or null
+     * @param options how a checkpoint that is not ONNX yet is exported
+     * @param err where a line saying that the model was exported goes
+     */
+    static ModelInput resolve(Path model, Path tokenizerFile, CacheChoice cacheChoice, LlamaOnnxExporter.Options options,
+            PrintWriter err) throws IOException {
+        OnnxExportCache.Entry entry = exportedDirectory(model, tokenizerFile, cacheChoice, options, err);
+        try {
+            Path dir = entry.directory();
+            GenAiConfig config = GenAiConfig.read(dir.resolve(GenAiConfig.FILE));
+            return new ModelInput(model, entry, config, tokenizer(dir, config, tokenizerFile));
+        } catch (IOException | RuntimeException e) {
+            entry.close();
+            throw e;
+        }
+    }
+
+    Path model() {
+        return model;
+    }
+
+    /** The exported directory: model.onnx, arica-genai.json, the tokenizer. */
+    Path directory() {
+        return entry.directory();
+    }
+
+    Path onnxFile() {
+        return entry.directory().resolve(config.model());
+    }
+
+    GenAiConfig config() {
+        return config;
+    }
+
+    Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    /** The ids of {@code prompt} with the beginning-of-sequence id, checked against the model's vocabulary and context. */
+    int[] encode(String prompt) {
+        int[] ids = tokenizer.encode(prompt, true);
+        if (ids.length == 0) {
+            throw AricaException.badInput("the prompt is empty and the tokenizer has no beginning-of-sequence token: "
+                    + "give some text");
+        }
+        if (config.contextLength() > 0 && ids.length > config.contextLength()) {
+            throw AricaException.badInput("the prompt is " + ids.length + " tokens, longer than the model's context of "
+                    + config.contextLength());
+        }
+        for (int id : ids) {
+            if (id >= config.vocabSize()) {
+                throw AricaException.badInput("the tokenizer gives id " + id + ", outside the model's vocabulary of "
+                        + config.vocabSize() + " (a tokenizer of another model?)");
+            }
+        }
+        return ids;
+    }
+
+    @Override
+    public void close() throws IOException {
+        entry.close();
+    }
+
+    /** MODEL as an exported directory: itself when it is one, else its export from the cache (made now if needed). */
+    private static OnnxExportCache.Entry exportedDirectory(Path model, Path tokenizerFile, CacheChoice cacheChoice,
+            LlamaOnnxExporter.Options options, PrintWriter err) throws IOException {
+        Path dir = Files.isRegularFile(model) && model.getFileName().toString().endsWith(".onnx")
+                ? model.toAbsolutePath().getParent() : model;
+        if (Files.isDirectory(dir) && Files.isRegularFile(dir.resolve(GenAiConfig.FILE))) {
+            return new OnnxExportCache.Entry(dir, null, false, java.time.Duration.ZERO, null);
+        }
+        if (!dir.equals(model)) {
+            throw AricaException.badInput(model + ": no " + GenAiConfig.FILE + " beside it; give the directory arica "
+                    + "export-onnx wrote, or the checkpoint to export");
+        }
+        if (Files.isRegularFile(model) && model.getFileName().toString().endsWith(".arica")) {
+            throw AricaException.badInput(model + ": generate does not run .arica files yet; convert it first "
+                    + "(arica convert " + model + " -o DIR) and generate from DIR");
+        }
+        OnnxExportCache cache = cacheChoice.cache();
+        try (Checkpoint in = openCheckpoint(model, tokenizerFile)) {
+            if (tokenizerFile == null && !hasTokenizer(in)) {
+                throw AricaException.badInput(model + ": no tokenizer found" + (in instanceof Llama2cCheckpoint l
+                        ? " (looked for tokenizer.bin and tok" + l.header().vocab() + ".bin beside it)"
+                        : " (looked for " + Tokenizer.HF_FILE + " and " + Llama2cCheckpoint.TOKENIZER_NAME + ")")
+                        + "; give one with --tokenizer FILE");
+            }
+            OnnxExportCache.Entry e = cache.export(in, options, "arica " + Cli.version(), ProgressPrinter.forStderr(err));
+            if (e.exported()) {
+                err.printf(Locale.ROOT, "arica: exported %s to ONNX in %.1f s (%s)%n", model, e.took().toNanos() / 1e9,
+                        cache.root() == null ? "temporary, --no-cache" : "cached in " + e.directory());
+                err.flush();
+            }
+            return e;
+        }
+    }
+
+    /** A checkpoint to export: anything {@link Checkpoint#open(Path, Path)} reads. */
+    static Checkpoint openCheckpoint(Path model, Path tokenizerFile) throws IOException {
+        return Checkpoint.open(model, tokenizerFile);
+    }
+
+    private static boolean hasTokenizer(Checkpoint in) {
+        return in.auxFiles().stream().map(AuxFile::name)
+                .anyMatch(n -> n.equals(Tokenizer.HF_FILE) || n.equals(Llama2cCheckpoint.TOKENIZER_NAME));
+    }
+
+    private static Tokenizer tokenizer(Path dir, GenAiConfig config, Path tokenizerFile) throws IOException {
+        if (tokenizerFile != null) {
+            return Tokenizer.open(tokenizerFile);
+        }
+        if (config.tokenizer() != null) {
+            if (!Files.isRegularFile(dir.resolve(config.tokenizer()))) {
+                throw AricaException.badInput(dir + ": its tokenizer " + config.tokenizer() + " (named in " + GenAiConfig.FILE
+                        + ") is missing; give one with --tokenizer FILE");
+            }
+            return Tokenizer.open(dir.resolve(config.tokenizer()));
+        }
+        if (!Files.isRegularFile(dir.resolve(Tokenizer.HF_FILE)) && !Files.isRegularFile(dir.resolve(Llama2cCheckpoint.TOKENIZER_NAME))) {
+            throw AricaException.badInput(dir + ": no tokenizer (looked for " + Tokenizer.HF_FILE + " and "
+                    + Llama2cCheckpoint.TOKENIZER_NAME + "); give one with --tokenizer FILE");
+        }
+        return Tokenizer.open(dir);
+    }
+}
