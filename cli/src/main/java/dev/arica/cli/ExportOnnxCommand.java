@@ -20,7 +20,9 @@ import picocli.CommandLine.Spec;
         description = {"Export a Llama checkpoint as an ONNX decoder with a key/value cache (standard operators, opset 17,",
                 "or ONNX Runtime's fused operators with --ort-optimized).",
                 "OUT_DIR receives model.onnx, model.onnx.data, config.json, generation_config.json, the tokenizer",
-                "files and arica-genai.json. Weights stream from the input; the directory appears only when complete."})
+                "files and arica-genai.json. Weights stream from the input; the directory appears only when complete.",
+                "An .arica file's quantized projections become ONNX Runtime MatMulNBits nodes fed with the stored codes,",
+                "repacked, never requantized (or DequantizeLinear + MatMul, opset 21, with --portable)."})
 final class ExportOnnxCommand implements Callable<Integer> {
 
     /** The weight types --dtype accepts. */
@@ -34,7 +36,7 @@ final class ExportOnnxCommand implements Callable<Integer> {
         }
     }
 
-    @Parameters(index = "0", paramLabel = "IN", description = "An HF Llama directory, a .safetensors file with config, or a llama2.c .bin.")
+    @Parameters(index = "0", paramLabel = "IN", description = "An HF Llama directory, a .safetensors file with config, a llama2.c .bin, or an .arica file.")
     Path input;
 
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT_DIR", description = "Output directory.")
@@ -48,6 +50,15 @@ final class ExportOnnxCommand implements Callable<Integer> {
             "SkipSimplifiedLayerNormalization, ...): faster in ONNX Runtime, which alone runs it. Same inputs and outputs."})
     boolean ortOptimized;
 
+    @Option(names = "--portable", description = {"For an .arica input: quantized weights as standard DequantizeLinear (opset 21)",
+            "+ MatMul instead of ONNX Runtime's MatMulNBits, for runtimes without contrib operators."})
+    boolean portable;
+
+    @Option(names = "--accuracy-level", paramLabel = "L", defaultValue = "0",
+            description = {"For an .arica input: MatMulNBits accuracy_level, 0 (float32 compute: the stored values",
+                    "exactly) or 4 (int8 compute of the activations: faster, not bit-identical) (default: ${DEFAULT-VALUE})."})
+    int accuracyLevel;
+
     @Mixin
     TokenizerOption tokenizer;
 
@@ -57,12 +68,22 @@ final class ExportOnnxCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    private int level() {
+        if (accuracyLevel != 0 && accuracyLevel != 4) {
+            throw AricaException.badInput("--accuracy-level must be 0 or 4, not " + accuracyLevel);
+        }
+        if (accuracyLevel != 0 && portable) {
+            throw AricaException.badInput("--accuracy-level applies to MatMulNBits, not to --portable");
+        }
+        return accuracyLevel;
+    }
+
     @Override
     public Integer call() throws Exception {
         LlamaOnnxExporter.Flavour flavour = ortOptimized ? LlamaOnnxExporter.Flavour.ORT_OPTIMIZED
                 : LlamaOnnxExporter.Flavour.STANDARD;
         LlamaOnnxExporter.Options options = LlamaOnnxExporter.Options.defaults().withWeightType(dtype.dtype)
-                .withFlavour(flavour).withReplace(force);
+                .withFlavour(flavour).withReplace(force).withPortable(portable).withAccuracyLevel(level());
         LlamaOnnxExporter.Result r;
         try (Checkpoint in = ModelInput.openCheckpoint(input, tokenizer.file)) {
             r = LlamaOnnxExporter.export(in, output, options, ProgressPrinter.forStderr(spec.commandLine().getErr()));
@@ -70,8 +91,9 @@ final class ExportOnnxCommand implements Callable<Integer> {
             throw new AricaException(ExitCode.BAD_INPUT, input + ": " + e.getMessage(), e);
         }
         PrintWriter out = spec.commandLine().getOut();
-        out.printf("wrote %s: %d layers, %d nodes, %d weights (%s, %s), %s graph%n", r.directory(), r.config().layers(),
-                r.nodes(), r.weights(), dtype.name(), ByteSize.format(r.weightBytes()), flavour.id);
+        out.printf("wrote %s: %d layers, %d nodes, %d weights (%s, %s), %s graph%s%n", r.directory(), r.config().layers(),
+                r.nodes(), r.weights(), r.quantization().isEmpty() ? dtype.name() : dtype.name() + " floats",
+                ByteSize.format(r.weightBytes()), flavour.id, r.quantization().isEmpty() ? "" : "; quantized: " + r.quantization());
         out.flush();
         return ExitCode.OK;
     }

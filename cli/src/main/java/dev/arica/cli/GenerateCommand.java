@@ -104,8 +104,7 @@ final class GenerateCommand implements Callable<Integer> {
                 LlamaOnnxExporter.Options.defaults(), err)) {
             int[] promptIds = input.encode(prompt);
             int intraOp = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-            try (InferenceSession session = InferenceSession.open(input.onnxFile(),
-                    new InferenceSession.Options(device, intraOp, 0));
+            try (InferenceSession session = InferenceSession.open(input.onnxFile(), input.sessionOptions(device, intraOp));
                  OnnxDecoder decoder = new OnnxDecoder(session, input.config())) {
                 err.println("arica: device " + name(session.provider())
                         + (session.providerNote().isEmpty() ? "" : " (CUDA: " + session.providerNote() + ")"));

@@ -2,11 +2,17 @@ package dev.arica.cli;
 
 import dev.arica.formats.AuxFile;
 import dev.arica.formats.Checkpoint;
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.arica.formats.FileDigest;
+import dev.arica.formats.Json;
+import dev.arica.formats.arica.AricaCheckpoint;
+import dev.arica.formats.arica.AricaFile;
 import dev.arica.formats.llama2c.Llama2cCheckpoint;
 import dev.arica.runtime.export.LlamaOnnxExporter;
 import dev.arica.runtime.generate.GenAiConfig;
 import dev.arica.runtime.generate.OnnxExportCache;
+import dev.arica.runtime.ort.Device;
+import dev.arica.runtime.ort.InferenceSession;
 import dev.arica.runtime.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -36,12 +42,14 @@ final class ModelInput implements AutoCloseable {
     private final OnnxExportCache.Entry entry;
     private final GenAiConfig config;
     private final Tokenizer tokenizer;
+    private final boolean quantized;
 
-    private ModelInput(Path model, OnnxExportCache.Entry entry, GenAiConfig config, Tokenizer tokenizer) {
+    private ModelInput(Path model, OnnxExportCache.Entry entry, GenAiConfig config, Tokenizer tokenizer, boolean quantized) {
         this.model = model;
         this.entry = entry;
         this.config = config;
         this.tokenizer = tokenizer;
+        this.quantized = quantized;
     }
 
     /**
@@ -55,7 +63,8 @@ final class ModelInput implements AutoCloseable {
         try {
             Path dir = entry.directory();
             GenAiConfig config = GenAiConfig.read(dir.resolve(GenAiConfig.FILE));
-            return new ModelInput(model, entry, config, tokenizer(dir, config, tokenizerFile));
+            JsonNode q = Json.readObjectFile(dir.resolve(GenAiConfig.FILE)).get("quantization");
+            return new ModelInput(model, entry, config, tokenizer(dir, config, tokenizerFile), q != null && q.isObject());
         } catch (IOException | RuntimeException e) {
             entry.close();
             throw e;
@@ -81,6 +90,14 @@ final class ModelInput implements AutoCloseable {
 
     Tokenizer tokenizer() {
         return tokenizer;
+    }
+
+    /**
+     * Session options for this model: quantized weights are prepacked (MatMulNBits' fast kernels need their
+     * own layout, a copy the size of the quantized weights); float ones are used in place from the mapping.
+     */
+    InferenceSession.Options sessionOptions(Device device, int intraOpThreads) {
+        return new InferenceSession.Options(device, intraOpThreads, 0, quantized);
     }
 
     /** The ids of {@code prompt} with the beginning-of-sequence id, checked against the model's vocabulary and context. */
@@ -120,12 +137,10 @@ final class ModelInput implements AutoCloseable {
             throw AricaException.badInput(model + ": no " + GenAiConfig.FILE + " beside it; give the directory arica "
                     + "export-onnx wrote, or the checkpoint to export");
         }
-        if (Files.isRegularFile(model) && model.getFileName().toString().endsWith(".arica")) {
-            throw AricaException.badInput(model + ": generate does not run .arica files yet; convert it first "
-                    + "(arica convert " + model + " -o DIR) and generate from DIR");
-        }
         OnnxExportCache cache = cacheChoice.cache();
-        try (Checkpoint in = openCheckpoint(model, tokenizerFile)) {
+        // An .arica file embeds its tokenizer; --tokenizer then only replaces it when generating.
+        boolean arica = Files.isRegularFile(model) && AricaFile.looksLikeArica(model);
+        try (Checkpoint in = openCheckpoint(model, arica ? null : tokenizerFile)) {
             if (tokenizerFile == null && !hasTokenizer(in)) {
                 throw AricaException.badInput(model + ": no tokenizer found" + (in instanceof Llama2cCheckpoint l
                         ? " (looked for tokenizer.bin and tok" + l.header().vocab() + ".bin beside it)"
@@ -142,8 +157,18 @@ final class ModelInput implements AutoCloseable {
         }
     }
 
-    /** A checkpoint to export: anything {@link Checkpoint#open(Path, Path)} reads. */
+    /**
+     * A checkpoint to export: an .arica file (its quantized weights run as stored), else anything
+     * {@link Checkpoint#open(Path, Path)} reads.
+     */
     static Checkpoint openCheckpoint(Path model, Path tokenizerFile) throws IOException {
+        if (Files.isRegularFile(model) && AricaFile.looksLikeArica(model)) {
+            if (tokenizerFile != null) {
+                throw AricaException.badInput(model + ": --tokenizer does not apply to an .arica file, whose tokenizer "
+                        + "is embedded; give it to generate instead");
+            }
+            return AricaCheckpoint.open(model);
+        }
         return Checkpoint.open(model, tokenizerFile);
     }
 

@@ -305,10 +305,47 @@ class GenerateCommandTest {
         assertBadInput(generate(nowhere, "--prompt", "Hi"), nowhere.toString());
         Path lone = Files.writeString(tmp.resolve("lone.onnx"), "x");
         assertBadInput(generate(lone, "--prompt", "Hi"), lone.toString(), "arica-genai.json");
-        Path arica = tmp.resolve("stories.arica");
+    }
+
+    /**
+     * A q8_0 .arica file runs as stored: exported on the fly (MatMulNBits) into the cache, once; the portable
+     * export (DequantizeLinear + MatMul) of the same file gives the same ids.
+     */
+    @Test
+    void aQuantizedAricaFileRunsThroughMatMulNBitsAndPortablyWithTheSameIds() throws IOException {
+        Path arica = tmp.resolve("stories-q8_0.arica");
         CliTesting.Run q = run("quantize", bin().toString(), "-o", arica.toString(), "--scheme", "q8_0", "--no-digest-cache");
         assertEquals(ExitCode.OK, q.exit(), q::toString);
-        assertBadInput(generate(arica, "--prompt", "Hi"), arica.toString(), "arica convert");
+        Path portable = tmp.resolve("stories-q8_0-portable");
+        CliTesting.Run e = run("export-onnx", arica.toString(), "-o", portable.toString(), "--portable");
+        assertEquals(ExitCode.OK, e.exit(), e::toString);
+        assertTrue(e.out().contains("quantized: q8_0 x 35 (DequantizeLinear + MatMul)"), e::toString);
+        for (Reference ref : references) {
+            String budget = Integer.toString(257 - ref.promptIds().size());
+            CliTesting.Run a = generated(arica, "--prompt", ref.prompt(), "--max-new-tokens", budget, "--json");
+            CliTesting.Run b = generated(portable, "--prompt", ref.prompt(), "--max-new-tokens", budget, "--json");
+            assertEquals(ref.promptIds(), a.json().get("prompt_ids"));
+            assertEquals(a.json().get("ids"), b.json().get("ids"), () -> "'" + ref.prompt() + "'\n" + a + "\n" + b);
+            // q8_0 keeps the float model's first tokens (the stories drift apart later).
+            int n = ref.promptIds().size() + 8;
+            assertEquals(firstIds(ref.ids(), n), firstIds(a.json().get("ids"), n), ref::prompt);
+        }
+        long exports = countExportLines(generated(arica, "--prompt", "Hi", "--max-new-tokens", "2"));
+        assertEquals(0, exports, "the second run finds the export in the cache");
+        CliTesting.Run bad = run("export-onnx", arica.toString(), "-o", tmp.resolve("x").toString(), "--accuracy-level", "2");
+        assertBadInput(bad, "--accuracy-level");
+    }
+
+    private static String firstIds(JsonNode ids, int n) {
+        List<Integer> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            out.add(ids.get(i).asInt());
+        }
+        return out.toString();
+    }
+
+    private static long countExportLines(CliTesting.Run r) {
+        return errLines(r).stream().filter(l -> l.startsWith("arica: exported")).count();
     }
 
     @Test

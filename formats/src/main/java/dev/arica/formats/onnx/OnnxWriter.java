@@ -56,8 +56,34 @@ public final class OnnxWriter implements CheckpointWriter {
         }
     }
 
+    /**
+     * An initializer to write: its ONNX element type and dimensions. Types narrower than a byte (int4, uint4)
+     * are packed two to a byte, the first element in the low nibble, as ONNX stores them.
+     */
+    public record Initializer(String name, OnnxType type, long[] dims) {
+        public Initializer {
+            if (type.bits() <= 0 || (type.bits() % 8 != 0 && type.bits() != 4)) {
+                throw new IllegalArgumentException("cannot write " + type + " initializer " + name);
+            }
+            dims = dims.clone();
+        }
+
+        public static Initializer of(TensorInfo t) {
+            return new Initializer(t.name(), OnnxType.of(t.dtype()), t.shape());
+        }
+
+        public long elements() {
+            return TensorInfo.elements(dims);
+        }
+
+        /** Bytes of the data: elements x size, rounded up to whole bytes for 4-bit types. */
+        public long byteSize() {
+            return type.bits() == 4 ? (elements() + 1) / 2 : Math.multiplyExact(elements(), type.bits() / 8);
+        }
+    }
+
     /** Where one initializer goes: offset in the data file, or -1 when inline. */
-    private record Slot(TensorInfo info, long offset) {
+    private record Slot(Initializer info, long offset) {
         boolean external() {
             return offset >= 0;
         }
@@ -97,7 +123,7 @@ public final class OnnxWriter implements CheckpointWriter {
     public static OnnxWriter create(Path modelFile, ModelProto model, List<TensorInfo> initializers, Options options)
             throws IOException {
         String dataName = modelFile.getFileName() + DATA_SUFFIX;
-        List<Slot> slots = plan(model, initializers, options);
+        List<Slot> slots = plan(model, initializers.stream().map(Initializer::of).toList(), options);
         AtomicOutput m = AtomicOutput.file(modelFile);
         AtomicOutput d = null;
         try {
@@ -118,12 +144,18 @@ public final class OnnxWriter implements CheckpointWriter {
      */
     public static OnnxWriter createUnmanaged(Path modelFile, ModelProto model, List<TensorInfo> initializers,
             Options options) throws IOException {
+        return unmanaged(modelFile, model, initializers.stream().map(Initializer::of).toList(), options);
+    }
+
+    /** {@link #createUnmanaged} for initializers of any ONNX type, 4-bit ones included. */
+    public static OnnxWriter unmanaged(Path modelFile, ModelProto model, List<Initializer> initializers,
+            Options options) throws IOException {
         String dataName = modelFile.getFileName() + DATA_SUFFIX;
         return new OnnxWriter(modelFile, modelFile.resolveSibling(dataName), dataName, null, null, model,
                 plan(model, initializers, options));
     }
 
-    private static List<Slot> plan(ModelProto model, List<TensorInfo> initializers, Options options) {
+    private static List<Slot> plan(ModelProto model, List<Initializer> initializers, Options options) {
         Set<String> names = new HashSet<>();
         for (TensorProto t : model.getGraph().getInitializerList()) {
             names.add(t.getName());
@@ -131,7 +163,7 @@ public final class OnnxWriter implements CheckpointWriter {
         List<Slot> slots = new ArrayList<>();
         long offset = 0;
         long inlineBytes = model.getSerializedSize();
-        for (TensorInfo t : initializers) {
+        for (Initializer t : initializers) {
             if (!names.add(t.name())) {
                 throw new IllegalArgumentException("initializer name used twice: " + t.name());
             }
@@ -217,8 +249,8 @@ public final class OnnxWriter implements CheckpointWriter {
         for (Slot s : slots) {
             TensorProto.Builder t = TensorProto.newBuilder()
                     .setName(s.info().name())
-                    .setDataType(OnnxType.of(s.info().dtype()).code());
-            for (long d : s.info().shape()) {
+                    .setDataType(s.info().type().code());
+            for (long d : s.info().dims()) {
                 t.addDims(d);
             }
             if (s.external()) {

@@ -13,7 +13,9 @@ import dev.arica.formats.MappedMemory;
 import dev.arica.formats.Progress;
 import dev.arica.formats.Tensor;
 import dev.arica.formats.TensorInfo;
+import dev.arica.formats.arica.AricaCheckpoint;
 import dev.arica.formats.onnx.OnnxWriter;
+import dev.arica.quantize.Quantizer;
 import dev.arica.formats.onnx.proto.ModelProto;
 import dev.arica.formats.onnx.proto.OperatorSetIdProto;
 import dev.arica.formats.onnx.proto.StringStringEntryProto;
@@ -23,6 +25,8 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -66,42 +70,71 @@ public final class LlamaOnnxExporter {
         }
     }
 
+    /** Model metadata key describing the quantized weights, when there are any. */
+    public static final String QUANTIZATION_METADATA = "arica.quantization";
+
     /** Model metadata key naming the flavour. */
     public static final String FLAVOUR_METADATA = "arica.flavour";
 
     /**
      * @param weightType F32, or F16 to halve the files: f16 weights are cast to float32 inside the graph (ONNX
      *     Runtime folds the casts when it loads the model), so activations and the cache stay float32 and
-     *     results stay close to the f32 export on every execution provider
+     *     results stay close to the f32 export on every execution provider. For an .arica input it applies to
+     *     the float tensors; quantized projections keep their stored codes and fp16 scales.
+     * @param portable quantized projections as standard DequantizeLinear (opset 21) + MatMul instead of ONNX
+     *     Runtime's MatMulNBits: for runtimes without contrib operators
+     * @param accuracyLevel MatMulNBits' accuracy_level (0: float32 compute, the stored values exactly; 4: int8
+     *     compute of the activations, faster on CPUs with int8 dot products)
      * @param replace whether an existing non-empty output directory may be replaced
      */
-    public record Options(DType weightType, Flavour flavour, OnnxWriter.Options onnx, boolean replace) {
+    public record Options(DType weightType, Flavour flavour, boolean portable, int accuracyLevel,
+            OnnxWriter.Options onnx, boolean replace) {
         public Options {
             if (weightType != DType.F32 && weightType != DType.F16) {
                 throw new IllegalArgumentException("ONNX export writes f32 or f16 weights, not " + weightType);
             }
+            if (accuracyLevel < 0 || accuracyLevel > 4) {
+                throw new IllegalArgumentException("MatMulNBits accuracy_level is 0 to 4, not " + accuracyLevel);
+            }
         }
 
         public static Options defaults() {
-            return new Options(DType.F32, Flavour.STANDARD, OnnxWriter.Options.defaults(), false);
+            return new Options(DType.F32, Flavour.STANDARD, false, 0, OnnxWriter.Options.defaults(), false);
         }
 
         public Options withWeightType(DType t) {
-            return new Options(t, flavour, onnx, replace);
+            return new Options(t, flavour, portable, accuracyLevel, onnx, replace);
         }
 
         public Options withReplace(boolean r) {
-            return new Options(weightType, flavour, onnx, r);
+            return new Options(weightType, flavour, portable, accuracyLevel, onnx, r);
         }
 
         public Options withFlavour(Flavour f) {
-            return new Options(weightType, f, onnx, replace);
+            return new Options(weightType, f, portable, accuracyLevel, onnx, replace);
+        }
+
+        public Options withPortable(boolean p) {
+            return new Options(weightType, flavour, p, accuracyLevel, onnx, replace);
+        }
+
+        public Options withAccuracyLevel(int level) {
+            return new Options(weightType, flavour, portable, level, onnx, replace);
+        }
+
+        public Options withOnnx(OnnxWriter.Options o) {
+            return new Options(weightType, flavour, portable, accuracyLevel, o, replace);
         }
     }
 
-    /** What was written. */
+    /**
+     * What was written.
+     *
+     * @param quantization the quantized weights and how they run ("q8_0 x 42 (MatMulNBits, accuracy_level 0)"),
+     *     empty for a float export
+     */
     public record Result(Path directory, LlamaConfig config, int nodes, int weights, long weightBytes,
-            List<String> files) {}
+            String quantization, List<String> files) {}
 
     private LlamaOnnxExporter() {}
 
@@ -113,27 +146,47 @@ public final class LlamaOnnxExporter {
             throw new IllegalArgumentException("output " + out + " holds the input " + in.path()
                     + "; export to another directory");
         }
+        Map<String, TensorInfo> stored = new HashMap<>();
+        in.tensors().forEach(t -> stored.put(t.name(), t));
+        Map<String, LlamaGraph.QuantizedWeight> quantized = new LinkedHashMap<>();
+        if (in instanceof AricaCheckpoint a) {
+            for (Map.Entry<String, long[]> e : config.weightShapes().entrySet()) {
+                long[] shape = e.getValue();
+                a.quantized(e.getKey()).filter(l -> shape.length == 2).ifPresent(l -> quantized.put(e.getKey(),
+                        new LlamaGraph.QuantizedWeight(e.getKey(), l, shape[0], shape[1])));
+            }
+        }
+        LlamaGraph.Built graph = LlamaGraph.build(config, options.weightType(), options.flavour(),
+                new LlamaGraph.Quantization(quantized, options.portable(), options.accuracyLevel()));
         List<TensorInfo> weights = new ArrayList<>();
         for (Map.Entry<String, long[]> e : config.weightShapes().entrySet()) {
-            FloatCast.check(e.getKey(), in.tensor(e.getKey()).info().dtype(), options.weightType());
+            if (!graph.floatWeights().contains(e.getKey())) {
+                continue;
+            }
+            if (!quantized.containsKey(e.getKey())) {
+                FloatCast.check(e.getKey(), stored.get(e.getKey()).dtype(), options.weightType());
+            }
             weights.add(new TensorInfo(e.getKey(), options.weightType(), e.getValue()));
         }
-        LlamaGraph.Built graph = LlamaGraph.build(config, options.weightType(), options.flavour());
-        List<TensorInfo> initializers = new ArrayList<>(weights);
-        graph.computed().forEach(t -> initializers.add(t.info()));
-        ModelProto.Builder mb = ModelProto.newBuilder().setIrVersion(LlamaGraph.IR_VERSION);
+        List<OnnxWriter.Initializer> initializers = new ArrayList<>();
+        weights.forEach(t -> initializers.add(OnnxWriter.Initializer.of(t)));
+        graph.computed().forEach(t -> initializers.add(OnnxWriter.Initializer.of(t.info())));
+        graph.planes().forEach(p -> initializers.add(p.initializer()));
+        ModelProto.Builder mb = ModelProto.newBuilder().setIrVersion(graph.irVersion());
         graph.opsets().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> mb.addOpsetImport(
                 OperatorSetIdProto.newBuilder().setDomain(e.getKey()).setVersion(e.getValue())));
-        ModelProto model = mb
-                .setProducerName("arica")
+        mb.setProducerName("arica")
                 .setProducerVersion(version())
                 .setDocString("Llama decoder with key/value cache, exported by arica from " + in.path().getFileName())
                 .addMetadataProps(StringStringEntryProto.newBuilder().setKey("arica.source_format").setValue(in.format()))
-                .addMetadataProps(StringStringEntryProto.newBuilder().setKey(FLAVOUR_METADATA).setValue(options.flavour().id))
-                .setGraph(graph.graph())
-                .build();
-        long total = weights.stream().mapToLong(TensorInfo::byteSize).sum();
-        long all = initializers.stream().mapToLong(TensorInfo::byteSize).sum();
+                .addMetadataProps(StringStringEntryProto.newBuilder().setKey(FLAVOUR_METADATA).setValue(options.flavour().id));
+        if (!quantized.isEmpty()) {
+            mb.addMetadataProps(StringStringEntryProto.newBuilder().setKey(QUANTIZATION_METADATA)
+                    .setValue(quantizationSummary(quantized.values(), options)));
+        }
+        ModelProto model = mb.setGraph(graph.graph()).build();
+        long total = initializers.stream().filter(i -> !isComputed(graph, i.name())).mapToLong(OnnxWriter.Initializer::byteSize).sum();
+        long all = initializers.stream().mapToLong(OnnxWriter.Initializer::byteSize).sum();
 
         List<String> files = new ArrayList<>();
         progress.start("export-onnx", all);
@@ -149,19 +202,27 @@ public final class LlamaOnnxExporter {
             ObjectNode cfg = in.config().orElseThrow().deepCopy();
             cfg.put("torch_dtype", Converter.torchName(options.weightType()));
             Files.writeString(tmp.resolve("config.json"), Json.MAPPER.writeValueAsString(cfg) + "\n");
-            try (OnnxWriter w = OnnxWriter.createUnmanaged(tmp.resolve(MODEL_FILE), model, initializers, options.onnx());
+            try (OnnxWriter w = OnnxWriter.unmanaged(tmp.resolve(MODEL_FILE), model, initializers, options.onnx());
                     Arena arena = Arena.ofConfined()) {
                 MemorySegment buffer = arena.allocate((long) CAST_CHUNK * 4, 64);
                 for (TensorInfo t : weights) {
-                    stream(in.tensor(t.name()), t.dtype(), w, buffer, progress);
+                    LlamaGraph.QuantizedWeight q = quantized.get(t.name());
+                    if (q == null) {
+                        stream(in.tensor(t.name()), t.dtype(), w, buffer, progress);
+                    } else {
+                        dequantize((AricaCheckpoint) in, q, t.dtype(), w, buffer, progress);
+                    }
                 }
                 for (LlamaGraph.Computed t : graph.computed()) {
                     compute(t, w, buffer, progress);
                 }
+                if (!graph.planes().isEmpty()) {
+                    writePlanes((AricaCheckpoint) in, graph.planes(), w, buffer, progress);
+                }
                 w.commit();
             }
             Files.writeString(tmp.resolve(GENAI_FILE), Json.MAPPER.writeValueAsString(
-                    genai(config, options, files)) + "\n");
+                    genai(config, options, graph, quantized.values(), files)) + "\n");
             dir.commit();
         } finally {
             progress.finish();
@@ -171,7 +232,8 @@ public final class LlamaOnnxExporter {
             written.add(MODEL_FILE + OnnxWriter.DATA_SUFFIX);
         }
         written.addAll(files);
-        return new Result(out, config, model.getGraph().getNodeCount(), weights.size(), total, List.copyOf(written));
+        return new Result(out, config, model.getGraph().getNodeCount(), weights.size() + quantized.size(), total,
+                quantized.isEmpty() ? "" : quantizationSummary(quantized.values(), options), List.copyOf(written));
     }
 
     /** Writes {@code src} as {@code to}: straight from its mapping, or cast chunk by chunk through {@code buffer}. */
@@ -212,6 +274,94 @@ public final class LlamaOnnxExporter {
         }
     }
 
+    private static boolean isComputed(LlamaGraph.Built graph, String name) {
+        return graph.computed().stream().anyMatch(c -> c.info().name().equals(name));
+    }
+
+    /**
+     * Writes a quantized tensor the graph reads as floats (an embedding table for Gather) dequantized, rows at a
+     * time through {@code buffer}: the stored values exactly, in float32 or rounded to f16.
+     */
+    private static void dequantize(AricaCheckpoint in, LlamaGraph.QuantizedWeight q, DType to, OnnxWriter w,
+            MemorySegment buffer, Progress progress) throws IOException {
+        w.begin(q.name());
+        Quantizer quantizer = Quantizer.of(q.layout());
+        long rowsPerChunk = Math.max(1, buffer.byteSize() / (q.k() * Float.BYTES));
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment stored = in.stored(q.name(), arena);
+            MemorySegment f32 = arena.allocate(q.k() * Float.BYTES * rowsPerChunk);
+            MemorySegment cast = to == DType.F32 ? f32 : arena.allocate(q.k() * to.byteSize() * rowsPerChunk);
+            for (long r = 0; r < q.n(); r += rowsPerChunk) {
+                long rows = Math.min(rowsPerChunk, q.n() - r);
+                long rowBytes = q.layout().rowBytes(q.k());
+                quantizer.dequantize(stored.asSlice(r * rowBytes, rows * rowBytes), rows, q.k(), f32);
+                long elements = rows * q.k();
+                MemorySegment out;
+                if (to == DType.F32) {
+                    out = f32.asSlice(0, elements * Float.BYTES);
+                } else {
+                    FloatCast.cast(DType.F32, f32.asSlice(0, elements * Float.BYTES), to, cast, elements);
+                    out = cast.asSlice(0, to.bytesFor(elements));
+                }
+                w.write(out);
+                progress.advance(out.byteSize());
+            }
+        }
+    }
+
+    /**
+     * Writes the planes repacked from quantized weights, each weight's stored bytes read once per plane
+     * (decompressed once per weight when compressed).
+     */
+    private static void writePlanes(AricaCheckpoint in, List<LlamaGraph.Plane> planes, OnnxWriter w, MemorySegment buffer,
+            Progress progress) throws IOException {
+        Arena arena = null;
+        String current = null;
+        MemorySegment stored = null;
+        try {
+            for (LlamaGraph.Plane p : planes) {
+                LlamaGraph.QuantizedWeight q = p.weight();
+                if (!q.name().equals(current)) {
+                    if (arena != null) {
+                        arena.close();
+                    }
+                    arena = Arena.ofConfined();
+                    stored = in.stored(q.name(), arena);
+                    current = q.name();
+                }
+                w.begin(p.initializer().name());
+                MatMulNBitsWeights.Sink sink = bytes -> {
+                    w.write(bytes);
+                    progress.advance(bytes.byteSize());
+                };
+                MatMulNBitsWeights nbits = new MatMulNBitsWeights(q.layout(), q.n(), q.k());
+                DequantizeLinearWeights dq = new DequantizeLinearWeights(q.layout(), q.n(), q.k());
+                switch (p.kind()) {
+                    case NBITS_CODES -> nbits.writeCodes(stored, buffer, sink);
+                    case NBITS_SCALES -> nbits.writeScales(stored, buffer, sink);
+                    case NBITS_ZERO_POINTS -> nbits.writeZeroPoints(stored, buffer, sink);
+                    case DQ_CODES -> dq.writeCodes(stored, buffer, sink);
+                    case DQ_SCALES -> dq.writeScales(stored, buffer, sink);
+                    case DQ_ZERO_POINTS -> dq.writeZeroPoints(stored, buffer, sink);
+                }
+            }
+        } finally {
+            if (arena != null) {
+                arena.close();
+            }
+        }
+    }
+
+    /** "q8_0 x 56 (MatMulNBits, accuracy_level 0)": the stored schemes and how the graph runs them. */
+    private static String quantizationSummary(java.util.Collection<LlamaGraph.QuantizedWeight> weights, Options options) {
+        Map<String, Integer> schemes = new java.util.TreeMap<>();
+        weights.forEach(q -> schemes.merge(q.layout().describe(), 1, Integer::sum));
+        StringBuilder b = new StringBuilder();
+        schemes.forEach((k, v) -> b.append(b.isEmpty() ? "" : ", ").append(k).append(" x ").append(v));
+        return b + (options.portable() ? " (DequantizeLinear + MatMul)"
+                : " (MatMulNBits, accuracy_level " + options.accuracyLevel() + ")");
+    }
+
     /** Writes a computed float32 initializer, filled chunk by chunk through {@code buffer}. */
     private static void compute(LlamaGraph.Computed t, OnnxWriter w, MemorySegment buffer, Progress progress)
             throws IOException {
@@ -230,15 +380,28 @@ public final class LlamaOnnxExporter {
     }
 
     /** The description a generator reads instead of inspecting the graph. */
-    static ObjectNode genai(LlamaConfig c, Options options, List<String> files) {
+    static ObjectNode genai(LlamaConfig c, Options options, LlamaGraph.Built graph,
+            java.util.Collection<LlamaGraph.QuantizedWeight> quantized, List<String> files) {
         ObjectNode g = Json.MAPPER.createObjectNode();
         g.put("format", "arica-genai");
         g.put("format_version", GENAI_FORMAT_VERSION);
         g.put("model_type", "llama");
         g.put("model", MODEL_FILE);
         g.put("flavour", options.flavour().id);
-        g.put("opset", LlamaGraph.OPSET);
+        g.put("opset", graph.opsets().get(""));
         g.put("weight_dtype", options.weightType().name().toLowerCase(java.util.Locale.ROOT));
+        if (quantized.isEmpty()) {
+            g.putNull("quantization");
+        } else {
+            ObjectNode q = g.putObject("quantization");
+            q.put("operator", options.portable() ? "DequantizeLinear" : "MatMulNBits");
+            if (!options.portable()) {
+                q.put("accuracy_level", options.accuracyLevel());
+            }
+            q.put("summary", quantizationSummary(quantized, options));
+            ObjectNode per = q.putObject("weights");
+            quantized.forEach(w -> per.put(w.name(), w.layout().describe()));
+        }
         g.put("activation_dtype", "f32");
         g.put("num_layers", c.layers());
         g.put("hidden_size", c.hidden());

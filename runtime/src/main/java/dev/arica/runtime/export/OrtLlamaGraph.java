@@ -22,12 +22,11 @@ import java.util.List;
  */
 final class OrtLlamaGraph extends LlamaGraph {
 
-    static final String MS_DOMAIN = "com.microsoft";
 
     private String positions, cosCache, sinCache, qShape, kvShape, seqlensK, total32, bias;
 
-    OrtLlamaGraph(LlamaConfig c, DType weightType) {
-        super(c, weightType);
+    OrtLlamaGraph(LlamaConfig c, DType weightType, Quantization quantization) {
+        super(c, weightType, quantization);
     }
 
     @Override

@@ -11,13 +11,15 @@ import java.util.List;
  * {@value LlamaGraph#OPSET}), which any ONNX Runtime build, execution provider or other runtime can run.
  */
 final class StandardLlamaGraph extends LlamaGraph {
+    /** [-1], made on first use (opset 18 and later). */
+    private String lastAxis;
 
     private String axis2, axis3, halfStart, half, headDim, scale, eps, two, groupsShape, headsShape, bshd, bskd, bias;
     /** cos and sin of the rotary angles, [batch, 1, seq, head_dim]. */
     private String cos, sin;
 
-    StandardLlamaGraph(LlamaConfig c, DType weightType) {
-        super(c, weightType);
+    StandardLlamaGraph(LlamaConfig c, DType weightType, Quantization quantization) {
+        super(c, weightType, quantization);
     }
 
     @Override
@@ -90,10 +92,20 @@ final class StandardLlamaGraph extends LlamaGraph {
     @Override
     String norm(String name, String x, String weightName) {
         String sq = g.node("Pow", name + "/square", List.of(x, two));
-        String mean = g.node("ReduceMean", name + "/mean", sq, attr("axes", new long[] {-1}), attr("keepdims", 1L));
+        // ReduceMean's axes became an input in opset 18.
+        String mean = opset >= 18
+                ? g.node("ReduceMean", name + "/mean", List.of(sq, lastAxis()), attr("keepdims", 1L))
+                : g.node("ReduceMean", name + "/mean", sq, attr("axes", new long[] {-1}), attr("keepdims", 1L));
         String root = g.node("Sqrt", name + "/root", g.node("Add", name + "/mean_eps", List.of(mean, eps)));
         String normed = g.node("Div", name + "/normed", List.of(x, root));
         return g.node("Mul", name, List.of(normed, weight(weightName)));
+    }
+
+    private String lastAxis() {
+        if (lastAxis == null) {
+            lastAxis = g.ints("const/last_axis", -1);
+        }
+        return lastAxis;
     }
 
     @Override

@@ -130,6 +130,9 @@ public final class InferenceSession implements AutoCloseable {
             so.addConfigEntry("session.disable_prepacking", options.prepackWeights() ? "0" : "1");
             // A decoder's inputs change shape at every step: ORT would trace and keep one memory pattern per shape.
             so.setMemoryPatternOptimization(false);
+            // ORT turns DequantizeLinear + MatMul into MatMulNBits at accuracy level 4 (int8 activations) unless told:
+            // a portable quantized graph must compute what it says, as the MatMulNBits graph does at level 0.
+            so.addConfigEntry("session.qdq_matmulnbits_accuracy_level", "0");
             if (cuda) {
                 ort.prepareCuda();
                 so.addCUDA(options.cudaDeviceId());

@@ -51,6 +51,8 @@ final class OrtDecoder implements AutoCloseable {
             o.setOptimizationLevel(level);
             o.setIntraOpNumThreads(threads);
             o.setInterOpNumThreads(1);
+            // As InferenceSession: fused DequantizeLinear + MatMul computes in float32, not with int8 activations.
+            o.addConfigEntry("session.qdq_matmulnbits_accuracy_level", "0");
             session = env.createSession(dir.resolve(genai.get("model").asText()).toString(), o);
         }
     }
