@@ -7,6 +7,7 @@ import dev.arica.runtime.export.LlamaOnnxExporter;
 import dev.arica.runtime.generate.Generator;
 import dev.arica.runtime.generate.OnnxDecoder;
 import dev.arica.runtime.generate.Sampler;
+import dev.arica.runtime.ort.CudaProbe;
 import dev.arica.runtime.ort.Device;
 import dev.arica.runtime.ort.ExecutionProvider;
 import dev.arica.runtime.ort.InferenceSession;
@@ -84,6 +85,27 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--no-cache", description = "Export to a temporary directory, deleted at the end, instead of the cache.")
     boolean noCache;
 
+    /** Which graph an on-the-fly export writes. */
+    enum Graph { auto, standard, ort_optimized }
+
+    @Option(names = "--graph", defaultValue = "auto", paramLabel = "KIND", converter = GraphConverter.class,
+            description = {"Graph of an on-the-fly export: standard (ONNX operators only), ort-optimized (ONNX Runtime's",
+                    "fused operators: faster on the CPU, same ids) or auto: ort-optimized on the CPU, standard on CUDA (whose",
+                    "GroupQueryAttention has no float32 kernel) (default: ${DEFAULT-VALUE}). Exported directories run as they are."})
+    Graph graph;
+
+    /** Accepts the names as printed (ort-optimized). */
+    static final class GraphConverter implements picocli.CommandLine.ITypeConverter<Graph> {
+        @Override
+        public Graph convert(String value) {
+            try {
+                return Graph.valueOf(value.replace('-', '_'));
+            } catch (IllegalArgumentException e) {
+                throw new picocli.CommandLine.TypeConversionException("expected auto, standard or ort-optimized, not '" + value + "'");
+            }
+        }
+    }
+
     @Option(names = "--json", description = "Print one JSON object at the end instead of streaming the text.")
     boolean json;
 
@@ -101,7 +123,7 @@ final class GenerateCommand implements Callable<Integer> {
         }
         PrintWriter err = spec.commandLine().getErr();
         try (ModelInput input = ModelInput.resolve(model, tokenizerFile, new ModelInput.CacheChoice(cacheDir, noCache),
-                LlamaOnnxExporter.Options.defaults(), err)) {
+                LlamaOnnxExporter.Options.defaults().withFlavour(flavour()), err)) {
             int[] promptIds = input.encode(prompt);
             int intraOp = threads != null ? threads : Runtime.getRuntime().availableProcessors();
             try (InferenceSession session = InferenceSession.open(input.onnxFile(), input.sessionOptions(device, intraOp));
@@ -112,6 +134,20 @@ final class GenerateCommand implements Callable<Integer> {
                 return generate(decoder, input.tokenizer(), promptIds, sampling, name(session.provider()));
             }
         }
+    }
+
+    /** The flavour of an on-the-fly export: ORT's fused graph on the CPU, the standard one for CUDA. */
+    private LlamaOnnxExporter.Flavour flavour() {
+        boolean cuda = switch (device) {
+            case CPU -> false;
+            case CUDA -> true;
+            case AUTO -> graph == Graph.auto && CudaProbe.probe().available();
+        };
+        return switch (graph) {
+            case standard -> LlamaOnnxExporter.Flavour.STANDARD;
+            case ort_optimized -> LlamaOnnxExporter.Flavour.ORT_OPTIMIZED;
+            case auto -> cuda ? LlamaOnnxExporter.Flavour.STANDARD : LlamaOnnxExporter.Flavour.ORT_OPTIMIZED;
+        };
     }
 
     private Sampler.Settings sampling() {

@@ -91,11 +91,11 @@ class GenerateCommandTest {
      * Every reference line, greedy, as the reference ran it: 256 positions, so at most 257 ids with BOS.
      * --max-new-tokens counts new tokens only, hence 257 minus the prompt's ids.
      */
-    static void reproducesTheReference(Path model) {
+    static void reproducesTheReference(Path model, String... extra) {
         for (Reference ref : references) {
             int budget = 257 - ref.promptIds().size();
-            CliTesting.Run r = generated(model, "--prompt", ref.prompt(), "--temperature", "0", "--max-new-tokens",
-                    Integer.toString(budget), "--json");
+            CliTesting.Run r = generated(model, concat(List.of(extra), "--prompt", ref.prompt(), "--temperature", "0",
+                    "--max-new-tokens", Integer.toString(budget), "--json"));
             JsonNode j = r.json();
             assertEquals(ref.promptIds(), j.get("prompt_ids"), () -> "prompt ids of '" + ref.prompt() + "'\n" + r);
             assertEquals(ref.ids(), j.get("ids"), () -> "ids after '" + ref.prompt() + "'\n" + r);
@@ -116,7 +116,14 @@ class GenerateCommandTest {
 
     @Test
     void aLlama2cCheckpointReproducesTheGreedyReference() {
+        // On the CPU the on-the-fly export is ORT's fused graph (--graph auto).
         reproducesTheReference(bin());
+    }
+
+    @Test
+    void theStandardGraphReproducesTheGreedyReferenceToo() {
+        reproducesTheReference(bin(), "--graph", "standard");
+        assertBadInput(generate(bin(), "--prompt", "Hi", "--graph", "fast"), "--graph", "ort-optimized");
     }
 
     @Test
