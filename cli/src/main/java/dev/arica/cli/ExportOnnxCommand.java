@@ -54,9 +54,10 @@ final class ExportOnnxCommand implements Callable<Integer> {
             "+ MatMul instead of ONNX Runtime's MatMulNBits, for runtimes without contrib operators."})
     boolean portable;
 
-    @Option(names = "--accuracy-level", paramLabel = "L", defaultValue = "0",
-            description = {"For an .arica input: MatMulNBits accuracy_level, 0 (float32 compute: the stored values",
-                    "exactly) or 4 (int8 compute of the activations: faster, not bit-identical) (default: ${DEFAULT-VALUE})."})
+    @Option(names = "--accuracy-level", paramLabel = "L", defaultValue = "4",
+            description = {"For an .arica input: MatMulNBits accuracy_level, 4 (activations quantized to int8 for integer",
+                    "dot products, as llama.cpp does: fast) or 0 (float32 compute with the stored values exactly: slow for",
+                    "8-bit weights on the CPU) (default: ${DEFAULT-VALUE})."})
     int accuracyLevel;
 
     @Mixin
@@ -72,7 +73,7 @@ final class ExportOnnxCommand implements Callable<Integer> {
         if (accuracyLevel != 0 && accuracyLevel != 4) {
             throw AricaException.badInput("--accuracy-level must be 0 or 4, not " + accuracyLevel);
         }
-        if (accuracyLevel != 0 && portable) {
+        if (accuracyLevel != LlamaOnnxExporter.DEFAULT_ACCURACY_LEVEL && portable) {
             throw AricaException.badInput("--accuracy-level applies to MatMulNBits, not to --portable");
         }
         return accuracyLevel;

@@ -106,6 +106,11 @@ final class GenerateCommand implements Callable<Integer> {
         }
     }
 
+    @Option(names = "--accuracy-level", paramLabel = "L", defaultValue = "4",
+            description = {"For an .arica MODEL exported on the fly: MatMulNBits accuracy_level, 4 (int8 activations, as",
+                    "llama.cpp computes: fast) or 0 (float32 compute with the stored values exactly) (default: ${DEFAULT-VALUE})."})
+    int accuracyLevel;
+
     @Option(names = "--json", description = "Print one JSON object at the end instead of streaming the text.")
     boolean json;
 
@@ -118,12 +123,15 @@ final class GenerateCommand implements Callable<Integer> {
         if (maxNewTokens < 0) {
             throw AricaException.badInput("--max-new-tokens must be >= 0, not " + maxNewTokens);
         }
+        if (accuracyLevel != 0 && accuracyLevel != 4) {
+            throw AricaException.badInput("--accuracy-level must be 0 or 4, not " + accuracyLevel);
+        }
         if (threads != null && threads < 1) {
             throw AricaException.badInput("--threads must be at least 1, not " + threads);
         }
         PrintWriter err = spec.commandLine().getErr();
         try (ModelInput input = ModelInput.resolve(model, tokenizerFile, new ModelInput.CacheChoice(cacheDir, noCache),
-                LlamaOnnxExporter.Options.defaults().withFlavour(flavour()), err)) {
+                LlamaOnnxExporter.Options.defaults().withFlavour(flavour()).withAccuracyLevel(accuracyLevel), err)) {
             int[] promptIds = input.encode(prompt);
             int intraOp = threads != null ? threads : Runtime.getRuntime().availableProcessors();
             try (InferenceSession session = InferenceSession.open(input.onnxFile(), input.sessionOptions(device, intraOp));

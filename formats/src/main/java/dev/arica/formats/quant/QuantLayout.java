@@ -61,6 +61,14 @@ public record QuantLayout(Scheme scheme, int groupSize, boolean asymmetric) {
         return Math.multiplyExact(rows, rowBytes(cols));
     }
 
+    /** Refuses {@code stored} unless it holds exactly a [rows, cols] tensor in this layout. */
+    public void checkStored(java.lang.foreign.MemorySegment stored, long rows, long cols) {
+        if (stored.byteSize() != bytes(rows, cols)) {
+            throw new IllegalArgumentException("stored tensor holds " + stored.byteSize() + " bytes, " + describe()
+                    + " [" + rows + ", " + cols + "] takes " + bytes(rows, cols));
+        }
+    }
+
     /** A short description: "q4_0", "int4 g32 asym". */
     public String describe() {
         if (scheme.fixedGroup() != 0) {

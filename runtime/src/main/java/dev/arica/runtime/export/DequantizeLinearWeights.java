@@ -64,10 +64,7 @@ public record DequantizeLinearWeights(QuantLayout layout, long n, long k) {
     }
 
     private void checkStored(MemorySegment stored) {
-        if (stored.byteSize() != layout.bytes(n, k)) {
-            throw new IllegalArgumentException("stored tensor holds " + stored.byteSize() + " bytes, " + layout.describe()
-                    + " [" + n + ", " + k + "] takes " + layout.bytes(n, k));
-        }
+        layout.checkStored(stored, n, k);
     }
 
     /**

@@ -70,6 +70,9 @@ public final class LlamaOnnxExporter {
         }
     }
 
+    /** MatMulNBits' accuracy_level unless asked otherwise: int8 activations, as llama.cpp computes. */
+    public static final int DEFAULT_ACCURACY_LEVEL = 4;
+
     /** Model metadata key describing the quantized weights, when there are any. */
     public static final String QUANTIZATION_METADATA = "arica.quantization";
 
@@ -83,8 +86,9 @@ public final class LlamaOnnxExporter {
      *     the float tensors; quantized projections keep their stored codes and fp16 scales.
      * @param portable quantized projections as standard DequantizeLinear (opset 21) + MatMul instead of ONNX
      *     Runtime's MatMulNBits: for runtimes without contrib operators
-     * @param accuracyLevel MatMulNBits' accuracy_level (0: float32 compute, the stored values exactly; 4: int8
-     *     compute of the activations, faster on CPUs with int8 dot products)
+     * @param accuracyLevel MatMulNBits' accuracy_level: 4 (the default) quantizes the activations to int8 in blocks
+     *     for integer dot products, as llama.cpp does with q8_0/q4_0 weights (ONNX Runtime's only fast CPU path for
+     *     8-bit weights); 0 computes in float32 with the stored values exactly
      * @param replace whether an existing non-empty output directory may be replaced
      */
     public record Options(DType weightType, Flavour flavour, boolean portable, int accuracyLevel,
@@ -99,7 +103,7 @@ public final class LlamaOnnxExporter {
         }
 
         public static Options defaults() {
-            return new Options(DType.F32, Flavour.STANDARD, false, 0, OnnxWriter.Options.defaults(), false);
+            return new Options(DType.F32, Flavour.STANDARD, false, DEFAULT_ACCURACY_LEVEL, OnnxWriter.Options.defaults(), false);
         }
 
         public Options withWeightType(DType t) {

@@ -131,7 +131,7 @@ public final class InferenceSession implements AutoCloseable {
             // A decoder's inputs change shape at every step: ORT would trace and keep one memory pattern per shape.
             so.setMemoryPatternOptimization(false);
             // ORT turns DequantizeLinear + MatMul into MatMulNBits at accuracy level 4 (int8 activations) unless told:
-            // a portable quantized graph must compute what it says, as the MatMulNBits graph does at level 0.
+            // a portable graph computes what its operators say (the MatMulNBits export chooses its level itself).
             so.addConfigEntry("session.qdq_matmulnbits_accuracy_level", "0");
             if (cuda) {
                 ort.prepareCuda();

@@ -72,11 +72,13 @@ class QuantizedExportTest {
                 o.floatType(), extra.contains("zstd") ? 3 : 0, o.user(), o.aricaVersion(), o.commandLine(), 1, null);
     }
 
+    /** MatMulNBits at accuracy level 0 (float32 compute), or portable: both compute with the stored values exactly. */
     private static Path export(String id, boolean portable) throws IOException {
         Path dir = tmp.resolve(id + (portable ? "-portable" : "-nbits"));
         if (!Files.exists(dir)) {
             try (AricaCheckpoint a = AricaCheckpoint.open(ARICA.get(id))) {
-                LlamaOnnxExporter.export(a, dir, LlamaOnnxExporter.Options.defaults().withPortable(portable), Progress.NONE);
+                LlamaOnnxExporter.export(a, dir, LlamaOnnxExporter.Options.defaults().withPortable(portable)
+                        .withAccuracyLevel(0), Progress.NONE);
             }
         }
         return dir;
