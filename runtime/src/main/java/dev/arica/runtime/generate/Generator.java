@@ -5,6 +5,7 @@ import dev.arica.runtime.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.Objects;
 import java.util.function.Consumer;
 
 /**
@@ -80,7 +81,13 @@ public final class Generator {
 
     public Generator(Decoder decoder, Tokenizer tokenizer) {
         this.decoder = decoder;
-        this.tokenizer = tokenizer;
+        this.tokenizer = Objects.requireNonNull(tokenizer, "tokenizer");
+    }
+
+    /** Generates ids alone: the sink of {@link #generate} gets no text. */
+    public Generator(Decoder decoder) {
+        this.decoder = decoder;
+        this.tokenizer = null;
     }
 
     /**
@@ -108,7 +115,7 @@ public final class Generator {
         }
         float[] logits = settings.maxNewTokens() > 0 ? decoder.forward(promptIds, positions) : null;
         long t1 = System.nanoTime();
-        TokenTextStream text = new TokenTextStream(tokenizer, prompt[n - 1]);
+        TokenTextStream text = tokenizer == null ? null : new TokenTextStream(tokenizer, prompt[n - 1]);
         Stop stop = Stop.MAX_TOKENS;
         int stopToken = -1;
         int steps = 0;
@@ -121,7 +128,7 @@ public final class Generator {
             }
             ids[n++] = next;
             // Models may pad their vocabulary beyond the tokenizer's; such an id has no text.
-            if (next < tokenizer.vocabSize()) {
+            if (text != null && next < tokenizer.vocabSize()) {
                 emit(sink, text.push(next));
             }
             // A prompt that fills the context still gets one token (it needs no position): stop after it.
@@ -135,7 +142,9 @@ public final class Generator {
                 steps++;
             }
         }
-        emit(sink, text.finish());
+        if (text != null) {
+            emit(sink, text.finish());
+        }
         long t2 = System.nanoTime();
         return new Result(Arrays.copyOf(ids, n), prompt.length, n - prompt.length, stop, stopToken,
                 Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t1), steps);

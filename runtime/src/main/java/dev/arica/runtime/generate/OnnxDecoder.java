@@ -29,7 +29,8 @@ import java.util.Set;
  * {@link GenAiConfig}): inputs {@code input_ids} [1, seq], {@code attention_mask} [1, past + seq] and
  * {@code position_ids} [1, seq] (int64), past keys/values [1, kv_heads, past, head_dim]; outputs
  * {@code logits} [1, seq or 1, vocab] and the present keys/values, which are fed back as the next past
- * without copying. Batch size 1. The first step's past is empty (past = 0).
+ * without copying. Batch size 1. The first step's past is empty (past = 0). {@link #forward} reads the
+ * last row of the logits; {@link #forwardAll} every row, in the same single run.
  *
  * <p>ORT's Java API has no I/O binding, so on CUDA the cache travels to the host and back each step.
  */
@@ -144,6 +145,24 @@ public final class OnnxDecoder implements Decoder {
 
     @Override
     public float[] forward(long[] ids, long[] positions) throws IOException {
+        return run(ids, positions, null);
+    }
+
+    /**
+     * One run for all of {@code ids} when the graph gives every position's logits (float32 ones are read
+     * from the pinned [1, n, vocab] buffer, row by row into one reused array); otherwise one run per token.
+     */
+    @Override
+    public void forwardAll(long[] ids, long[] positions, LogitsSink sink) throws IOException {
+        if (!logitsPerPosition && ids.length > 1) {
+            Decoder.super.forwardAll(ids, positions, sink);
+            return;
+        }
+        run(ids, positions, sink);
+    }
+
+    /** Runs the graph once; without a sink returns the last row, with one hands it every row and returns null. */
+    private float[] run(long[] ids, long[] positions, LogitsSink sink) throws IOException {
         if (closed) {
             throw new IllegalStateException("decoder is closed");
         }
@@ -179,9 +198,14 @@ public final class OnnxDecoder implements Decoder {
             OnnxTensor pinned = logitsType == OnnxJavaType.FLOAT ? logitsOutput(n, created) : null;
             OrtSession.Result result = pinned == null ? session.run(feeds, wanted)
                     : session.run(feeds, presentOnly, Map.of(config.outputs().logits(), pinned));
-            float[] logits;
+            float[] logits = null;
+            FloatBuffer rows = null;
             try {
-                logits = pinned == null ? lastRow(result) : lastRow(pinned);
+                if (sink == null) {
+                    logits = pinned == null ? lastRow(result) : lastRow(pinned);
+                } else {
+                    rows = pinned == null ? allRows(result, n) : (FloatBuffer) pinned.getBufferRef().orElseThrow();
+                }
                 checkPresentLengths(result, cacheLength + n);
             } catch (IOException | RuntimeException e) {
                 result.close();
@@ -192,6 +216,14 @@ public final class OnnxDecoder implements Decoder {
             }
             previous = result;
             cacheLength += n;
+            if (sink != null) {
+                // The run is complete and the cache advanced before the sink sees a row: a failing sink leaves no half step.
+                float[] row = new float[config.vocabSize()];
+                for (int i = 0; i < n; i++) {
+                    rows.get(i * row.length, row);
+                    sink.accept(i, row);
+                }
+            }
             return logits;
         } catch (OrtException e) {
             throw new IOException(session.model() + ": cannot build input tensors: " + e.getMessage(), e);
@@ -284,23 +316,42 @@ public final class OnnxDecoder implements Decoder {
         return empty;
     }
 
-    private float[] lastRow(OrtSession.Result result) throws IOException {
+    /** The logits output, checked to be [1, seq, vocab]. */
+    private OnnxTensor logitsTensor(OrtSession.Result result) throws IOException {
         OnnxValue v = result.get(config.outputs().logits()).orElseThrow();
         if (!(v instanceof OnnxTensor t)) {
             throw new FormatException(session.model(), "logits output is not a tensor");
         }
         long[] shape = t.getInfo().getShape();
-        int vocab = config.vocabSize();
-        if (shape.length != 3 || shape[0] != 1 || shape[2] != vocab) {
+        if (shape.length != 3 || shape[0] != 1 || shape[2] != config.vocabSize()) {
             throw new FormatException(session.model(), "logits have shape " + Arrays.toString(shape) + ", expected [1, seq, "
-                    + vocab + "]");
+                    + config.vocabSize() + "]");
         }
+        return t;
+    }
+
+    private float[] lastRow(OrtSession.Result result) throws IOException {
+        OnnxTensor t = logitsTensor(result);
+        long[] shape = t.getInfo().getShape();
+        int vocab = config.vocabSize();
         // getFloatBuffer copies the whole tensor (and widens fp16/bf16); only the last row is kept.
         java.nio.FloatBuffer all = t.getFloatBuffer();
         float[] row = new float[vocab];
         all.position((int) ((shape[1] - 1) * vocab));
         all.get(row);
         return row;
+    }
+
+    /** Every row of an output ORT allocated (fp16/bf16 logits), widened to float by {@code getFloatBuffer}. */
+    private FloatBuffer allRows(OrtSession.Result result, int n) throws IOException {
+        OnnxTensor t = logitsTensor(result);
+        long[] shape = t.getInfo().getShape();
+        if (shape[1] != n) {
+            throw new FormatException(session.model(), "logits have " + shape[1] + " rows for " + n + " tokens fed");
+        }
+        FloatBuffer all = t.getFloatBuffer();
+        all.rewind();
+        return all.slice(0, (int) (shape[1] * shape[2]));
     }
 
     private void checkPresentLengths(OrtSession.Result result, int expected) throws IOException {

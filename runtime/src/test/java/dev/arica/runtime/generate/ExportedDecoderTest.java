@@ -70,6 +70,47 @@ class ExportedDecoderTest {
         }
     }
 
+    @Test
+    void forwardAllOfStories260KGivesTheLogitsOfStepByStepDecoding() throws Exception {
+        Path out = tmp.resolve("stories-rows");
+        try (Checkpoint c = Checkpoint.open(SharedModels.stories260K().resolve("stories260K.bin"))) {
+            LlamaOnnxExporter.export(c, out, LlamaOnnxExporter.Options.defaults(), Progress.NONE);
+        }
+        SharedModels.Greedy ref = SharedModels.greedyReference().getFirst();
+        int[] ids = ref.ids();
+        int n = 40;
+        try (OnnxDecoder d = OnnxDecoder.open(out, new InferenceSession.Options(Device.CPU, 1, 0))) {
+            float[][] steps = new float[n][];
+            for (int p = 0; p < n; p++) {
+                steps[p] = d.forward(new long[] {ids[p]}, new long[] {p});
+            }
+            d.reset();
+            // The first 30 in one run, the next 10 in a second run continuing the cache.
+            float[][] rows = new float[n][];
+            long[] head = new long[30];
+            long[] headPositions = new long[30];
+            for (int p = 0; p < 30; p++) {
+                head[p] = ids[p];
+                headPositions[p] = p;
+            }
+            d.forwardAll(head, headPositions, (i, logits) -> rows[i] = logits.clone());
+            long[] tail = new long[n - 30];
+            long[] tailPositions = new long[n - 30];
+            for (int p = 30; p < n; p++) {
+                tail[p - 30] = ids[p];
+                tailPositions[p - 30] = p;
+            }
+            d.forwardAll(tail, tailPositions, (i, logits) -> rows[30 + i] = logits.clone());
+            assertEquals(n, d.cacheLength());
+            for (int p = 0; p < n; p++) {
+                assertClose(steps[p], rows[p], "position " + p);
+                if (p >= ref.promptIds().length - 1) {
+                    assertEquals(ids[p + 1], Sampler.argmax(rows[p]), "the reference's greedy choice after position " + p);
+                }
+            }
+        }
+    }
+
     private static void assertClose(float[] want, float[] got, String what) {
         assertEquals(want.length, got.length, what);
         double worst = 0;

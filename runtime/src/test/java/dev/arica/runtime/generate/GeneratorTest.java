@@ -37,6 +37,17 @@ class GeneratorTest {
     }
 
     @Test
+    void withoutATokenizerOnlyIdsAreProduced() throws Exception {
+        List<String> pieces = new ArrayList<>();
+        Generator.Result r = new Generator(new ScriptedDecoder(256, 0, 'h', 'e', 'y', 0)).generate(new int[] {'>'},
+                new Generator.Settings(10, new int[] {0}), Sampler.greedy(), pieces::add);
+        assertArrayEquals(new int[] {'>', 'h', 'e', 'y'}, r.ids());
+        assertEquals(0, r.stopToken());
+        assertEquals(List.of(), pieces, "no text without a tokenizer");
+        assertThrows(NullPointerException.class, () -> new Generator(new ScriptedDecoder(256, 0), null));
+    }
+
+    @Test
     void anyStopIdStopsAndIsNotKept() throws Exception {
         int[] stops = {2, 1};
         ScriptedDecoder d = new ScriptedDecoder(256, 0, 'a', 'b', 1, 'c');

@@ -75,6 +75,38 @@ class OnnxDecoderTest {
     }
 
     @Test
+    void forwardAllHandsOverEveryPositionsLogits() throws Exception {
+        try (OnnxDecoder d = OnnxDecoder.open(dir, InferenceSession.Options.of(Device.CPU))) {
+            List<float[]> rows = new ArrayList<>();
+            List<Integer> indices = new ArrayList<>();
+            d.forwardAll(new long[] {1, 5, 9}, new long[] {0, 1, 2}, (i, logits) -> {
+                indices.add(i);
+                rows.add(logits.clone());
+            });
+            assertEquals(List.of(0, 1, 2), indices);
+            assertEquals(3, d.cacheLength());
+            // The toy graph writes the same row at every position of a run: the one forward returns.
+            for (float[] row : rows) {
+                assertEquals(VOCAB, row.length);
+                assertEquals(6, Sampler.argmax(row));
+                assertEquals(-6f, row[0]);
+            }
+            // One token through forwardAll, then forward continues the same cache.
+            List<float[]> one = new ArrayList<>();
+            d.forwardAll(new long[] {6}, new long[] {3}, (i, logits) -> one.add(logits.clone()));
+            assertEquals(1, one.size());
+            assertEquals(7, Sampler.argmax(one.getFirst()));
+            assertEquals(4, d.cacheLength());
+            // A sink that fails leaves the step done: the cache holds it, the next position follows.
+            assertThrows(IllegalStateException.class, () -> d.forwardAll(new long[] {7, 8}, new long[] {4, 5}, (i, l) -> {
+                throw new IllegalStateException("sink");
+            }));
+            assertEquals(6, d.cacheLength());
+            assertThrows(IllegalArgumentException.class, () -> d.forwardAll(new long[] {1}, new long[] {0}, (i, l) -> {}));
+        }
+    }
+
+    @Test
     void generatorMatchesTheHandComputedSequence() throws Exception {
         int[] prompt = {1, 3, 4};
         try (OnnxDecoder d = OnnxDecoder.open(dir, InferenceSession.Options.of(Device.CPU))) {
