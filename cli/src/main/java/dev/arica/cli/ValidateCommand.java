@@ -132,12 +132,11 @@ final class ValidateCommand implements Callable<Integer> {
             }
             int[] textIds = text == null ? null : textIds(ref, cand, text);
             int intraOp = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-            try (InferenceSession refSession = InferenceSession.open(ref.onnxFile(), new InferenceSession.Options(device, intraOp, 0));
+            try (InferenceSession refSession = InferenceSession.open(ref.onnxFile(), ref.sessionOptions(device, intraOp));
                  OnnxDecoder refDecoder = new OnnxDecoder(refSession, ref.config());
                  // The candidate gets the device the reference got, so that their speeds compare.
-                 InferenceSession candSession = InferenceSession.open(cand.onnxFile(),
-                         new InferenceSession.Options(refSession.provider() == ExecutionProvider.CUDA ? Device.CUDA : Device.CPU,
-                                 intraOp, 0));
+                 InferenceSession candSession = InferenceSession.open(cand.onnxFile(), cand.sessionOptions(
+                         refSession.provider() == ExecutionProvider.CUDA ? Device.CUDA : Device.CPU, intraOp));
                  OnnxDecoder candDecoder = new OnnxDecoder(candSession, cand.config())) {
                 String deviceName = refSession.provider().name().toLowerCase(Locale.ROOT);
                 err.println("arica: device " + deviceName

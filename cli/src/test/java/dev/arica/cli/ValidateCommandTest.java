@@ -155,6 +155,38 @@ class ValidateCommandTest {
         assertEquals(List.of("arica: device cpu"), errLines(r), "no table, only JSON on stdout");
     }
 
+    /** stories260K quantized by `arica quantize` with {@code args}. */
+    static Path quantized(String name, String... args) {
+        Path out = tmp.resolve(name + ".arica");
+        List<String> all = new ArrayList<>(List.of("quantize", bin.toString(), "-o", out.toString(), "--no-digest-cache"));
+        all.addAll(Arrays.asList(args));
+        ok(all.toArray(String[]::new));
+        return out;
+    }
+
+    /**
+     * The release gate on quantized candidates, run as stored (MatMulNBits, int8 activations by default): q8_0
+     * and int8 g32 pass --min-agreement 0.98 --max-kl 0.001 against the f32 checkpoint (measured: agreement
+     * 0.997 and 0.994, mean KL 4.8e-4 and 4.7e-4); q4_0 does not (0.877, 7.2e-2) and is named.
+     */
+    @Test
+    void eightBitCandidatesPassTheGateAndQ4_0FailsIt() throws IOException {
+        for (Path cand : List.of(quantized("q8_0", "--scheme", "q8_0"),
+                quantized("int8-g32", "--scheme", "int8", "--group-size", "32"))) {
+            Path json = tmp.resolve(cand.getFileName() + ".json");
+            CliTesting.Run r = validate(bin, cand, "--min-agreement", "0.98", "--max-kl", "0.001", "--json", json.toString());
+            assertEquals(ExitCode.OK, r.exit(), r::toString);
+            JsonNode tf = readJson(json).get("teacher_forced");
+            assertTrue(tf.get("top1_agreement").asDouble() >= 0.98 && tf.get("top1_agreement").asDouble() < 1, tf::toString);
+            assertTrue(tf.get("mean_kl").asDouble() > 0 && tf.get("mean_kl").asDouble() <= 1e-3, tf::toString);
+        }
+        Path q4 = quantized("q4_0", "--scheme", "q4_0");
+        CliTesting.Run r = validate(bin, q4, "--min-agreement", "0.98", "--max-kl", "0.001");
+        assertEquals(ExitCode.FAILED, r.exit(), r::toString);
+        assertTrue(errLines(r).getLast().matches("arica: validate failed: top-1 agreement 0\\.8\\d{3} < --min-agreement 0\\.98; "
+                + "mean KL \\S+ > --max-kl 0\\.001"), r::toString);
+    }
+
     @Test
     void aZeroedLayerFailsTheGateNamingTheThreshold() throws IOException {
         Path json = tmp.resolve("broken.json");
