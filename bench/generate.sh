@@ -17,43 +17,29 @@
 #
 # Usage: bench/generate.sh [SCRATCH_DIR]   (default $ARICA_BENCH_DIR or /tmp/arica-bench; about 4.5 GB of disk)
 set -eu
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
-scratch="${1:-${ARICA_BENCH_DIR:-/tmp/arica-bench}}"
 runs="${RUNS:-5}"
-threads="${THREADS:-2}"
-new="${NEW_TOKENS:-32}"
-shared="${ARICA_SHARED:-$root/../shared}"
-stories="$shared/models/stories260K"
-arica="$root/bin/arica"
-prompt="Once upon a time"
-mkdir -p "$scratch"
-if [ ! -f "$stories/stories260K.bin" ] || [ ! -f "$stories/tok512.bin" ]; then
-  echo "generate.sh: stories260K not found in $stories (set ARICA_SHARED)" >&2
-  exit 2
-fi
-if [ ! -f "$root/cli/target/arica-cli.jar" ] || [ ! -f "$root/bench/target/arica-bench.jar" ]; then
-  "$root/bin/mvn" -q -B -ntp -o -pl cli,bench -am package -DskipTests
-fi
-jdk=$("$root/bin/find-jdk")
-tok="$stories/tok512.bin"
+. "$(dirname "$0")/generation-lib.sh"
 
 s_dir="$scratch/stories260K-onnx"
 [ -f "$s_dir/model.onnx" ] || "$arica" export-onnx "$stories/stories260K.bin" -o "$s_dir" --force >&2
-b_hf="$scratch/bench-hf"
-[ -f "$b_hf/config.json" ] || "$arica" synth --preset bench -o "$b_hf" --force >&2
 b_dir="$scratch/bench-onnx"
 [ -f "$b_dir/model.onnx" ] || "$arica" export-onnx "$b_hf" -o "$b_dir" --force >&2
-
-now() { date +%s.%N; }
-median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-field() { grep -o "\"$1\" : [0-9.]*" | awk '{print $3}'; }
+# The ORT-optimized flavour (what generate exports on the fly on the CPU): the same weights, fused operators.
+s_ort="$scratch/stories260K-ort-onnx"
+[ -f "$s_ort/model.onnx" ] || "$arica" export-onnx "$stories/stories260K.bin" -o "$s_ort" --ort-optimized --force >&2
+b_ort="$scratch/bench-ort-onnx"
+[ -f "$b_ort/model.onnx" ] || "$arica" export-onnx "$b_hf" -o "$b_ort" --ort-optimized --force >&2
 
 load_before=$(uptime)
 printf '| model | weights | `cat` read | cli tok/s | warm tok/s (min-max) | warm x bytes / cat bandwidth | prompt tok/s (warm) | time to first token | ORT start + session open |\n'
 printf '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n'
-for m in stories260K bench; do
-  if [ "$m" = stories260K ]; then dir=$s_dir; warmup=${WARMUP:-20}; else dir=$b_dir; warmup=${WARMUP:-2}; fi
+for m in ${MODELS:-stories260K stories260K-ort bench bench-ort}; do
+  case "$m" in
+    stories260K) dir=$s_dir; warmup=${WARMUP:-20} ;;
+    stories260K-ort) dir=$s_ort; warmup=${WARMUP:-20} ;;
+    bench) dir=$b_dir; warmup=${WARMUP:-2} ;;
+    *) dir=$b_ort; warmup=${WARMUP:-2} ;;
+  esac
   data="$dir/model.onnx.data"
   bytes=$(stat -c %s "$data")
   cat "$data" >/dev/null
@@ -73,7 +59,7 @@ for m in stories260K bench; do
     "$dir" "$tok" "$threads" "$new" "$warmup" "$runs" 2>/dev/null | grep '^RESULT')
   w() { echo "$warm" | grep -o "$1=[0-9.]*" | cut -d= -f2; }
   # A 1 MB file is read from the caches in the time cat takes to start: no bandwidth to compare with.
-  if [ "$m" = stories260K ]; then frac="—"; else frac=$(printf '%.2f' "$(echo "$(w decode_median) * $cat_s" | bc -l)"); fi
+  if [ "${m#stories260K}" != "$m" ]; then frac="—"; else frac=$(printf '%.2f' "$(echo "$(w decode_median) * $cat_s" | bc -l)"); fi
   printf '| %s | %s bytes | %.3f s, %.2f GB/s | %s | %s (%s-%s) | %s | %s | %.2f s | %s ms |\n' "$m" "$bytes" "$cat_s" \
     "$(echo "$bytes / $cat_s / 1000000000" | bc -l)" "$cli" "$(w decode_median)" "$(w decode_min)" "$(w decode_max)" \
     "$frac" "$(w prefill_median)" "$ttft" "$(w open_ms)"

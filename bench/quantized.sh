@@ -12,33 +12,10 @@
 #
 # Usage: bench/quantized.sh [SCRATCH_DIR]   (default $ARICA_BENCH_DIR or /tmp/arica-bench; about 9 GB of disk)
 set -eu
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
-scratch="${1:-${ARICA_BENCH_DIR:-/tmp/arica-bench}}"
 runs="${RUNS:-3}"
-threads="${THREADS:-2}"
-new="${NEW_TOKENS:-32}"
 warmup="${WARMUP:-2}"
 variants="${VARIANTS:-f32 f16 q8_0 q4_0 int4-asym q8_0-exact q4_0-exact}"
-shared="${ARICA_SHARED:-$root/../shared}"
-tok="$shared/models/stories260K/tok512.bin"
-arica="$root/bin/arica"
-prompt="Once upon a time"
-mkdir -p "$scratch"
-if [ ! -f "$tok" ]; then
-  echo "quantized.sh: $tok not found (set ARICA_SHARED)" >&2
-  exit 2
-fi
-if [ ! -f "$root/cli/target/arica-cli.jar" ] || [ ! -f "$root/bench/target/arica-bench.jar" ]; then
-  "$root/bin/mvn" -q -B -ntp -o -pl cli,bench -am package -DskipTests
-fi
-jdk=$("$root/bin/find-jdk")
-b_hf="$scratch/bench-hf"
-[ -f "$b_hf/config.json" ] || "$arica" synth --preset bench -o "$b_hf" --force >&2
-
-median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-field() { grep -o "\"$1\" : [0-9.]*" | awk '{print $3}'; }
-now() { date +%s.%N; }
+. "$(dirname "$0")/generation-lib.sh"
 
 echo "load before: $(uptime)" >&2
 printf '| model | .arica file | ONNX export (graph + data) | `cat` of the data | cli tok/s | warm tok/s (min-max) | warm tok/s x data bytes / cat bandwidth |\n'

@@ -1,0 +1,27 @@
+# Sourced by the generation benchmarks (generate.sh, quantized.sh): their shared setup and helpers.
+# Expects $1 (the scratch directory, optional) to be passed on as "$@" and sets: root, scratch, threads, new,
+# stories, tok, arica, prompt, jdk, b_hf (the benchmark model, written by synth when missing).
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+scratch="${1:-${ARICA_BENCH_DIR:-/tmp/arica-bench}}"
+threads="${THREADS:-2}"
+new="${NEW_TOKENS:-32}"
+stories="${ARICA_SHARED:-$root/../shared}/models/stories260K"
+tok="$stories/tok512.bin"
+arica="$root/bin/arica"
+prompt="Once upon a time"
+mkdir -p "$scratch"
+if [ ! -f "$stories/stories260K.bin" ] || [ ! -f "$tok" ]; then
+  echo "$(basename "$0"): stories260K not found in $stories (set ARICA_SHARED)" >&2
+  exit 2
+fi
+if [ ! -f "$root/cli/target/arica-cli.jar" ] || [ ! -f "$root/bench/target/arica-bench.jar" ]; then
+  "$root/bin/mvn" -q -B -ntp -o -pl cli,bench -am package -DskipTests
+fi
+jdk=$("$root/bin/find-jdk")
+b_hf="$scratch/bench-hf"
+[ -f "$b_hf/config.json" ] || "$arica" synth --preset bench -o "$b_hf" --force >&2
+
+now() { date +%s.%N; }
+median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+field() { grep -o "\"$1\" : [0-9.]*" | awk '{print $3}'; }
