@@ -3,12 +3,9 @@ package dev.arica.cli;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.Json;
-import dev.arica.runtime.export.LlamaOnnxExporter;
 import dev.arica.runtime.generate.Generator;
 import dev.arica.runtime.generate.OnnxDecoder;
 import dev.arica.runtime.generate.Sampler;
-import dev.arica.runtime.ort.CudaProbe;
-import dev.arica.runtime.ort.Device;
 import dev.arica.runtime.ort.ExecutionProvider;
 import dev.arica.runtime.ort.InferenceSession;
 import dev.arica.runtime.tokenizer.Tokenizer;
@@ -20,6 +17,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -64,52 +62,8 @@ final class GenerateCommand implements Callable<Integer> {
                     + "on stderr when sampling).")
     Long seed;
 
-    @Option(names = "--device", defaultValue = "auto", paramLabel = "DEVICE",
-            description = "auto (CUDA when usable, else the CPU), cuda or cpu (default: ${DEFAULT-VALUE}).")
-    Device device;
-
-    @Option(names = "--threads", paramLabel = "N",
-            description = "ONNX Runtime intra-op threads (default: the cores available to the JVM).")
-    Integer threads;
-
-    @Option(names = "--tokenizer", paramLabel = "FILE",
-            description = "Tokenizer (tokenizer.json or a llama2.c tokenizer .bin) instead of the model's own; a llama2.c "
-                    + ".bin otherwise needs tokenizer.bin or tok<vocab>.bin beside it.")
-    Path tokenizerFile;
-
-    @Option(names = "--cache-dir", paramLabel = "DIR",
-            description = "Where on-the-fly exports and file digests are kept (default: $ARICA_CACHE_DIR, else "
-                    + "$XDG_CACHE_HOME/arica, else ~/.cache/arica).")
-    Path cacheDir;
-
-    @Option(names = "--no-cache", description = "Export to a temporary directory, deleted at the end, instead of the cache.")
-    boolean noCache;
-
-    /** Which graph an on-the-fly export writes. */
-    enum Graph { auto, standard, ort_optimized }
-
-    @Option(names = "--graph", defaultValue = "auto", paramLabel = "KIND", converter = GraphConverter.class,
-            description = {"Graph of an on-the-fly export: standard (ONNX operators only), ort-optimized (ONNX Runtime's",
-                    "fused operators: faster on the CPU, same ids) or auto: ort-optimized on the CPU, standard on CUDA (whose",
-                    "GroupQueryAttention has no float32 kernel) (default: ${DEFAULT-VALUE}). Exported directories run as they are."})
-    Graph graph;
-
-    /** Accepts the names as printed (ort-optimized). */
-    static final class GraphConverter implements picocli.CommandLine.ITypeConverter<Graph> {
-        @Override
-        public Graph convert(String value) {
-            try {
-                return Graph.valueOf(value.replace('-', '_'));
-            } catch (IllegalArgumentException e) {
-                throw new picocli.CommandLine.TypeConversionException("expected auto, standard or ort-optimized, not '" + value + "'");
-            }
-        }
-    }
-
-    @Option(names = "--accuracy-level", paramLabel = "L", defaultValue = "4",
-            description = {"For an .arica MODEL exported on the fly: MatMulNBits accuracy_level, 4 (int8 activations, as",
-                    "llama.cpp computes: fast) or 0 (float32 compute with the stored values exactly) (default: ${DEFAULT-VALUE})."})
-    int accuracyLevel;
+    @Mixin
+    RunOptions runOptions;
 
     @Option(names = "--json", description = "Print one JSON object at the end instead of streaming the text.")
     boolean json;
@@ -123,18 +77,12 @@ final class GenerateCommand implements Callable<Integer> {
         if (maxNewTokens < 0) {
             throw AricaException.badInput("--max-new-tokens must be >= 0, not " + maxNewTokens);
         }
-        if (accuracyLevel != 0 && accuracyLevel != 4) {
-            throw AricaException.badInput("--accuracy-level must be 0 or 4, not " + accuracyLevel);
-        }
-        if (threads != null && threads < 1) {
-            throw AricaException.badInput("--threads must be at least 1, not " + threads);
-        }
+        runOptions.check();
         PrintWriter err = spec.commandLine().getErr();
-        try (ModelInput input = ModelInput.resolve(model, tokenizerFile, new ModelInput.CacheChoice(cacheDir, noCache),
-                LlamaOnnxExporter.Options.defaults().withFlavour(flavour()).withAccuracyLevel(accuracyLevel), err)) {
+        try (ModelInput input = ModelInput.resolve(model, runOptions.tokenizerFile, runOptions.cache(), runOptions.exportOptions(), err)) {
             int[] promptIds = input.encode(prompt);
-            int intraOp = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-            try (InferenceSession session = InferenceSession.open(input.onnxFile(), input.sessionOptions(device, intraOp));
+            try (InferenceSession session = InferenceSession.open(input.onnxFile(),
+                    input.sessionOptions(runOptions.device, runOptions.intraOpThreads()));
                  OnnxDecoder decoder = new OnnxDecoder(session, input.config())) {
                 err.println("arica: device " + name(session.provider())
                         + (session.providerNote().isEmpty() ? "" : " (CUDA: " + session.providerNote() + ")"));
@@ -142,20 +90,6 @@ final class GenerateCommand implements Callable<Integer> {
                 return generate(decoder, input.tokenizer(), promptIds, sampling, name(session.provider()));
             }
         }
-    }
-
-    /** The flavour of an on-the-fly export: ORT's fused graph on the CPU, the standard one for CUDA. */
-    private LlamaOnnxExporter.Flavour flavour() {
-        boolean cuda = switch (device) {
-            case CPU -> false;
-            case CUDA -> true;
-            case AUTO -> graph == Graph.auto && CudaProbe.probe().available();
-        };
-        return switch (graph) {
-            case standard -> LlamaOnnxExporter.Flavour.STANDARD;
-            case ort_optimized -> LlamaOnnxExporter.Flavour.ORT_OPTIMIZED;
-            case auto -> cuda ? LlamaOnnxExporter.Flavour.STANDARD : LlamaOnnxExporter.Flavour.ORT_OPTIMIZED;
-        };
     }
 
     private Sampler.Settings sampling() {

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.AtomicOutput;
 import dev.arica.formats.Json;
-import dev.arica.runtime.export.LlamaOnnxExporter;
 import dev.arica.runtime.generate.OnnxDecoder;
 import dev.arica.runtime.ort.Device;
 import dev.arica.runtime.ort.ExecutionProvider;
@@ -29,6 +28,7 @@ import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -85,27 +85,8 @@ final class ValidateCommand implements Callable<Integer> {
                     + "instead of the table.")
     String json;
 
-    @Option(names = "--device", defaultValue = "auto", paramLabel = "DEVICE",
-            description = "auto (CUDA when usable, else the CPU), cuda or cpu; both models run on the same one "
-                    + "(default: ${DEFAULT-VALUE}).")
-    Device device;
-
-    @Option(names = "--threads", paramLabel = "N",
-            description = "ONNX Runtime intra-op threads (default: the cores available to the JVM).")
-    Integer threads;
-
-    @Option(names = "--tokenizer", paramLabel = "FILE",
-            description = "Tokenizer (tokenizer.json or a llama2.c tokenizer .bin) instead of both models' own; a llama2.c "
-                    + ".bin otherwise needs tokenizer.bin or tok<vocab>.bin beside it.")
-    Path tokenizerFile;
-
-    @Option(names = "--cache-dir", paramLabel = "DIR",
-            description = "Where on-the-fly exports and file digests are kept (default: $ARICA_CACHE_DIR, else "
-                    + "$XDG_CACHE_HOME/arica, else ~/.cache/arica).")
-    Path cacheDir;
-
-    @Option(names = "--no-cache", description = "Export to temporary directories, deleted at the end, instead of the cache.")
-    boolean noCache;
+    @Mixin
+    RunOptions runOptions;
 
     @Spec
     CommandSpec spec;
@@ -116,23 +97,20 @@ final class ValidateCommand implements Callable<Integer> {
         if (maxNewTokens < 1) {
             throw AricaException.badInput("--max-new-tokens must be at least 1, not " + maxNewTokens);
         }
-        if (threads != null && threads < 1) {
-            throw AricaException.badInput("--threads must be at least 1, not " + threads);
-        }
+        runOptions.check();
         List<String> prompts = prompts();
         String text = textFile == null ? null : text();
         PrintWriter err = spec.commandLine().getErr();
-        ModelInput.CacheChoice cache = new ModelInput.CacheChoice(cacheDir, noCache);
-        try (ModelInput ref = ModelInput.resolve(reference, tokenizerFile, cache, LlamaOnnxExporter.Options.defaults(), err);
-             ModelInput cand = ModelInput.resolve(candidate, tokenizerFile, cache, LlamaOnnxExporter.Options.defaults(), err)) {
+        try (ModelInput ref = ModelInput.resolve(reference, runOptions.tokenizerFile, runOptions.cache(), runOptions.exportOptions(), err);
+             ModelInput cand = ModelInput.resolve(candidate, runOptions.tokenizerFile, runOptions.cache(), runOptions.exportOptions(), err)) {
             sameVocabulary(ref, cand);
             List<int[]> promptIds = new ArrayList<>();
             for (int i = 0; i < prompts.size(); i++) {
                 promptIds.add(sameEncoding(ref, cand, prompts.get(i), "prompt " + (i + 1) + " ('" + prompts.get(i) + "')"));
             }
             int[] textIds = text == null ? null : textIds(ref, cand, text);
-            int intraOp = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-            try (InferenceSession refSession = InferenceSession.open(ref.onnxFile(), ref.sessionOptions(device, intraOp));
+            int intraOp = runOptions.intraOpThreads();
+            try (InferenceSession refSession = InferenceSession.open(ref.onnxFile(), ref.sessionOptions(runOptions.device, intraOp));
                  OnnxDecoder refDecoder = new OnnxDecoder(refSession, ref.config());
                  // The candidate gets the device the reference got, so that their speeds compare.
                  InferenceSession candSession = InferenceSession.open(cand.onnxFile(), cand.sessionOptions(
