@@ -42,21 +42,15 @@ for m in ${MODELS:-stories260K stories260K-ort bench bench-ort}; do
   esac
   data="$dir/model.onnx.data"
   bytes=$(stat -c %s "$data")
-  cat "$data" >/dev/null
-  cat_s=$(for i in $(seq "$runs"); do s=$(now); cat "$data" >/dev/null; e=$(now); echo "$e - $s" | bc -l; done | median)
-  cli=$(for i in $(seq "$runs"); do
-    "$arica" generate "$dir" --tokenizer "$tok" --prompt "$prompt" --max-new-tokens "$new" --temperature 0 \
-      --threads "$threads" --device cpu --json 2>/dev/null | field tokens_per_second
-  done | median)
+  cat_s=$(cat_seconds "$data")
+  cli=$(cli_rate "$dir")
   ttft=$(for i in $(seq "$runs"); do
     s=$(now)
     "$arica" generate "$dir" --tokenizer "$tok" --prompt "$prompt" --max-new-tokens 1 --threads "$threads" --device cpu \
       --json >/dev/null 2>&1
     e=$(now); echo "$e - $s" | bc -l
   done | median)
-  warm=$("$jdk/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
-    -cp "$root/bench/target/arica-bench.jar:$root/bench/target/lib/*" dev.arica.bench.GenerateBench \
-    "$dir" "$tok" "$threads" "$new" "$warmup" "$runs" 2>/dev/null | grep '^RESULT')
+  warm=$(warm_result "$dir" "$warmup" false)
   w() { echo "$warm" | grep -o "$1=[0-9.]*" | cut -d= -f2; }
   # A 1 MB file is read from the caches in the time cat takes to start: no bandwidth to compare with.
   if [ "${m#stories260K}" != "$m" ]; then frac="—"; else frac=$(printf '%.2f' "$(echo "$(w decode_median) * $cat_s" | bc -l)"); fi

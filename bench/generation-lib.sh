@@ -25,3 +25,24 @@ b_hf="$scratch/bench-hf"
 now() { date +%s.%N; }
 median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 field() { grep -o "\"$1\" : [0-9.]*" | awk '{print $3}'; }
+
+# Median seconds of $runs reads of file $1 by `cat`, the page cache warmed first: the machine primitive.
+cat_seconds() {
+  cat "$1" >/dev/null
+  for i in $(seq "$runs"); do s=$(now); cat "$1" >/dev/null; e=$(now); echo "$e - $s" | bc -l; done | median
+}
+
+# Median tokens_per_second of $runs fresh `arica generate $1` processes ($new tokens, greedy, $threads threads).
+cli_rate() {
+  for i in $(seq "$runs"); do
+    "$arica" generate "$1" --tokenizer "$tok" --prompt "$prompt" --max-new-tokens "$new" --temperature 0 \
+      --threads "$threads" --device cpu --json 2>/dev/null | field tokens_per_second
+  done | median
+}
+
+# GenerateBench's RESULT line for $1: $2 untimed warm-up generations, then $runs timed; $3 true to prepack.
+warm_result() {
+  "$jdk/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
+    -cp "$root/bench/target/arica-bench.jar:$root/bench/target/lib/*" dev.arica.bench.GenerateBench \
+    "$1" "$tok" "$threads" "$new" "$2" "$runs" "$3" 2>/dev/null | grep '^RESULT'
+}

@@ -45,15 +45,9 @@ for v in $variants; do
   esac
   data="$dir/model.onnx.data"
   onnx_size=$(( $(stat -c %s "$dir/model.onnx") + $(stat -c %s "$data") ))
-  cat "$data" >/dev/null
-  cat_s=$(for i in $(seq "$runs"); do s=$(now); cat "$data" >/dev/null; e=$(now); echo "$e - $s" | bc -l; done | median)
-  cli=$(for i in $(seq "$runs"); do
-    "$arica" generate "$dir" --tokenizer "$tok" --prompt "$prompt" --max-new-tokens "$new" --temperature 0 \
-      --threads "$threads" --device cpu --json 2>/dev/null | field tokens_per_second
-  done | median)
-  warm=$("$jdk/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
-    -cp "$root/bench/target/arica-bench.jar:$root/bench/target/lib/*" dev.arica.bench.GenerateBench \
-    "$dir" "$tok" "$threads" "$new" "$warmup" "$runs" "$prepack" 2>/dev/null | grep '^RESULT')
+  cat_s=$(cat_seconds "$data")
+  cli=$(cli_rate "$dir")
+  warm=$(warm_result "$dir" "$warmup" "$prepack")
   w() { echo "$warm" | grep -o "$1=[0-9.]*" | cut -d= -f2; }
   frac=$(printf "%.2f" "$(echo "$(w decode_median) * $cat_s" | bc -l)")
   printf '| %s | %s | %s | %.3f s, %.2f GB/s | %s | %s (%s-%s) | %s |\n' "$v" "$arica_size" "$onnx_size" "$cat_s" \
