@@ -46,6 +46,9 @@ public final class LlamaOnnxExporter {
     /** 2: the schema GenAiConfig reads (num_kv_heads, dtype, {i} name templates); 1 used other keys. */
     public static final int GENAI_FORMAT_VERSION = 2;
 
+    /** Bytes copied per write from a mapping, then released: 16 MiB. */
+    private static final long COPY_SLICE = 16L << 20;
+
     /** Elements cast per write: a few MB of buffer. */
     private static final int CAST_CHUNK = 1 << 20;
 
@@ -247,9 +250,14 @@ public final class LlamaOnnxExporter {
         DType from = src.info().dtype();
         if (from == to) {
             for (MemorySegment part : src.parts()) {
-                w.write(part);
-                MappedMemory.release(part);
-                progress.advance(part.byteSize());
+                // In slices, each dropped from the resident set once written: a 260 MB embedding table is never
+                // resident whole.
+                for (long off = 0; off < part.byteSize(); off += COPY_SLICE) {
+                    MemorySegment slice = part.asSlice(off, Math.min(COPY_SLICE, part.byteSize() - off));
+                    w.write(slice);
+                    MappedMemory.release(slice);
+                    progress.advance(slice.byteSize());
+                }
             }
             return;
         }
@@ -309,6 +317,7 @@ public final class LlamaOnnxExporter {
                 }
                 w.write(out);
                 progress.advance(out.byteSize());
+                MappedMemory.release(stored.asSlice(r * rowBytes, rows * rowBytes));
             }
         }
     }
@@ -327,6 +336,8 @@ public final class LlamaOnnxExporter {
                 LlamaGraph.QuantizedWeight q = p.weight();
                 if (!q.name().equals(current)) {
                     if (arena != null) {
+                        // Done with the previous weight: its mapped pages leave the resident set (memory stays flat).
+                        MappedMemory.release(stored);
                         arena.close();
                     }
                     arena = Arena.ofConfined();
@@ -351,6 +362,7 @@ public final class LlamaOnnxExporter {
             }
         } finally {
             if (arena != null) {
+                MappedMemory.release(stored);
                 arena.close();
             }
         }
