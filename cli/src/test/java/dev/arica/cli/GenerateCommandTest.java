@@ -346,6 +346,33 @@ class GenerateCommandTest {
         assertBadInput(bad, "--accuracy-level");
     }
 
+    /** A flipped byte inside one tensor's blob is named, not computed with: by generate, export-onnx and convert. */
+    @Test
+    void aCorruptBlobInAnAricaFileIsNamed() throws IOException {
+        Path arica = tmp.resolve("corrupt.arica");
+        CliTesting.Run q = run("quantize", bin().toString(), "-o", arica.toString(), "--scheme", "q4_0", "--no-digest-cache");
+        assertEquals(ExitCode.OK, q.exit(), q::toString);
+        String victim = "model.layers.3.mlp.up_proj.weight";
+        long at;
+        try (dev.arica.formats.arica.AricaFile f = dev.arica.formats.arica.AricaFile.open(arica)) {
+            at = f.entry(victim).orElseThrow().offset() + 100;
+        }
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(arica,
+                java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(1);
+            ch.read(b, at);
+            b.flip();
+            b.put(0, (byte) (b.get(0) ^ 0x5a));
+            ch.write(b, at);
+        }
+        assertBadInput(generate(arica, "--prompt", "Hi"), arica.toString(), victim, "checksum mismatch");
+        assertBadInput(run("export-onnx", arica.toString(), "-o", tmp.resolve("corrupt-onnx").toString()), victim,
+                "checksum mismatch");
+        assertFalse(Files.exists(tmp.resolve("corrupt-onnx")), "no output left behind");
+        assertBadInput(run("convert", arica.toString(), "-o", tmp.resolve("corrupt-hf").toString()), victim,
+                "checksum mismatch");
+    }
+
     private static String firstIds(JsonNode ids, int n) {
         List<Integer> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {

@@ -86,7 +86,7 @@ public final class AricaDequantizer {
                 TensorInfo target = infos.get(i);
                 // A compressed blob is one zstd frame, decompressed whole and freed once the tensor is written.
                 Arena decompressed = e.compressed() ? Arena.ofShared() : null;
-                MemorySegment raw = in.raw(e, decompressed);
+                MemorySegment raw = in.checked(e, decompressed);
                 pipeline.then(() -> writer.begin(e.name()));
                 switch (e.storage()) {
                     case Storage.Plain p -> queuePlain(pipeline, e, p.dtype(), raw, target);

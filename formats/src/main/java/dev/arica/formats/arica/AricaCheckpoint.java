@@ -66,11 +66,11 @@ public final class AricaCheckpoint implements Checkpoint {
     }
 
     /**
-     * The uncompressed stored bytes of a tensor: the mapped view, or for a compressed one its decompression into
-     * memory of {@code arena} (one tensor at a time keeps memory bounded by the largest tensor).
+     * The uncompressed stored bytes of a tensor, their checksum checked: the mapped view, or for a compressed one
+     * its decompression into memory of {@code arena} (one tensor at a time keeps memory bounded by the largest).
      */
     public java.lang.foreign.MemorySegment stored(String name, Arena arena) throws IOException {
-        return file.raw(entry(name), arena);
+        return file.checked(entry(name), arena);
     }
 
     @Override
@@ -81,7 +81,7 @@ public final class AricaCheckpoint implements Checkpoint {
                     + "), not as " + e.dtype() + " elements; dequantize it (arica convert) to read it as floats");
         }
         // Auto arena: a decompressed copy lives as long as the caller holds the tensor.
-        return Tensor.of(new TensorInfo(name, ((Storage.Plain) e.storage()).dtype(), e.shape()), file.raw(e, Arena.ofAuto()));
+        return Tensor.of(new TensorInfo(name, ((Storage.Plain) e.storage()).dtype(), e.shape()), file.checked(e, Arena.ofAuto()));
     }
 
     @Override

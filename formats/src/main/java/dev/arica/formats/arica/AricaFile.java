@@ -291,6 +291,18 @@ public final class AricaFile implements AutoCloseable {
         return dst;
     }
 
+    /**
+     * {@link #raw} after checking the stored bytes' CRC32C: what readers that use the values (export, convert)
+     * call, so that a corrupt blob is named instead of silently computed with.
+     */
+    public MemorySegment checked(AricaEntry e, Arena into) throws IOException {
+        if (crc(stored(e)) != e.crc32c()) {
+            throw new FormatException(path, e.name(), "checksum mismatch: the stored data is corrupt (arica verify "
+                    + path.getFileName() + " lists every bad tensor)");
+        }
+        return raw(e, into);
+    }
+
     public List<FileEntry> files() {
         return files;
     }
