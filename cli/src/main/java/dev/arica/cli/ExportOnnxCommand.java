@@ -17,12 +17,13 @@ import picocli.CommandLine.Spec;
 
 /** {@code arica export-onnx}: a Llama checkpoint as an ONNX decoder with KV cache, ready for ONNX Runtime. */
 @Command(name = "export-onnx", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
-        description = {"Export a Llama checkpoint as an ONNX decoder with a key/value cache (standard operators, opset 17,",
-                "or ONNX Runtime's fused operators with --ort-optimized).",
-                "OUT_DIR receives model.onnx, model.onnx.data, config.json, generation_config.json, the tokenizer",
-                "files and arica-genai.json. Weights stream from the input; the directory appears only when complete.",
-                "An .arica file's quantized projections become ONNX Runtime MatMulNBits nodes fed with the stored codes,",
-                "repacked, never requantized (or DequantizeLinear + MatMul, opset 21, with --portable)."})
+        description = {"Export a Llama checkpoint (or an .arica file, its quantized weights as stored) as an ONNX decoder.",
+                "The decoder has a key/value cache and uses standard operators (opset 17), or ONNX Runtime's fused "
+                        + "operators with --ort-optimized. OUT_DIR receives model.onnx, model.onnx.data, config.json, "
+                        + "generation_config.json, the tokenizer files and arica-genai.json. Weights stream from the input; "
+                        + "the directory appears only when complete.",
+                "An .arica file's quantized projections become ONNX Runtime MatMulNBits nodes fed with the stored codes, "
+                        + "repacked, never requantized (or DequantizeLinear + MatMul, opset 21, with --portable)."})
 final class ExportOnnxCommand implements Callable<Integer> {
 
     /** The weight types --dtype accepts. */
@@ -46,18 +47,19 @@ final class ExportOnnxCommand implements Callable<Integer> {
             description = "Weights as f32 or f16 (cast to float32 in the graph; activations stay float32) (default: ${DEFAULT-VALUE}).")
     WeightType dtype;
 
-    @Option(names = "--ort-optimized", description = {"Use ONNX Runtime's fused operators (GroupQueryAttention, RotaryEmbedding,",
-            "SkipSimplifiedLayerNormalization, ...): faster in ONNX Runtime, which alone runs it. Same inputs and outputs."})
+    @Option(names = "--ort-optimized", description = "Use ONNX Runtime's fused operators (GroupQueryAttention, "
+            + "RotaryEmbedding, SkipSimplifiedLayerNormalization, ...): faster in ONNX Runtime, which alone runs it. Same "
+            + "inputs and outputs.")
     boolean ortOptimized;
 
-    @Option(names = "--portable", description = {"For an .arica input: quantized weights as standard DequantizeLinear (opset 21)",
-            "+ MatMul instead of ONNX Runtime's MatMulNBits, for runtimes without contrib operators."})
+    @Option(names = "--portable", description = "For an .arica input: quantized weights as standard DequantizeLinear "
+            + "(opset 21) + MatMul instead of ONNX Runtime's MatMulNBits, for runtimes without contrib operators.")
     boolean portable;
 
     @Option(names = "--accuracy-level", paramLabel = "L", defaultValue = "4",
-            description = {"For an .arica input: MatMulNBits accuracy_level, 4 (activations quantized to int8 for integer",
-                    "dot products, as llama.cpp does: fast) or 0 (float32 compute with the stored values exactly: slow for",
-                    "8-bit weights on the CPU) (default: ${DEFAULT-VALUE})."})
+            description = "For an .arica input: MatMulNBits accuracy_level, 4 (activations quantized to int8 for integer "
+                    + "dot products, as llama.cpp does: fast) or 0 (float32 compute with the stored values exactly: slow "
+                    + "for 8-bit weights on the CPU) (default: ${DEFAULT-VALUE}).")
     int accuracyLevel;
 
     @Mixin

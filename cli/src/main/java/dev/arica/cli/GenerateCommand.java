@@ -25,13 +25,14 @@ import picocli.CommandLine.Spec;
 /** {@code arica generate}: text from a model through ONNX Runtime, exporting it to ONNX first when needed. */
 @Command(name = "generate", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
         description = {"Generate text after a prompt with ONNX Runtime (greedy unless --temperature is above 0).",
-                "MODEL is an exported directory (model.onnx + arica-genai.json), an HF Llama directory or a llama2.c .bin;",
-                "the last two are exported to ONNX once and kept in a cache keyed by their content.",
-                "The text is printed as it is produced; speed and the device used go to stderr."})
+                "MODEL is an exported directory (model.onnx + arica-genai.json), an HF Llama directory, a llama2.c .bin "
+                        + "or an .arica file (its quantized weights run as stored); all but the first are exported to ONNX "
+                        + "once and kept in a cache keyed by their content. The text is printed as it is produced; speed "
+                        + "and the device used go to stderr."})
 final class GenerateCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "MODEL",
-            description = "Exported ONNX directory (or its model.onnx), HF Llama directory, or llama2.c .bin.")
+            description = "Exported ONNX directory (or its model.onnx), HF Llama directory, llama2.c .bin, or .arica file.")
     Path model;
 
     @Option(names = "--prompt", required = true, paramLabel = "TEXT",

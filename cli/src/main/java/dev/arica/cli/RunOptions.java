@@ -51,14 +51,16 @@ final class RunOptions {
     boolean noCache;
 
     @Option(names = "--graph", defaultValue = "auto", paramLabel = "KIND", converter = GraphConverter.class,
-            description = {"Graph of an on-the-fly export: standard (ONNX operators only), ort-optimized (ONNX Runtime's",
-                    "fused operators: faster on the CPU, same ids) or auto: ort-optimized on the CPU, standard on CUDA (whose",
-                    "GroupQueryAttention has no float32 kernel) (default: ${DEFAULT-VALUE}). Exported directories run as they are."})
+            description = "Graph of an on-the-fly export: standard (ONNX operators only), ort-optimized (ONNX Runtime's "
+                    + "fused operators: faster on the CPU, same ids) or auto: ort-optimized on the CPU, standard on CUDA "
+                    + "(whose GroupQueryAttention has no float32 kernel) (default: ${DEFAULT-VALUE}). Exported "
+                    + "directories run as they are.")
     Graph graph;
 
     @Option(names = "--accuracy-level", paramLabel = "L", defaultValue = "4",
-            description = {"For an .arica model exported on the fly: MatMulNBits accuracy_level, 4 (int8 activations, as",
-                    "llama.cpp computes: fast) or 0 (float32 compute with the stored values exactly) (default: ${DEFAULT-VALUE})."})
+            description = "For an .arica model exported on the fly: MatMulNBits accuracy_level, 4 (int8 activations, as "
+                    + "llama.cpp computes: fast) or 0 (float32 compute with the stored values exactly) "
+                    + "(default: ${DEFAULT-VALUE}).")
     int accuracyLevel;
 
     /** Refuses impossible values (exit 2). */
