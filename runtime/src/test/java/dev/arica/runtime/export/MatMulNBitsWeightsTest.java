@@ -4,13 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.arica.formats.quant.QuantLayout;
 import dev.arica.formats.quant.Scheme;
-import dev.arica.quantize.Quantizer;
-import java.io.ByteArrayOutputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.util.SplittableRandom;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -31,23 +28,16 @@ class MatMulNBitsWeightsTest {
         long n = 7;
         for (long k : new long[] {172, 256, 40}) {
             try (Arena arena = Arena.ofConfined()) {
-                MemorySegment x = arena.allocate(n * k * 4);
-                SplittableRandom r = new SplittableRandom(k * 31 + group);
-                for (long i = 0; i < n * k; i++) {
-                    x.setAtIndex(F32, i, (float) ((r.nextDouble() - 0.3) * 0.1));
-                }
-                Quantizer q = Quantizer.of(layout);
-                MemorySegment stored = arena.allocate(layout.bytes(n, k));
-                q.quantize(x, n, k, stored);
-                MemorySegment expect = arena.allocate(n * k * 4);
-                q.dequantize(stored, n, k, expect);
+                PlaneBytes.Stored t = PlaneBytes.quantizeRandom(arena, layout, n, k, k * 31 + group);
+                MemorySegment stored = t.stored();
+                MemorySegment expect = t.expected();
 
                 MatMulNBitsWeights w = new MatMulNBitsWeights(layout, n, k);
                 // Room for one row and a bit: one row per flush, so row boundaries are crossed.
                 MemorySegment scratch = arena.allocate(w.blocks() * w.blob() + 5);
-                MemorySegment codes = collect(s -> w.writeCodes(stored, scratch, s::write));
-                MemorySegment scales = collect(s -> w.writeScales(stored, scratch, s::write));
-                MemorySegment zps = asym ? collect(s -> w.writeZeroPoints(stored, scratch, s::write)) : null;
+                MemorySegment codes = PlaneBytes.collect(s -> w.writeCodes(stored, scratch, s::write));
+                MemorySegment scales = PlaneBytes.collect(s -> w.writeScales(stored, scratch, s::write));
+                MemorySegment zps = asym ? PlaneBytes.collect(s -> w.writeZeroPoints(stored, scratch, s::write)) : null;
                 assertEquals(w.codes("b").byteSize(), codes.byteSize());
                 assertEquals(w.scales("s").byteSize(), scales.byteSize());
                 if (asym) {
@@ -78,13 +68,4 @@ class MatMulNBitsWeightsTest {
         }
     }
 
-    interface Writes {
-        void to(MatMulNBitsWeights.Sink sink) throws Exception;
-    }
-
-    private static MemorySegment collect(Writes w) throws Exception {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        w.to(bytes -> out.writeBytes(bytes.toArray(ValueLayout.JAVA_BYTE)));
-        return MemorySegment.ofArray(out.toByteArray());
-    }
 }
