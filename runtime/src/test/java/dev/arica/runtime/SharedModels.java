@@ -26,13 +26,14 @@ public final class SharedModels {
         candidates.add(Path.of("/work/shared"));
         for (Path shared : candidates) {
             Path dir = shared.resolve("models/stories260K");
-            if (Files.isRegularFile(dir.resolve("tok512.bin")) && Files.isRegularFile(dir.resolve("reference/greedy.jsonl"))) {
+            if (Files.isRegularFile(dir.resolve("stories260K.bin")) && Files.isRegularFile(dir.resolve("tok512.bin"))
+                    && Files.isRegularFile(dir.resolve("reference/greedy.jsonl"))) {
                 return dir.toAbsolutePath().normalize();
             }
         }
         String why = "stories260K not found (looked under " + candidates + " at models/stories260K/); download "
-                + "karpathy/tinyllamas stories260K/stories260K.bin and tok512.bin into ../shared/models/stories260K/ "
-                + "or set ARICA_SHARED";
+                + "karpathy/tinyllamas stories260K/stories260K.bin and tok512.bin with the reference outputs into "
+                + "../shared/models/stories260K/ or set ARICA_SHARED";
         if (System.getenv("CI") != null) {
             fail(why + " — CI is set, so this test may not skip");
         }

@@ -1,17 +1,13 @@
 package dev.arica.runtime.export;
 
-import static org.junit.jupiter.api.Assertions.fail;
-
-import com.fasterxml.jackson.databind.JsonNode;
-import dev.arica.formats.Json;
+import dev.arica.runtime.SharedModels;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
-import org.junit.jupiter.api.Assumptions;
 
 /** The shared stories260K checkpoint and its reference outputs (../shared/models/stories260K/README.md). */
 final class Stories260K {
@@ -19,50 +15,16 @@ final class Stories260K {
 
     /** The model's directory, or an abort (skip) saying why; never a skip when CI is set. */
     static Path dir() {
-        List<Path> candidates = new ArrayList<>();
-        String env = System.getenv("ARICA_SHARED");
-        if (env != null && !env.isBlank()) {
-            candidates.add(Path.of(env));
-        }
-        candidates.add(Path.of("../../shared"));
-        candidates.add(Path.of("/work/shared"));
-        for (Path shared : candidates) {
-            Path d = shared.resolve("models/stories260K");
-            if (Files.isRegularFile(d.resolve("stories260K.bin")) && Files.isRegularFile(d.resolve("reference/greedy.jsonl"))) {
-                return d.toAbsolutePath().normalize();
-            }
-        }
-        String why = "stories260K not found (looked under " + candidates + " at models/stories260K/); download "
-                + "karpathy/tinyllamas stories260K/stories260K.bin and tok512.bin with the reference outputs into "
-                + "../shared/models/stories260K/ or set ARICA_SHARED";
-        if (System.getenv("CI") != null) {
-            fail(why + " — CI is set, so this test may not skip");
-        }
-        Assumptions.abort(why);
-        throw new AssertionError("unreachable");
+        return SharedModels.stories260K();
     }
 
-    /** One line of reference/greedy.jsonl. */
+    /** One line of reference/greedy.jsonl, ids as the ONNX graph takes them. */
     record Greedy(String prompt, long[] promptIds, long[] ids) {}
 
     static List<Greedy> greedy() throws IOException {
-        List<Greedy> out = new ArrayList<>();
-        for (String line : Files.readAllLines(dir().resolve("reference/greedy.jsonl"))) {
-            if (line.isBlank()) {
-                continue;
-            }
-            JsonNode j = Json.MAPPER.readTree(line);
-            out.add(new Greedy(j.get("prompt").asText(), longs(j.get("prompt_ids")), longs(j.get("ids"))));
-        }
-        return out;
-    }
-
-    private static long[] longs(JsonNode a) {
-        long[] out = new long[a.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = a.get(i).asLong();
-        }
-        return out;
+        return SharedModels.greedyReference().stream().map(g -> new Greedy(g.prompt(),
+                Arrays.stream(g.promptIds()).asLongStream().toArray(), Arrays.stream(g.ids()).asLongStream().toArray()))
+                .toList();
     }
 
     /** reference/logits_once_upon_a_time.f32: 256 rows of 512 little-endian floats. */
