@@ -72,9 +72,7 @@ final class ExportOnnxCommand implements Callable<Integer> {
     CommandSpec spec;
 
     private int level() {
-        if (accuracyLevel != 0 && accuracyLevel != 4) {
-            throw AricaException.badInput("--accuracy-level must be 0 or 4, not " + accuracyLevel);
-        }
+        RunOptions.checkAccuracyLevel(accuracyLevel);
         if (accuracyLevel != LlamaOnnxExporter.DEFAULT_ACCURACY_LEVEL && portable) {
             throw AricaException.badInput("--accuracy-level applies to MatMulNBits, not to --portable");
         }

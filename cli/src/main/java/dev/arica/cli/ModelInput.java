@@ -2,9 +2,7 @@ package dev.arica.cli;
 
 import dev.arica.formats.AuxFile;
 import dev.arica.formats.Checkpoint;
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.arica.formats.FileDigest;
-import dev.arica.formats.Json;
 import dev.arica.formats.arica.AricaCheckpoint;
 import dev.arica.formats.arica.AricaFile;
 import dev.arica.formats.llama2c.Llama2cCheckpoint;
@@ -42,14 +40,12 @@ final class ModelInput implements AutoCloseable {
     private final OnnxExportCache.Entry entry;
     private final GenAiConfig config;
     private final Tokenizer tokenizer;
-    private final boolean quantized;
 
-    private ModelInput(Path model, OnnxExportCache.Entry entry, GenAiConfig config, Tokenizer tokenizer, boolean quantized) {
+    private ModelInput(Path model, OnnxExportCache.Entry entry, GenAiConfig config, Tokenizer tokenizer) {
         this.model = model;
         this.entry = entry;
         this.config = config;
         this.tokenizer = tokenizer;
-        this.quantized = quantized;
     }
 
     /**
@@ -63,8 +59,7 @@ final class ModelInput implements AutoCloseable {
         try {
             Path dir = entry.directory();
             GenAiConfig config = GenAiConfig.read(dir.resolve(GenAiConfig.FILE));
-            JsonNode q = Json.readObjectFile(dir.resolve(GenAiConfig.FILE)).get("quantization");
-            return new ModelInput(model, entry, config, tokenizer(dir, config, tokenizerFile), q != null && q.isObject());
+            return new ModelInput(model, entry, config, tokenizer(dir, config, tokenizerFile));
         } catch (IOException | RuntimeException e) {
             entry.close();
             throw e;
@@ -97,7 +92,7 @@ final class ModelInput implements AutoCloseable {
      * own layout, a copy the size of the quantized weights); float ones are used in place from the mapping.
      */
     InferenceSession.Options sessionOptions(Device device, int intraOpThreads) {
-        return new InferenceSession.Options(device, intraOpThreads, 0, quantized);
+        return new InferenceSession.Options(device, intraOpThreads, 0, config.quantized());
     }
 
     /** The ids of {@code prompt} with the beginning-of-sequence id, checked against the model's vocabulary and context. */

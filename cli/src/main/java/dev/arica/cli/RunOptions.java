@@ -65,12 +65,18 @@ final class RunOptions {
 
     /** Refuses impossible values (exit 2). */
     void check() {
-        if (accuracyLevel != 0 && accuracyLevel != 4) {
-            throw AricaException.badInput("--accuracy-level must be 0 or 4, not " + accuracyLevel);
-        }
+        checkAccuracyLevel(accuracyLevel);
         if (threads != null && threads < 1) {
             throw AricaException.badInput("--threads must be at least 1, not " + threads);
         }
+    }
+
+    /** The MatMulNBits levels the CLI offers: 4 (int8 activations) and 0 (float32); else exit 2. */
+    static int checkAccuracyLevel(int level) {
+        if (level != 0 && level != 4) {
+            throw AricaException.badInput("--accuracy-level must be 0 or 4, not " + level);
+        }
+        return level;
     }
 
     int intraOpThreads() {

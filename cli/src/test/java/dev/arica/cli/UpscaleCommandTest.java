@@ -18,7 +18,6 @@ import dev.arica.formats.Progress;
 import dev.arica.formats.arica.AricaEntry;
 import dev.arica.formats.arica.AricaFile;
 import dev.arica.formats.arica.Storage;
-import dev.arica.runtime.export.LlamaConfig;
 import dev.arica.runtime.export.LlamaOnnxExporter;
 import dev.arica.runtime.generate.GenAiConfig;
 import dev.arica.runtime.generate.Generator;
@@ -81,11 +80,7 @@ class UpscaleCommandTest {
         try (Checkpoint c = Checkpoint.open(hf)) {
             exported = LlamaOnnxExporter.export(c, onnx, LlamaOnnxExporter.Options.defaults(), Progress.NONE);
         }
-        // Built from the export's own description: main's exporter and GenAiConfig.read disagree on key names.
-        LlamaConfig c = exported.config();
-        GenAiConfig genai = new GenAiConfig(LlamaOnnxExporter.MODEL_FILE, null, c.layers(), c.kvHeads(), c.headDim(),
-                c.vocab(), c.maxPositions(), 1, new int[] {2, 1}, "float32", GenAiConfig.Inputs.DEFAULT,
-                GenAiConfig.Outputs.DEFAULT);
+        GenAiConfig genai = GenAiConfig.read(onnx.resolve(GenAiConfig.FILE));
         Tokenizer tok = Tokenizer.open(onnx);
         try (InferenceSession session = InferenceSession.open(onnx.resolve(LlamaOnnxExporter.MODEL_FILE),
                 InferenceSession.Options.of(Device.CPU)); OnnxDecoder d = new OnnxDecoder(session, genai)) {
@@ -96,7 +91,7 @@ class UpscaleCommandTest {
             for (int id : r.generatedIds()) {
                 assertTrue(id >= 0 && id < tok.vocabSize(), "id " + id);
             }
-            assertEquals(c.layers(), CliTesting.JSON.readTree(onnx.resolve("arica-genai.json").toFile()).get("num_layers")
+            assertEquals(exported.config().layers(), CliTesting.JSON.readTree(onnx.resolve("arica-genai.json").toFile()).get("num_layers")
                     .asInt());
             return r;
         }

@@ -192,8 +192,8 @@ public final class LlamaOnnxExporter {
                     .setValue(quantizationSummary(quantized.values(), options)));
         }
         ModelProto model = mb.setGraph(graph.graph()).build();
-        long total = initializers.stream().filter(i -> !isComputed(graph, i.name())).mapToLong(OnnxWriter.Initializer::byteSize).sum();
         long all = initializers.stream().mapToLong(OnnxWriter.Initializer::byteSize).sum();
+        long total = all - graph.computed().stream().mapToLong(c -> c.info().byteSize()).sum();
 
         List<String> files = new ArrayList<>();
         progress.start("export-onnx", all);
@@ -286,10 +286,6 @@ public final class LlamaOnnxExporter {
         }
     }
 
-    private static boolean isComputed(LlamaGraph.Built graph, String name) {
-        return graph.computed().stream().anyMatch(c -> c.info().name().equals(name));
-    }
-
     /**
      * Writes a quantized tensor the graph reads as floats (an embedding table for Gather) dequantized, rows at a
      * time through {@code buffer}: the stored values exactly, in float32 or rounded to f16.
@@ -331,6 +327,12 @@ public final class LlamaOnnxExporter {
         Arena arena = null;
         String current = null;
         MemorySegment stored = null;
+        MatMulNBitsWeights nbits = null;
+        DequantizeLinearWeights dq = null;
+        MatMulNBitsWeights.Sink sink = bytes -> {
+            w.write(bytes);
+            progress.advance(bytes.byteSize());
+        };
         try {
             for (LlamaGraph.Plane p : planes) {
                 LlamaGraph.QuantizedWeight q = p.weight();
@@ -343,14 +345,10 @@ public final class LlamaOnnxExporter {
                     arena = Arena.ofConfined();
                     stored = in.stored(q.name(), arena);
                     current = q.name();
+                    nbits = new MatMulNBitsWeights(q.layout(), q.n(), q.k());
+                    dq = new DequantizeLinearWeights(q.layout(), q.n(), q.k());
                 }
                 w.begin(p.initializer().name());
-                MatMulNBitsWeights.Sink sink = bytes -> {
-                    w.write(bytes);
-                    progress.advance(bytes.byteSize());
-                };
-                MatMulNBitsWeights nbits = new MatMulNBitsWeights(q.layout(), q.n(), q.k());
-                DequantizeLinearWeights dq = new DequantizeLinearWeights(q.layout(), q.n(), q.k());
                 switch (p.kind()) {
                     case NBITS_CODES -> nbits.writeCodes(stored, buffer, sink);
                     case NBITS_SCALES -> nbits.writeScales(stored, buffer, sink);

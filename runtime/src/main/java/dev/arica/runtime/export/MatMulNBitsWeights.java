@@ -85,35 +85,20 @@ public record MatMulNBitsWeights(QuantLayout layout, long n, long k) {
     public void writeCodes(MemorySegment stored, MemorySegment scratch, Sink sink) throws IOException {
         checkStored(stored);
         long rowCodes = blocks() * blob();
-        long rowsPerFlush = Math.max(1, scratch.byteSize() / rowCodes);
-        long filled = 0;
-        for (long r = 0; r < n; r++) {
-            MemorySegment src = stored.asSlice(r * rowBytes(), rowBytes());
-            MemorySegment dst = scratch.asSlice(filled * rowCodes, rowCodes);
+        writeRows(stored, rowCodes, scratch, sink, (src, dst) -> {
             switch (layout.scheme()) {
                 case INT8, INT4 -> MemorySegment.copy(src, 0, dst, 0, rowCodes);
                 case Q8_0 -> q8Codes(src, dst);
                 case Q4_0 -> q4Codes(src, dst);
             }
-            if (++filled == rowsPerFlush) {
-                sink.write(scratch.asSlice(0, filled * rowCodes));
-                filled = 0;
-            }
-        }
-        if (filled > 0) {
-            sink.write(scratch.asSlice(0, filled * rowCodes));
-        }
+        });
     }
 
     /** Writes the fp16 scales, row after row, through {@code scratch}. */
     public void writeScales(MemorySegment stored, MemorySegment scratch, Sink sink) throws IOException {
         checkStored(stored);
         long rowScales = blocks() * 2;
-        long rowsPerFlush = Math.max(1, scratch.byteSize() / rowScales);
-        long filled = 0;
-        for (long r = 0; r < n; r++) {
-            MemorySegment src = stored.asSlice(r * rowBytes(), rowBytes());
-            MemorySegment dst = scratch.asSlice(filled * rowScales, rowScales);
+        writeRows(stored, rowScales, scratch, sink, (src, dst) -> {
             if (layout.scheme() == Scheme.INT8 || layout.scheme() == Scheme.INT4) {
                 MemorySegment.copy(src, layout.rowCodeBytes(k), dst, 0, rowScales);
             } else {
@@ -122,14 +107,7 @@ public record MatMulNBitsWeights(QuantLayout layout, long n, long k) {
                     dst.set(F16, 2 * b, src.get(F16, b * block));
                 }
             }
-            if (++filled == rowsPerFlush) {
-                sink.write(scratch.asSlice(0, filled * rowScales));
-                filled = 0;
-            }
-        }
-        if (filled > 0) {
-            sink.write(scratch.asSlice(0, filled * rowScales));
-        }
+        });
     }
 
     /** Writes the packed zero points (asymmetric layouts only), row after row, through {@code scratch}. */
@@ -140,17 +118,28 @@ public record MatMulNBitsWeights(QuantLayout layout, long n, long k) {
         }
         long rowZp = zeroPointBytesPerRow();
         long at = layout.rowCodeBytes(k) + blocks() * 2;
-        long rowsPerFlush = Math.max(1, scratch.byteSize() / rowZp);
+        writeRows(stored, rowZp, scratch, sink, (src, dst) -> MemorySegment.copy(src, at, dst, 0, rowZp));
+    }
+
+    /** Fills one output row from one stored row. */
+    private interface RowFill {
+        void fill(MemorySegment storedRow, MemorySegment outRow);
+    }
+
+    /** Every stored row turned into {@code outRowBytes} by {@code fill}, batched in {@code scratch} between writes. */
+    private void writeRows(MemorySegment stored, long outRowBytes, MemorySegment scratch, Sink sink, RowFill fill)
+            throws IOException {
+        long rowsPerFlush = Math.max(1, scratch.byteSize() / outRowBytes);
         long filled = 0;
         for (long r = 0; r < n; r++) {
-            MemorySegment.copy(stored, r * rowBytes() + at, scratch, filled * rowZp, rowZp);
+            fill.fill(stored.asSlice(r * rowBytes(), rowBytes()), scratch.asSlice(filled * outRowBytes, outRowBytes));
             if (++filled == rowsPerFlush) {
-                sink.write(scratch.asSlice(0, filled * rowZp));
+                sink.write(scratch.asSlice(0, filled * outRowBytes));
                 filled = 0;
             }
         }
         if (filled > 0) {
-            sink.write(scratch.asSlice(0, filled * rowZp));
+            sink.write(scratch.asSlice(0, filled * outRowBytes));
         }
     }
 

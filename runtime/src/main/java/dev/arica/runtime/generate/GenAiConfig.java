@@ -17,10 +17,12 @@ import java.util.Set;
  * there), {@code bos_token_id} (null: none), {@code context_length} (0 or absent: unknown),
  * {@code inputs} and {@code outputs} (names; {@code {i}} stands for the layer; the defaults are the
  * ORT GenAI convention; {@code attention_mask} or {@code position_ids} null: the model has no such
- * input). Other keys are ignored.
+ * input), {@code quantization} (an object when the graph runs quantized weights, as arica's export of an .arica
+ * file writes it). Other keys are ignored.
  */
 public record GenAiConfig(String model, String tokenizer, int numLayers, int numKvHeads, int headDim, int vocabSize,
-                          int contextLength, int bosTokenId, int[] eosTokenIds, String dtype, Inputs inputs, Outputs outputs) {
+                          int contextLength, int bosTokenId, int[] eosTokenIds, String dtype, Inputs inputs, Outputs outputs,
+                          boolean quantized) {
 
     public static final String FILE = "arica-genai.json";
     public static final Set<String> DTYPES = Set.of("float32", "float16", "bfloat16");
@@ -105,7 +107,8 @@ public record GenAiConfig(String model, String tokenizer, int numLayers, int num
         Outputs od = Outputs.DEFAULT;
         Outputs outputs = new Outputs(f.text(out, "logits", od.logits(), false), f.layerTemplate(out, "present_key", od.presentKey()),
                 f.layerTemplate(out, "present_value", od.presentValue()));
-        return new GenAiConfig(model, tokenizer, layers, kvHeads, headDim, vocab, context, bos, eos, dtype, inputs, outputs);
+        return new GenAiConfig(model, tokenizer, layers, kvHeads, headDim, vocab, context, bos, eos, dtype, inputs, outputs,
+                o.path("quantization").isObject());
     }
 
     /** Field readers whose errors name the file and the field. */

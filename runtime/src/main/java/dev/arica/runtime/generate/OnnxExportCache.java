@@ -140,7 +140,7 @@ public final class OnnxExportCache {
         b.append("genai-format ").append(LlamaOnnxExporter.GENAI_FORMAT_VERSION).append('\n');
         b.append("export ").append(options.weightType()).append(' ').append(options.flavour()).append(' ')
                 .append(options.onnx()).append('\n');
-        if (options.portable() || options.accuracyLevel() != 0) {
+        if (options.portable() || options.accuracyLevel() != LlamaOnnxExporter.DEFAULT_ACCURACY_LEVEL) {
             // Only named when not the default, so that caches made before these options still match.
             b.append("quantized-ops ").append(options.portable() ? "portable" : "matmul-nbits").append(' ')
                     .append(options.accuracyLevel()).append('\n');
