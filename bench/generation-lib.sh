@@ -6,15 +6,11 @@ root=$(cd "$here/.." && pwd)
 scratch="${1:-${ARICA_BENCH_DIR:-/tmp/arica-bench}}"
 threads="${THREADS:-2}"
 new="${NEW_TOKENS:-32}"
-stories="${ARICA_SHARED:-$root/../shared}/models/stories260K"
+stories="$root/testdata/models/stories260K"
 tok="$stories/tok512.bin"
 arica="$root/bin/arica"
 prompt="Once upon a time"
 mkdir -p "$scratch"
-if [ ! -f "$stories/stories260K.bin" ] || [ ! -f "$tok" ]; then
-  echo "$(basename "$0"): stories260K not found in $stories (set ARICA_SHARED)" >&2
-  exit 2
-fi
 if [ ! -f "$root/cli/target/arica-cli.jar" ] || [ ! -f "$root/bench/target/arica-bench.jar" ]; then
   "$root/bin/mvn" -q -B -ntp -o -pl cli,bench -am package -DskipTests
 fi

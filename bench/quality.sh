@@ -8,10 +8,9 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 scratch="${1:-${ARICA_BENCH_DIR:-/tmp/arica-bench}}/quality"
-ref="${ARICA_SHARED:-$root/../shared}/models/stories260K/stories260K.bin"
+ref="$root/testdata/models/stories260K/stories260K.bin"
 arica="$root/bin/arica"
 mkdir -p "$scratch"
-[ -f "$ref" ] || { echo "quality.sh: $ref not found (set ARICA_SHARED)" >&2; exit 2; }
 printf '| candidate | accuracy_level | top-1 agreement | mean KL | p99 KL | perplexity (f32 %s) | identical greedy positions | `--min-agreement 0.98 --max-kl 0.001` |\n' "ref"
 printf '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n'
 for scheme in "q8_0" "int8 32" "int8 32 asym" "q4_0" "int4 32" "int4 32 asym"; do

@@ -16,14 +16,9 @@ root=$(cd "$here/.." && pwd)
 scratch="${1:-${ARICA_BENCH_DIR:-/tmp/arica-bench}}"
 runs="${RUNS:-5}"
 threads="${THREADS:-1}"
-shared="${ARICA_SHARED:-$root/../shared}"
-stories="$shared/models/stories260K"
+stories="$root/testdata/models/stories260K"
 arica="$root/bin/arica"
 mkdir -p "$scratch"
-if [ ! -f "$stories/stories260K.bin" ] || [ ! -f "$stories/tok512.bin" ]; then
-  echo "validate.sh: stories260K not found in $stories (set ARICA_SHARED)" >&2
-  exit 2
-fi
 [ -f "$root/cli/target/arica-cli.jar" ] || "$root/bin/mvn" -q -B -ntp -o -pl cli -am package -DskipTests
 f32="$scratch/stories260K-onnx"
 f16="$scratch/stories260K-onnx-f16"

@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.arica.cli.CliTesting.St;
 import dev.arica.formats.Progress;
+import dev.arica.formats.testing.Stories260K;
 import dev.arica.testdata.SyntheticLlama;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -187,7 +188,7 @@ class BadInputTest {
 
     @Test
     void badTokenizerOfALlama2cCheckpoint() throws IOException {
-        Path bin = Files.copy(CliTesting.stories260K().resolve("stories260K.bin"), tmp.resolve("stories260K.bin"));
+        Path bin = Files.copy(Stories260K.checkpoint(), tmp.resolve("stories260K.bin"));
         Path missing = tmp.resolve("no-tokenizer.bin");
         convertFails(bin, tmp.resolve("out-dir"), "--tokenizer", missing.toString(), "--", missing.toString(), "no such file");
         Path wrong = tmp.resolve("tok-wrong.bin");

@@ -28,7 +28,6 @@ import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Assumptions;
 
 /** Runs the CLI in-process and checks what it printed; fixtures and readers independent of the code under test. */
 final class CliTesting {
@@ -139,25 +138,6 @@ final class CliTesting {
             }
         }
         return out;
-    }
-
-    // ---- the shared real checkpoint ----
-
-    /** The directory of stories260K, or an abort (skip) saying why; never a skip when CI is set. */
-    static Path stories260K() {
-        String env = System.getenv("ARICA_SHARED");
-        Path shared = env != null && !env.isBlank() ? Path.of(env) : Path.of("/work/shared");
-        Path dir = shared.resolve("models/stories260K");
-        boolean present = Files.isRegularFile(dir.resolve("stories260K.bin")) && Files.isRegularFile(dir.resolve("tok512.bin"));
-        if (!present) {
-            String why = "stories260K.bin and tok512.bin not found in " + dir.toAbsolutePath()
-                    + " (set ARICA_SHARED to the folder holding models/stories260K/)";
-            if (System.getenv("CI") != null) {
-                fail(why + "; CI is set, so this test may not skip");
-            }
-            Assumptions.abort(why);
-        }
-        return dir;
     }
 
     // ---- safetensors built and read by hand, independently of the formats module ----

@@ -17,6 +17,7 @@ import dev.arica.cli.CliTesting.StRead;
 import dev.arica.formats.DType;
 import dev.arica.formats.Progress;
 import dev.arica.formats.TensorInfo;
+import dev.arica.formats.testing.Stories260K;
 import dev.arica.testdata.SyntheticLlama;
 import dev.arica.testdata.SyntheticLlama.Preset;
 import java.io.IOException;
@@ -185,7 +186,7 @@ class ConvertCommandTest {
 
     @Test
     void llama2cToHfDirectory() throws IOException {
-        Path shared = CliTesting.stories260K();
+        Path shared = Stories260K.dir();
         Path bin = shared.resolve("stories260K.bin");
         byte[] binBytes = Files.readAllBytes(bin);
         Path out = tmp.resolve("stories-hf");

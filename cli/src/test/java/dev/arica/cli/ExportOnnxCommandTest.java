@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.arica.formats.Progress;
+import dev.arica.formats.testing.Stories260K;
 import dev.arica.testdata.SyntheticLlama;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -35,7 +36,7 @@ class ExportOnnxCommandTest {
 
     @Test
     void exportsStories260KAndInspectReadsTheModel() throws IOException {
-        Path bin = CliTesting.stories260K().resolve("stories260K.bin");
+        Path bin = Stories260K.checkpoint();
         Path out = tmp.resolve("stories-onnx");
         CliTesting.Run r = ok("export-onnx", bin.toString(), "-o", out.toString());
         assertTrue(r.out().startsWith("wrote " + out + ": 5 layers"), r::toString);
@@ -143,7 +144,7 @@ class ExportOnnxCommandTest {
 
     @Test
     void anExistingDirectoryIsReplacedOnlyWithForce() throws IOException {
-        Path bin = CliTesting.stories260K().resolve("stories260K.bin");
+        Path bin = Stories260K.checkpoint();
         Path out = Files.createDirectories(tmp.resolve("busy"));
         Files.writeString(out.resolve("notes.txt"), "keep me");
         assertBadInput(run("export-onnx", bin.toString(), "-o", out.toString()), out.toString(), "--force");

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.arica.formats.testing.Stories260K;
 import dev.arica.runtime.ort.OrtRuntime;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -45,7 +46,7 @@ class GenerateCommandTest {
         // ORT's native libraries unpacked under target/, not the user's cache.
         OrtRuntime.start(Path.of("target", "ort-native-cache").toAbsolutePath());
         cache = tmp.resolve("cache");
-        Path dir = CliTesting.stories260K();
+        Path dir = Stories260K.dir();
         exported = tmp.resolve("exported");
         ok("export-onnx", dir.resolve("stories260K.bin").toString(), "-o", exported.toString());
         hf = tmp.resolve("hf");
@@ -61,7 +62,7 @@ class GenerateCommandTest {
     }
 
     static Path bin() {
-        return CliTesting.stories260K().resolve("stories260K.bin");
+        return Stories260K.checkpoint();
     }
 
     /**
@@ -164,7 +165,7 @@ class GenerateCommandTest {
         Path own = tmp.resolve("own-cache");
         Path copy = Files.createDirectories(tmp.resolve("copy"));
         Files.copy(bin(), copy.resolve("model.bin"));
-        Files.copy(CliTesting.stories260K().resolve("tok512.bin"), copy.resolve("tok512.bin"));
+        Files.copy(Stories260K.tokenizer(), copy.resolve("tok512.bin"));
         String[] args = {"--prompt", "Lily", "--max-new-tokens", "4", "--json"};
         CliTesting.Run first = run(concat(List.of("generate", bin().toString(), "--cache-dir", own.toString()), args));
         assertEquals(ExitCode.OK, first.exit(), first::toString);
@@ -179,7 +180,7 @@ class GenerateCommandTest {
         assertEquals(first.json().get("ids"), second.json().get("ids"));
         assertEquals(entries, names(own.resolve("onnx")));
         // The same tokenizer bytes named by --tokenizer: the same key; other bytes (one score changed): another.
-        Path tok = Files.copy(CliTesting.stories260K().resolve("tok512.bin"), tmp.resolve("same-tok.bin"));
+        Path tok = Files.copy(Stories260K.tokenizer(), tmp.resolve("same-tok.bin"));
         CliTesting.Run third = run(concat(List.of("generate", bin().toString(), "--cache-dir", own.toString(), "--tokenizer",
                 tok.toString()), args));
         assertEquals(ExitCode.OK, third.exit(), third::toString);
@@ -264,7 +265,7 @@ class GenerateCommandTest {
         Path model = Files.copy(bin(), alone.resolve("stories260K.bin"));
         assertBadInput(generate(model, "--prompt", "Hi"), model.toString(), "tok512.bin", "--tokenizer");
         CliTesting.Run r = generated(model, "--prompt", "Once upon a time", "--tokenizer",
-                CliTesting.stories260K().resolve("tok512.bin").toString(), "--max-new-tokens", "5", "--json");
+                Stories260K.tokenizer().toString(), "--max-new-tokens", "5", "--json");
         assertEquals(references.getFirst().ids().get(9), r.json().get("ids").get(9));
 
         Path noTok = copyOfExported("no-tokenizer");

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.arica.formats.Progress;
 import dev.arica.formats.TensorInfo;
+import dev.arica.formats.testing.Stories260K;
 import dev.arica.testdata.SyntheticLlama;
 import dev.arica.testdata.SyntheticLlama.Preset;
 import java.io.IOException;
@@ -154,7 +155,7 @@ class InspectCommandTest {
 
     @Test
     void stories260K() throws IOException {
-        Path bin = CliTesting.stories260K().resolve("stories260K.bin");
+        Path bin = Stories260K.checkpoint();
         JsonNode j = ok("inspect", "--json", bin.toString()).json();
         assertEquals("llama2c", j.path("format").asText());
         assertEquals(260032, j.get("parameters").asLong());

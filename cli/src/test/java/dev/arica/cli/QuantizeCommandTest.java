@@ -5,7 +5,6 @@ import static dev.arica.cli.CliTesting.assertNothingWritten;
 import static dev.arica.cli.CliTesting.ok;
 import static dev.arica.cli.CliTesting.run;
 import static dev.arica.cli.CliTesting.sha256;
-import static dev.arica.cli.CliTesting.stories260K;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -20,6 +19,7 @@ import dev.arica.formats.TensorInfo;
 import dev.arica.formats.arica.AricaFile;
 import dev.arica.formats.quant.QuantLayout;
 import dev.arica.formats.quant.Scheme;
+import dev.arica.formats.testing.Stories260K;
 import dev.arica.quantize.Quantizer;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -43,7 +43,7 @@ class QuantizeCommandTest {
     Path tmp;
 
     private Path model() {
-        return stories260K().resolve("stories260K.bin");
+        return Stories260K.checkpoint();
     }
 
     private JsonNode quantize(Path out, String... extra) throws IOException {

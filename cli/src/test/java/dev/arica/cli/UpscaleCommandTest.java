@@ -18,6 +18,7 @@ import dev.arica.formats.Progress;
 import dev.arica.formats.arica.AricaEntry;
 import dev.arica.formats.arica.AricaFile;
 import dev.arica.formats.arica.Storage;
+import dev.arica.formats.testing.Stories260K;
 import dev.arica.runtime.export.LlamaOnnxExporter;
 import dev.arica.runtime.generate.GenAiConfig;
 import dev.arica.runtime.generate.Generator;
@@ -51,7 +52,7 @@ class UpscaleCommandTest {
     private Path stories() {
         Path dir = tmp.resolve("stories260K");
         if (!Files.isDirectory(dir)) {
-            ok("convert", CliTesting.stories260K().resolve("stories260K.bin").toString(), "-o", dir.toString());
+            ok("convert", Stories260K.checkpoint().toString(), "-o", dir.toString());
         }
         return dir;
     }
@@ -183,7 +184,7 @@ class UpscaleCommandTest {
     void quantizedAricaIsUpscaledAsStoredVerifiesAndGeneratesOnceDequantized() throws IOException {
         Path q8 = tmp.resolve("stories-q8_0.arica");
         // Not ok(): a slow quantization reports progress on stderr.
-        assertEquals(ExitCode.OK, run("quantize", CliTesting.stories260K().resolve("stories260K.bin").toString(), "-o",
+        assertEquals(ExitCode.OK, run("quantize", Stories260K.checkpoint().toString(), "-o",
                 q8.toString(), "--scheme", "q8_0", "--no-digest-cache").exit());
         Path up = tmp.resolve("up-q8_0.arica");
         JsonNode j = ok("upscale", q8.toString(), "-o", up.toString(), "--drop", "1", "--json").json();

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.arica.formats.testing.Stories260K;
 import dev.arica.runtime.ort.OrtRuntime;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -44,7 +45,7 @@ class ValidateCommandTest {
     static void setUp() throws IOException {
         OrtRuntime.start(Path.of("target", "ort-native-cache").toAbsolutePath());
         cache = tmp.resolve("cache");
-        bin = CliTesting.stories260K().resolve("stories260K.bin");
+        bin = Stories260K.checkpoint();
         f32 = tmp.resolve("f32");
         ok("export-onnx", bin.toString(), "-o", f32.toString());
         f16 = tmp.resolve("f16");
@@ -299,7 +300,7 @@ class ValidateCommandTest {
         // A synthetic model of 256 tokens, with the first 256 entries of stories260K's tokenizer.
         Path tiny = tmp.resolve("tiny");
         ok("synth", "-o", tiny.toString(), "--preset", "tiny");
-        Files.write(tiny.resolve("tokenizer.llama2c.bin"), tokenizerPrefix(CliTesting.stories260K().resolve("tok512.bin"), 256));
+        Files.write(tiny.resolve("tokenizer.llama2c.bin"), tokenizerPrefix(Stories260K.tokenizer(), 256));
         Path tinyOnnx = tmp.resolve("tiny-onnx");
         ok("export-onnx", tiny.toString(), "-o", tinyOnnx.toString());
         assertBadInput(validate(f32, tinyOnnx), "do not share a vocabulary", "512", "256", tinyOnnx.toString());

@@ -19,6 +19,7 @@ import dev.arica.formats.Progress;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.hf.HfCheckpoint;
 import dev.arica.formats.safetensors.SafetensorsFile;
+import dev.arica.formats.testing.Stories260K;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,13 +28,12 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Import of the real stories260K checkpoint (see ../shared/models/stories260K/README.md). Offsets into the
+ * Import of the real stories260K checkpoint (bundled: testdata/models/README.md). Offsets into the
  * raw file are computed here from the README's layout, independently of the importer.
  */
 class Stories260KTest {
@@ -46,30 +46,10 @@ class Stories260KTest {
     static byte[] raw;
 
     @BeforeAll
-    static void locate() throws Exception {
-        List<Path> candidates = new ArrayList<>();
-        String env = System.getenv("ARICA_SHARED");
-        if (env != null && !env.isBlank()) {
-            candidates.add(Path.of(env));
-        }
-        candidates.add(Path.of("../../shared"));
-        candidates.add(Path.of("/work/shared"));
-        for (Path shared : candidates) {
-            Path m = shared.resolve("models/stories260K/stories260K.bin");
-            if (Files.isRegularFile(m)) {
-                model = m.toAbsolutePath().normalize();
-                tokenizer = model.resolveSibling("tok512.bin");
-                raw = Files.readAllBytes(model);
-                return;
-            }
-        }
-        String why = "stories260K.bin not found (looked under " + candidates
-                + " at models/stories260K/); download karpathy/tinyllamas stories260K/stories260K.bin and tok512.bin "
-                + "into ../shared/models/stories260K/ or set ARICA_SHARED";
-        if (System.getenv("CI") != null) {
-            fail(why + " — CI is set, so this test may not skip");
-        }
-        Assumptions.abort(why);
+    static void read() throws Exception {
+        model = Stories260K.checkpoint();
+        tokenizer = Stories260K.tokenizer();
+        raw = Files.readAllBytes(model);
     }
 
     /** Float offsets (after the 28-byte header) of each stacked array, from the README. */

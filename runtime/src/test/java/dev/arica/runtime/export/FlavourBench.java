@@ -6,6 +6,7 @@ import ai.onnxruntime.OrtSession;
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.DType;
 import dev.arica.formats.Progress;
+import dev.arica.formats.testing.Stories260K;
 import dev.arica.runtime.export.LlamaOnnxExporter.Flavour;
 import dev.arica.testdata.SyntheticLlama;
 import java.nio.FloatBuffer;
@@ -47,7 +48,7 @@ final class FlavourBench {
                 return;
             }
             if (!which.equals("bench")) {
-                Path bin = Stories260K.dir().resolve("stories260K.bin");
+                Path bin = Stories260K.checkpoint();
                 run("stories260K", bin, tmp, threads, args.length > 2 ? Integer.parseInt(args[2]) : 200);
             }
             if (!which.equals("stories")) {
@@ -66,12 +67,12 @@ final class FlavourBench {
 
     private static void diffs(Path tmp) throws Exception {
         float[][] ref = Stories260K.referenceLogits();
-        long[] ids = Arrays.copyOf(Stories260K.greedy().getFirst().ids(), ref.length);
+        long[] ids = Arrays.copyOf(Stories260K.greedy().getFirst().idsLong(), ref.length);
         Map<String, float[][]> got = new LinkedHashMap<>();
         for (DType t : new DType[] {DType.F32, DType.F16}) {
             for (Flavour f : Flavour.values()) {
                 Path out = tmp.resolve("stories-" + f.id + "-" + t);
-                try (Checkpoint c = Checkpoint.open(Stories260K.dir().resolve("stories260K.bin"))) {
+                try (Checkpoint c = Checkpoint.open(Stories260K.checkpoint())) {
                     LlamaOnnxExporter.export(c, out, LlamaOnnxExporter.Options.defaults().withFlavour(f).withWeightType(t),
                             Progress.NONE);
                 }

@@ -16,6 +16,7 @@ import dev.arica.formats.arica.AricaFile;
 import dev.arica.formats.onnx.OnnxModel;
 import dev.arica.formats.quant.QuantLayout;
 import dev.arica.formats.quant.Scheme;
+import dev.arica.formats.testing.Stories260K;
 import dev.arica.quantize.AricaDequantizer;
 import dev.arica.quantize.CheckpointQuantizer;
 import dev.arica.quantize.TensorSelection;
@@ -51,7 +52,7 @@ class QuantizedExportTest {
 
     @BeforeAll
     static void quantize() throws Exception {
-        try (Checkpoint c = Checkpoint.open(Stories260K.dir().resolve("stories260K.bin"))) {
+        try (Checkpoint c = Checkpoint.open(Stories260K.checkpoint())) {
             for (String id : CASES) {
                 Path out = tmp.resolve(id + ".arica");
                 CheckpointQuantizer.quantize(c, out, options(id), Progress.NONE);
@@ -102,7 +103,7 @@ class QuantizedExportTest {
     @ParameterizedTest
     @ValueSource(strings = {"q8_0", "q4_0", "int8-g32-asym", "int4-g32-asym", "int4-g16", "q8_0+emb+zstd"})
     void bothQuantizedGraphsComputeWhatTheStoredValuesCompute(String id) throws Exception {
-        long[] ids = Arrays.copyOf(Stories260K.greedy().getFirst().ids(), 256);
+        long[] ids = Arrays.copyOf(Stories260K.greedy().getFirst().idsLong(), 256);
         float[][] expected;
         try (OrtDecoder d = new OrtDecoder(dequantizedExport(id))) {
             expected = d.prompt(ids).logits()[0];
@@ -122,8 +123,8 @@ class QuantizedExportTest {
         try (OrtDecoder nbits = new OrtDecoder(export(id, false), OptLevel.ALL_OPT, 1);
                 OrtDecoder portable = new OrtDecoder(export(id, true), OptLevel.ALL_OPT, 1)) {
             for (Stories260K.Greedy g : Stories260K.greedy()) {
-                List<Long> a = nbits.greedy(g.promptIds(), Stories260KExportTest.MAX_IDS, Stories260KExportTest.STOP);
-                List<Long> b = portable.greedy(g.promptIds(), Stories260KExportTest.MAX_IDS, Stories260KExportTest.STOP);
+                List<Long> a = nbits.greedy(g.promptIdsLong(), Stories260KExportTest.MAX_IDS, Stories260KExportTest.STOP);
+                List<Long> b = portable.greedy(g.promptIdsLong(), Stories260KExportTest.MAX_IDS, Stories260KExportTest.STOP);
                 assertEquals(a, b, id + ", prompt '" + g.prompt() + "'");
             }
         }

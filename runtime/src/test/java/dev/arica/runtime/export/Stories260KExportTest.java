@@ -15,6 +15,7 @@ import dev.arica.formats.Progress;
 import dev.arica.formats.Tensor;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.onnx.OnnxModel;
+import dev.arica.formats.testing.Stories260K;
 import dev.arica.runtime.export.LlamaOnnxExporter.Flavour;
 import java.io.ByteArrayOutputStream;
 import java.lang.foreign.MemorySegment;
@@ -35,7 +36,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The real stories260K checkpoint exported to ONNX and run in ONNX Runtime, against the reference outputs
- * of the C implementation (../shared/models/stories260K/reference/).
+ * of the C implementation (testdata/models/stories260K/reference/).
  */
 class Stories260KExportTest {
 
@@ -55,7 +56,7 @@ class Stories260KExportTest {
 
     @BeforeAll
     static void export() throws Exception {
-        Path model = Stories260K.dir().resolve("stories260K.bin");
+        Path model = Stories260K.checkpoint();
         f32 = tmp.resolve("f32");
         f16 = tmp.resolve("f16");
         ort32 = tmp.resolve("ort-f32");
@@ -96,7 +97,7 @@ class Stories260KExportTest {
     @EnumSource(Flavour.class)
     void logitsOfOnePromptMatchTheReference(Flavour flavour) throws Exception {
         float[][] ref = Stories260K.referenceLogits();
-        long[] ids = Arrays.copyOf(Stories260K.greedy().getFirst().ids(), ref.length);
+        long[] ids = Arrays.copyOf(Stories260K.greedy().getFirst().idsLong(), ref.length);
         try (OrtDecoder d = new OrtDecoder(f32(flavour))) {
             float[][] got = d.prompt(ids).logits()[0];
             double worst = worst(ref, got);
@@ -111,7 +112,7 @@ class Stories260KExportTest {
     @ParameterizedTest
     @EnumSource(Flavour.class)
     void promptThenOneTokenAtATimeGivesTheLogitsOfTheFullPass(Flavour flavour) throws Exception {
-        long[] ids = Arrays.copyOf(Stories260K.greedy().get(1).ids(), 48);
+        long[] ids = Arrays.copyOf(Stories260K.greedy().get(1).idsLong(), 48);
         try (OrtDecoder d = new OrtDecoder(f32(flavour))) {
             float[][] full = d.prompt(ids).logits()[0];
             for (int k : new int[] {1, 5, 20}) {
@@ -143,7 +144,7 @@ class Stories260KExportTest {
 
     @Test
     void theOrtOptimizedGraphGivesTheStandardLogits() throws Exception {
-        long[] ids = Arrays.copyOf(Stories260K.greedy().getFirst().ids(), 256);
+        long[] ids = Arrays.copyOf(Stories260K.greedy().getFirst().idsLong(), 256);
         try (OrtDecoder standard = new OrtDecoder(f32); OrtDecoder ort = new OrtDecoder(ort32)) {
             double worst = worst(standard.prompt(ids).logits()[0], ort.prompt(ids).logits()[0]);
             // Measured 2.0e-5: the fused kernels sum in other orders than the standard operators.
@@ -189,8 +190,8 @@ class Stories260KExportTest {
 
     private static void assertReproducesEveryReferenceLine(OrtDecoder d) throws Exception {
         for (Stories260K.Greedy g : Stories260K.greedy()) {
-            List<Long> got = d.greedy(g.promptIds(), MAX_IDS, STOP);
-            assertArrayEquals(g.ids(), got.stream().mapToLong(Long::longValue).toArray(), "prompt '" + g.prompt() + "'");
+            List<Long> got = d.greedy(g.promptIdsLong(), MAX_IDS, STOP);
+            assertArrayEquals(g.idsLong(), got.stream().mapToLong(Long::longValue).toArray(), "prompt '" + g.prompt() + "'");
         }
     }
 
@@ -198,7 +199,7 @@ class Stories260KExportTest {
     @EnumSource(Flavour.class)
     void f16WeightsKeepTheGreedyIdsAndStayCloseToTheReference(Flavour flavour) throws Exception {
         float[][] ref = Stories260K.referenceLogits();
-        long[] ids = Arrays.copyOf(Stories260K.greedy().getFirst().ids(), ref.length);
+        long[] ids = Arrays.copyOf(Stories260K.greedy().getFirst().idsLong(), ref.length);
         try (OrtDecoder d = new OrtDecoder(flavour == Flavour.STANDARD ? f16 : ort16)) {
             double worst = worst(ref, d.prompt(ids).logits()[0]);
             // f16 rounds each weight by up to 2^-11 relative: the logits move by about 0.02 (measured 0.017).
@@ -235,7 +236,7 @@ class Stories260KExportTest {
 
     @Test
     void weightsAreTheCheckpointsBytesInAlignedExternalData() throws Exception {
-        try (Checkpoint c = Checkpoint.open(Stories260K.dir().resolve("stories260K.bin"));
+        try (Checkpoint c = Checkpoint.open(Stories260K.checkpoint());
                 OnnxModel m32 = OnnxModel.open(f32.resolve("model.onnx"));
                 OnnxModel m16 = OnnxModel.open(f16.resolve("model.onnx"))) {
             assertEquals(List.of(new OnnxModel.Opset("", 17)), m32.opsetImports());

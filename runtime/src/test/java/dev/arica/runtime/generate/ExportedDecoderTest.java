@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.Progress;
-import dev.arica.runtime.SharedModels;
+import dev.arica.formats.testing.Stories260K;
 import dev.arica.runtime.ToyOnnx;
 import dev.arica.runtime.export.LlamaOnnxExporter;
 import dev.arica.runtime.ort.Device;
@@ -73,10 +73,10 @@ class ExportedDecoderTest {
     @Test
     void forwardAllOfStories260KGivesTheLogitsOfStepByStepDecoding() throws Exception {
         Path out = tmp.resolve("stories-rows");
-        try (Checkpoint c = Checkpoint.open(SharedModels.stories260K().resolve("stories260K.bin"))) {
+        try (Checkpoint c = Checkpoint.open(Stories260K.checkpoint())) {
             LlamaOnnxExporter.export(c, out, LlamaOnnxExporter.Options.defaults(), Progress.NONE);
         }
-        SharedModels.Greedy ref = SharedModels.greedyReference().getFirst();
+        Stories260K.Greedy ref = Stories260K.greedy().getFirst();
         int[] ids = ref.ids();
         int n = 40;
         try (OnnxDecoder d = OnnxDecoder.open(out, new InferenceSession.Options(Device.CPU, 1, 0))) {
@@ -123,14 +123,14 @@ class ExportedDecoderTest {
     @Test
     void anExportedStories260KReproducesTheGreedyReference() throws Exception {
         Path out = tmp.resolve("stories-onnx");
-        try (Checkpoint c = Checkpoint.open(SharedModels.stories260K().resolve("stories260K.bin"))) {
+        try (Checkpoint c = Checkpoint.open(Stories260K.checkpoint())) {
             LlamaOnnxExporter.export(c, out, LlamaOnnxExporter.Options.defaults(), Progress.NONE);
         }
         Tokenizer tok = Tokenizer.open(out);
         try (OnnxDecoder d = OnnxDecoder.open(out, new InferenceSession.Options(Device.CPU, 1, 0))) {
             assertEquals(512, d.contextLength());
             Generator g = new Generator(d, tok);
-            for (SharedModels.Greedy ref : SharedModels.greedyReference()) {
+            for (Stories260K.Greedy ref : Stories260K.greedy()) {
                 int[] prompt = tok.encode(ref.prompt(), true);
                 assertArrayEquals(ref.promptIds(), prompt);
                 StringBuilder text = new StringBuilder();

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.arica.formats.Checkpoint;
-import dev.arica.runtime.SharedModels;
+import dev.arica.formats.testing.Stories260K;
 import dev.arica.runtime.tokenizer.Llama2cBpeTokenizer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -21,8 +21,8 @@ class Stories260KGenerationTest {
 
     @Test
     void referenceDecoderMatchesTheReferenceLogits() throws Exception {
-        Path dir = SharedModels.stories260K();
-        SharedModels.Greedy first = SharedModels.greedyReference().getFirst();
+        Path dir = Stories260K.dir();
+        Stories260K.Greedy first = Stories260K.greedy().getFirst();
         ByteBuffer ref = ByteBuffer.wrap(Files.readAllBytes(dir.resolve("reference/logits_once_upon_a_time.f32")))
                 .order(ByteOrder.LITTLE_ENDIAN);
         try (Checkpoint c = Checkpoint.open(dir.resolve("stories260K.bin"));
@@ -40,12 +40,12 @@ class Stories260KGenerationTest {
 
     @Test
     void greedyGenerationReproducesTheReference() throws Exception {
-        Path dir = SharedModels.stories260K();
+        Path dir = Stories260K.dir();
         Llama2cBpeTokenizer tok = Llama2cBpeTokenizer.read(dir.resolve("tok512.bin"));
         try (Checkpoint c = Checkpoint.open(dir.resolve("stories260K.bin"));
              LlamaReferenceDecoder d = new LlamaReferenceDecoder(c)) {
             Generator g = new Generator(d, tok);
-            for (SharedModels.Greedy ref : SharedModels.greedyReference()) {
+            for (Stories260K.Greedy ref : Stories260K.greedy()) {
                 int[] prompt = tok.encode(ref.prompt(), true);
                 StringBuilder text = new StringBuilder();
                 // The reference ran 256 positions: 257 ids at most, the prompt's included.

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.arica.formats.FormatException;
-import dev.arica.runtime.SharedModels;
+import dev.arica.formats.testing.Stories260K;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -17,14 +17,14 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The llama2.c tokenizer against tok512.bin and the reference outputs of ../shared/models/stories260K. */
+/** The llama2.c tokenizer against tok512.bin and the reference outputs of the bundled stories260K. */
 class Llama2cBpeTokenizerTest {
 
     static Llama2cBpeTokenizer tok;
 
     @BeforeAll
     static void load() throws Exception {
-        tok = Llama2cBpeTokenizer.read(SharedModels.stories260K().resolve("tok512.bin"));
+        tok = Llama2cBpeTokenizer.read(Stories260K.tokenizer());
     }
 
     /**
@@ -52,9 +52,9 @@ class Llama2cBpeTokenizerTest {
 
     @Test
     void everyReferencePromptEncodesToItsPromptIds() throws Exception {
-        List<SharedModels.Greedy> lines = SharedModels.greedyReference();
+        List<Stories260K.Greedy> lines = Stories260K.greedy();
         assertEquals(4, lines.size());
-        for (SharedModels.Greedy g : lines) {
+        for (Stories260K.Greedy g : lines) {
             assertArrayEquals(g.promptIds(), tok.encode(g.prompt(), true), "prompt '" + g.prompt() + "'");
             assertArrayEquals(g.promptIds(), Arrays.copyOf(g.ids(), g.promptIds().length), "ids start with the prompt");
         }
@@ -62,7 +62,7 @@ class Llama2cBpeTokenizerTest {
 
     @Test
     void referenceIdsDecodeToTheReferenceText() throws Exception {
-        for (SharedModels.Greedy g : SharedModels.greedyReference()) {
+        for (Stories260K.Greedy g : Stories260K.greedy()) {
             int p = g.promptIds().length;
             // run.c prints every token after BOS, the prompt's included.
             assertEquals(g.text(), referenceText(g.ids(), 1), "prompt '" + g.prompt() + "'");
@@ -139,14 +139,14 @@ class Llama2cBpeTokenizerTest {
         assertArrayEquals(new int[] {2, 1}, tok.eosIds(), "llama2.c stories end with BOS");
         assertArrayEquals("<0x00>".getBytes(StandardCharsets.US_ASCII), tok.tokenBytes(3));
         assertEquals(-6f, tok.score(265));
-        assertTrue(tok.sameVocabulary(Llama2cBpeTokenizer.read(SharedModels.stories260K().resolve("tok512.bin"))));
+        assertTrue(tok.sameVocabulary(Llama2cBpeTokenizer.read(Stories260K.tokenizer())));
         assertThrows(IllegalArgumentException.class, () -> tok.decodeBytes(1, 512));
         assertThrows(IllegalArgumentException.class, () -> tok.decodeBytes(1, -1));
     }
 
     @Test
     void openFindsTheTokenizerOfAModelDirectory(@TempDir Path dir) throws Exception {
-        Files.copy(SharedModels.stories260K().resolve("tok512.bin"), dir.resolve("tokenizer.llama2c.bin"));
+        Files.copy(Stories260K.tokenizer(), dir.resolve("tokenizer.llama2c.bin"));
         Tokenizer t = Tokenizer.open(dir);
         assertTrue(t instanceof Llama2cBpeTokenizer);
         assertTrue(t.sameVocabulary(tok));
