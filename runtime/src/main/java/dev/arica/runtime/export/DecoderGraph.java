@@ -8,6 +8,13 @@ import dev.arica.formats.onnx.OnnxType;
 import dev.arica.formats.onnx.OnnxWriter;
 import dev.arica.formats.quant.QuantLayout;
 import dev.arica.formats.onnx.proto.GraphProto;
+import dev.arica.formats.model.DecoderConfig;
+import dev.arica.formats.model.ModelDescription;
+import dev.arica.formats.model.Orientation;
+import dev.arica.formats.model.QkvLayout;
+import dev.arica.formats.model.Role;
+import dev.arica.formats.model.TensorSpec;
+import dev.arica.formats.model.TensorTable;
 import dev.arica.runtime.export.LlamaOnnxExporter.Flavour;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -15,20 +22,23 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.LongToDoubleFunction;
 
 /**
- * The decoder graph of a Llama model with a key/value cache: the skeleton every flavour shares (inputs,
- * embedding, projections, MLP, residual stream, outputs), with norms and attention left to the flavour. One
- * graph serves the prompt (sequence length > 1) and each decoding step (sequence length 1).
+ * The decoder graph of a described model with a key/value cache: the skeleton every family and flavour shares
+ * (inputs, embedding, the residual stream through one {@link Block} per layer, head, outputs) and the operations
+ * blocks are made of (projections by orientation, float or quantized; the query/key/value projections; the MLP),
+ * with norms, activations and attention left to the flavour. One graph serves the prompt (sequence length > 1) and
+ * each decoding step (sequence length 1).
  *
- * <p>Hidden states flow as 2-D [batch * seq, hidden] so that every projection is a {@code Gemm} with
- * {@code transB = 1} on the weight exactly as Hugging Face stores it, [out, in]: the export copies weights
- * byte for byte, the runtime needs no Transpose (folded or not), and a tied embedding is one initializer
- * shared by Gather and the output projection. Activations are float32 whatever the weights' type.
+ * <p>Hidden states flow as 2-D [batch * seq, hidden] so that every projection is a {@code Gemm} on the weight
+ * exactly as the checkpoint stores it ({@code transB = 1} for [out, in], 0 for Conv1D's [in, out]): the export
+ * copies weights byte for byte, the runtime needs no Transpose (folded or not), and a tied embedding is one
+ * initializer shared by Gather and the output projection. Activations are float32 whatever the weights' type.
  */
-abstract class LlamaGraph {
+abstract class DecoderGraph {
 
     /** ONNX opset of the graph: ReduceMean still takes its axes as an attribute (an input from 18). */
     static final int OPSET = 17;
@@ -81,11 +91,13 @@ abstract class LlamaGraph {
         }
     }
 
-    final LlamaConfig c;
+    final DecoderConfig c;
+    final TensorTable t;
     private final DType weightType;
     private final Quantization quantization;
     final GraphBuilder g = new GraphBuilder("arica_llama_decoder");
     private final Map<String, String> f32Weights = new HashMap<>();
+    private final Map<String, String> offsetWeights = new HashMap<>();
     private final Set<String> floatWeights = new LinkedHashSet<>();
     private final Map<String, String[]> quantizedInputs = new HashMap<>();
     private final List<Plane> planes = new ArrayList<>();
@@ -98,8 +110,9 @@ abstract class LlamaGraph {
     /** Symbolic shapes of this call: [batch, seq] of the new tokens, seq, past + seq, past. */
     String batchSeq, seqLen, totalLen, pastLen;
 
-    LlamaGraph(LlamaConfig c, DType weightType, Quantization quantization) {
-        this.c = c;
+    DecoderGraph(ModelDescription m, DType weightType, Quantization quantization) {
+        this.c = m.config();
+        this.t = m.tensors();
         this.weightType = weightType;
         this.quantization = quantization;
         this.opset = quantization.portable() && !quantization.weights().isEmpty() ? QUANTIZED_OPSET : OPSET;
@@ -110,30 +123,47 @@ abstract class LlamaGraph {
      * Float weights are added as initializers named as in the checkpoint (those of {@link Built#floatWeights});
      * {@link Built#computed} and {@link Built#planes} follow them.
      */
-    static Built build(LlamaConfig c, DType weightType, Flavour flavour, Quantization quantization) {
-        LlamaGraph l = switch (flavour) {
-            case STANDARD -> new StandardLlamaGraph(c, weightType, quantization);
-            case ORT_OPTIMIZED -> new OrtLlamaGraph(c, weightType, quantization);
+    static Built build(ModelDescription m, DType weightType, Flavour flavour, Quantization quantization) {
+        DecoderGraph l = switch (flavour) {
+            case STANDARD -> new StandardGraph(m, weightType, quantization);
+            case ORT_OPTIMIZED -> new OrtGraph(m, weightType, quantization);
         };
-        l.decoder();
+        l.decoder(Block.of(m));
         return new Built(l.g.proto(), Map.copyOf(l.opsets), Set.copyOf(l.floatWeights), List.copyOf(l.computed),
                 List.copyOf(l.planes));
+    }
+
+    /** A norm's weight and, for LayerNorm, its bias (null otherwise). */
+    record Norm(TensorSpec weight, TensorSpec bias) {}
+
+    /** The norm of {@code role} in layer {@code layer} (-1 for the final norm). */
+    final Norm norm(Role role, int layer) {
+        Role bias = switch (role) {
+            case ATTENTION_NORM -> Role.ATTENTION_NORM_BIAS;
+            case MLP_NORM -> Role.MLP_NORM_BIAS;
+            case FINAL_NORM -> Role.FINAL_NORM_BIAS;
+            default -> null;
+        };
+        return new Norm(t.get(role, layer), bias == null ? null : t.find(bias, layer).orElse(null));
     }
 
     /** Graph-wide values the layers use (rotary tables, attention mask), from the inputs. */
     abstract void prepare(String ids, String mask, String positions);
 
-    /** RMSNorm of {@code x} [rows, hidden] scaled by the named weight. */
-    abstract String norm(String name, String x, String weightName);
+    /** The norm ({@link DecoderConfig#norm}) of {@code x} [rows, hidden]. */
+    abstract String norm(String name, String x, Norm norm);
 
-    /** {residual + delta, RMSNorm of that sum}: the residual stream's add followed by the next norm. */
-    abstract String[] addNorm(String sumName, String normName, String residual, String delta, String weightName);
+    /** {residual + delta, the norm of that sum}: the residual stream's add followed by the next norm. */
+    abstract String[] addNorm(String sumName, String normName, String residual, String delta, Norm norm);
 
-    /** Self-attention of layer {@code i} on the normed hidden states {@code h}, before the output projection. */
-    abstract String attention(int i, String h);
+    /**
+     * Self-attention of layer {@code i} on its projections q [rows, heads * d] and k, v [rows, kv_heads * d], before
+     * the output projection: rotary positions, the cache, scale, soft-cap, causal (and sliding-window) mask.
+     */
+    abstract String attention(int i, String q, String k, String v);
 
-    /** silu(x) = x * sigmoid(x). */
-    abstract String silu(String name, String x);
+    /** The model's activation ({@link DecoderConfig#activation}) of x. */
+    abstract String activation(String name, String x);
 
     /** A weight as float32: itself, or a Cast of the f16 initializer (which ONNX Runtime folds on load). */
     final String weight(String name) {
@@ -144,6 +174,16 @@ abstract class LlamaGraph {
         return f32Weights.computeIfAbsent(name, n -> g.node("Cast", n + "/f32", n, attr("to", OnnxType.FLOAT.code())));
     }
 
+    /** A norm weight as the norm multiplies by it: w, or Gemma's 1 + w (folded by ONNX Runtime on load). */
+    final String normWeight(TensorSpec w) {
+        String f32 = weight(w.name());
+        if (c.norm() != DecoderConfig.Norm.RMS_OFFSET) {
+            return f32;
+        }
+        return offsetWeights.computeIfAbsent(f32, n -> g.node("Add", w.name() + "/plus_one",
+                List.of(n, g.scalar(w.name() + "/one", 1f))));
+    }
+
     /** An initializer computed at export, [rows, cols] float32, named {@code name}. */
     final String computed(String name, long rows, long cols, LongToDoubleFunction element) {
         g.reserve(name);
@@ -151,9 +191,9 @@ abstract class LlamaGraph {
         return name;
     }
 
-    private void decoder() {
-        for (String w : c.weightShapes().keySet()) {
-            g.reserve(w);
+    private void decoder(Block block) {
+        for (TensorSpec w : t.specs()) {
+            g.reserve(w.name());
         }
         one = g.scalar("const/one", 1L);
         zero = g.scalar("const/zero", 0L);
@@ -174,25 +214,31 @@ abstract class LlamaGraph {
         pastLen = g.node("Sub", "shape/past", List.of(totalLen, seqLen));
         prepare(ids, mask, positions);
 
-        String flatIds = g.node("Reshape", "embed/ids", List.of(ids, g.ints("const/flat", -1)));
-        String x = g.node("Gather", "embed/out", List.of(weight(LlamaConfig.EMBED), flatIds), attr("axis", 0L));
-        String h = norm("layers.0/input_norm", x, LlamaConfig.layer(0, "input_layernorm"));
+        String flat = g.ints("const/flat", -1);
+        String flatIds = g.node("Reshape", "embed/ids", List.of(ids, flat));
+        String x = g.node("Gather", "embed/out", List.of(weight(t.get(Role.EMBEDDING).name()), flatIds), attr("axis", 0L));
+        if (c.positions() == DecoderConfig.Positions.LEARNED) {
+            String flatPositions = g.node("Reshape", "embed/positions", List.of(positions, flat));
+            String p = g.node("Gather", "embed/position_out", List.of(weight(t.get(Role.POSITION_EMBEDDING).name()),
+                    flatPositions), attr("axis", 0L));
+            x = g.node("Add", "embed/with_positions", List.of(x, p));
+        }
+        if (c.embeddingScale() != 1) {
+            // Gemma: the normaliser is rounded to the activations' type (float32) before the multiply.
+            x = g.node("Mul", "embed/scaled", List.of(x, g.scalar("const/embed_scale", (float) c.embeddingScale())));
+        }
+        String h = norm("layers.0/input_norm", x, norm(Role.ATTENTION_NORM, 0));
         for (int i = 0; i < c.layers(); i++) {
-            String p = "layers." + i + "/";
-            String attn = linear(p + "o_proj", attention(i, h), LlamaConfig.layer(i, "self_attn.o_proj"));
-            String[] post = addNorm(p + "attn_residual", p + "post_attention_norm", x, attn,
-                    LlamaConfig.layer(i, "post_attention_layernorm"));
-            String gate = linear(p + "gate_proj", post[1], LlamaConfig.layer(i, "mlp.gate_proj"));
-            String up = linear(p + "up_proj", post[1], LlamaConfig.layer(i, "mlp.up_proj"));
-            String act = g.node("Mul", p + "swiglu", List.of(silu(p + "silu", gate), up));
-            String down = linear(p + "down_proj", act, LlamaConfig.layer(i, "mlp.down_proj"));
             boolean last = i == c.layers() - 1;
-            String[] next = addNorm(p + "mlp_residual", last ? "final_norm" : "layers." + (i + 1) + "/input_norm",
-                    post[0], down, last ? LlamaConfig.FINAL_NORM : LlamaConfig.layer(i + 1, "input_layernorm"));
+            String[] next = block.layer(this, i, x, h, last ? "final_norm" : "layers." + (i + 1) + "/input_norm",
+                    last ? norm(Role.FINAL_NORM, -1) : norm(Role.ATTENTION_NORM, i + 1));
             x = next[0];
             h = next[1];
         }
-        String logits2d = linear("lm_head", h, c.tied() ? LlamaConfig.EMBED : LlamaConfig.LM_HEAD);
+        String logits2d = linear("lm_head", h, t.head(), null);
+        if (c.finalSoftCap() > 0) {
+            logits2d = softCap("lm_head/softcap", logits2d, c.finalSoftCap());
+        }
         String bsv = g.node("Concat", "shape/bs_vocab", List.of(batchSeq, g.ints("const/vocab", c.vocab())), attr("axis", 0L));
         g.node("Reshape", DecoderIo.LOGITS, List.of(logits2d, bsv));
         g.output(DecoderIo.LOGITS, OnnxType.FLOAT, BATCH, SEQ, (long) c.vocab());
@@ -202,24 +248,70 @@ abstract class LlamaGraph {
         }
     }
 
-    /** Layer {@code i}'s query, key and value projections of {@code h}: [rows, heads * d], [rows, kv_heads * d] twice. */
-    final String[] queryKeyValue(int i, String h) {
-        String p = "layers." + i + "/";
-        return new String[] {linear(p + "q_proj", h, LlamaConfig.layer(i, "self_attn.q_proj")),
-                linear(p + "k_proj", h, LlamaConfig.layer(i, "self_attn.k_proj")),
-                linear(p + "v_proj", h, LlamaConfig.layer(i, "self_attn.v_proj"))};
+    /** tanh(x / cap) * cap. */
+    final String softCap(String name, String x, double cap) {
+        String capped = g.scalar(name + "/cap", (float) cap);
+        String tanh = g.node("Tanh", name + "/tanh", g.node("Div", name + "/div", List.of(x, capped)));
+        return g.node("Mul", name, List.of(tanh, capped));
     }
 
     /**
-     * x @ W^T for x [rows, in] and the checkpoint weight W [out, in]: a Gemm on the float weight as stored, or
-     * for a quantized weight MatMulNBits on its repacked planes (DequantizeLinear + MatMul when portable).
+     * Layer {@code i}'s query, key and value projections of {@code h}: [rows, heads * d], [rows, kv_heads * d] twice;
+     * from a fused projection (GPT-2, Falcon) split as its {@link QkvLayout} says.
      */
-    final String linear(String name, String x, String weightName) {
-        QuantizedWeight q = quantization.weights().get(weightName);
-        if (q == null) {
-            return g.node("Gemm", name, List.of(x, weight(weightName)), attr("transB", 1L));
+    final String[] queryKeyValue(int i, String h) {
+        String p = "layers." + i + "/";
+        Optional<TensorSpec> fused = t.find(Role.QKV, i);
+        if (fused.isEmpty()) {
+            return new String[] {linear(p + "q_proj", h, t.get(Role.QUERY, i), null),
+                    linear(p + "k_proj", h, t.get(Role.KEY, i), null),
+                    linear(p + "v_proj", h, t.get(Role.VALUE, i), null)};
         }
-        return quantization.portable() ? dequantizeMatMul(name, x, q) : matMulNBits(name, x, q);
+        QkvLayout l = t.qkv().orElseThrow();
+        String all = linear(p + "qkv_proj", h, fused.get(), t.find(Role.QKV_BIAS, i).orElse(null));
+        String grouped = g.node("Reshape", p + "qkv_groups", List.of(all, g.ints(p + "qkv_groups_shape", -1, l.groups(),
+                l.queries() + 2L * l.keyValues(), l.headDim())));
+        List<String> parts = List.of(p + "q_groups", p + "k_groups", p + "v_groups");
+        g.node("", "Split", parts, List.of(grouped, g.ints(p + "qkv_split", l.queries(), l.keyValues(), l.keyValues())),
+                attr("axis", 2L));
+        String flatRows = g.ints(p + "qkv_rows_shape", 0, -1);
+        return new String[] {g.node("Reshape", p + "q", List.of(parts.get(0), flatRows)),
+                g.node("Reshape", p + "k", List.of(parts.get(1), flatRows)),
+                g.node("Reshape", p + "v", List.of(parts.get(2), flatRows))};
+    }
+
+    /** The MLP of layer {@code i} on {@code h}: down(act(gate h) * up h), or down(act(up h)), with biases where stored. */
+    final String mlp(String p, int i, String h) {
+        if (c.mlp() == DecoderConfig.Mlp.GATED) {
+            String gate = linear(p + "gate_proj", h, t.get(Role.GATE, i), null);
+            String up = linear(p + "up_proj", h, t.get(Role.UP, i), null);
+            boolean silu = c.activation() == DecoderConfig.Activation.SILU;
+            String act = g.node("Mul", p + (silu ? "swiglu" : "geglu"), List.of(activation(p + (silu ? "silu" : "gelu"), gate), up));
+            return linear(p + "down_proj", act, t.get(Role.DOWN, i), null);
+        }
+        String up = linear(p + "fc_in", h, t.get(Role.UP, i), t.find(Role.UP_BIAS, i).orElse(null));
+        return linear(p + "fc_out", activation(p + "gelu", up), t.get(Role.DOWN, i), t.find(Role.DOWN_BIAS, i).orElse(null));
+    }
+
+    /** The output projection of the attention's context. */
+    final String attentionOutput(String p, int i, String context) {
+        return linear(p + "o_proj", context, t.get(Role.ATTENTION_OUTPUT, i), t.find(Role.ATTENTION_OUTPUT_BIAS, i).orElse(null));
+    }
+
+    /**
+     * x W^T + b for x [rows, in] and the checkpoint weight W ([out, in], or [in, out] for Conv1D): a Gemm on the float
+     * weight as stored, or for a quantized weight MatMulNBits on its repacked planes (DequantizeLinear + MatMul when
+     * portable); {@code bias} may be null.
+     */
+    final String linear(String name, String x, TensorSpec w, TensorSpec bias) {
+        QuantizedWeight q = quantization.weights().get(w.name());
+        if (q == null) {
+            List<String> inputs = bias == null ? List.of(x, weight(w.name())) : List.of(x, weight(w.name()), weight(bias.name()));
+            return g.node("Gemm", name, inputs, attr("transB", w.orientation() == Orientation.OUT_IN ? 1L : 0L));
+        }
+        String y = quantization.portable() ? dequantizeMatMul(bias == null ? name : name + "/matmul", x, q)
+                : matMulNBits(bias == null ? name : name + "/matmul", x, q);
+        return bias == null ? y : g.node("Add", name, List.of(y, weight(bias.name())));
     }
 
     private String matMulNBits(String name, String x, QuantizedWeight q) {
@@ -284,19 +376,40 @@ abstract class LlamaGraph {
 
     /**
      * Additive attention bias, [batch, seq, total]: 0 where query i (cache index past + i) may see key j, that
-     * is j <= past + i and attention_mask[j] = 1, else float32's lowest value (not -inf, so a fully masked row,
-     * such as a padding query, stays finite).
+     * is j <= past + i and attention_mask[j] = 1 (and, with a sliding {@code window} > 0, j > past + i - window),
+     * else float32's lowest value (not -inf, so a fully masked row, such as a padding query, stays finite).
+     * Node names start with {@code prefix}.
      */
-    final String attentionBias(String mask) {
-        String keys = g.node("Range", "mask/key_index", List.of(zero, totalLen, one));
-        String queries = g.node("Range", "mask/query_index", List.of(pastLen, totalLen, one));
-        String causal = g.node("LessOrEqual", "mask/causal", List.of(
-                g.node("Unsqueeze", "mask/key_row", List.of(keys, axis0)),
-                g.node("Unsqueeze", "mask/query_col", List.of(queries, axis1))));
-        String valid = g.node("Cast", "mask/valid", mask, attr("to", OnnxType.BOOL.code()));
-        String valid3 = g.node("Unsqueeze", "mask/valid3", List.of(valid, axis1));
-        String allowed = g.node("And", "mask/allowed", List.of(causal, valid3));
-        return g.node("Where", "mask/bias3", List.of(allowed, g.scalar("const/f0", 0f),
-                g.scalar("const/lowest", -Float.MAX_VALUE)));
+    final String attentionBias(String prefix, String mask, int window) {
+        String p = prefix + "/";
+        String keys = g.node("Range", p + "key_index", List.of(zero, totalLen, one));
+        String queries = g.node("Range", p + "query_index", List.of(pastLen, totalLen, one));
+        String keyRow = g.node("Unsqueeze", p + "key_row", List.of(keys, axis0));
+        String queryCol = g.node("Unsqueeze", p + "query_col", List.of(queries, axis1));
+        String causal = g.node("LessOrEqual", p + "causal", List.of(keyRow, queryCol));
+        if (window > 0) {
+            String oldest = g.node("Sub", p + "oldest", List.of(queryCol, g.scalar(p + "window", (long) window)));
+            causal = g.node("And", p + "in_window", List.of(causal, g.node("Greater", p + "recent", List.of(keyRow, oldest))));
+        }
+        String valid = g.node("Cast", p + "valid", mask, attr("to", OnnxType.BOOL.code()));
+        String valid3 = g.node("Unsqueeze", p + "valid3", List.of(valid, axis1));
+        String allowed = g.node("And", p + "allowed", List.of(causal, valid3));
+        return g.node("Where", p + "bias3", List.of(allowed, zeroFloat(), lowest()));
+    }
+
+    private String f0, lowest;
+
+    private String zeroFloat() {
+        if (f0 == null) {
+            f0 = g.scalar("const/f0", 0f);
+        }
+        return f0;
+    }
+
+    private String lowest() {
+        if (lowest == null) {
+            lowest = g.scalar("const/lowest", -Float.MAX_VALUE);
+        }
+        return lowest;
     }
 }

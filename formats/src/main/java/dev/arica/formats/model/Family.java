@@ -1,0 +1,37 @@
+package dev.arica.formats.model;
+
+import dev.arica.formats.FormatException;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * One model family, described once: the names Hugging Face gives it, its hyper-parameters read from config.json,
+ * and the table of its tensors. Everything after reading (quantize's choice, upscale, inspect, ONNX export) works
+ * from this description; adding a family is one more implementation (and one graph block in the runtime).
+ */
+public interface Family {
+    /** Short name: "llama", "gemma2", ... (arica-genai.json's model_type). */
+    String id();
+
+    /** config.json {@code architectures} values of this family. */
+    Set<String> architectures();
+
+    /** config.json {@code model_type} values of this family. */
+    Set<String> modelTypes();
+
+    /** The config.json key holding the layer count (GPT-2 says n_layer). */
+    List<String> layerCountKeys();
+
+    /** The hyper-parameters, checked; anything the exported graph would not reproduce is refused, naming the key. */
+    DecoderConfig config(ConfigFields cfg, TokenIds ids) throws FormatException;
+
+    /** The tensors of a model with this configuration; {@code names} are the checkpoint's (for naming variants). */
+    TensorTable tensors(DecoderConfig c, Set<String> names);
+
+    /** The begin- and end-of-sequence ids, generation_config.json's when it has them. */
+    record TokenIds(Integer bos, List<Integer> eos) {
+        public TokenIds {
+            eos = List.copyOf(eos);
+        }
+    }
+}

@@ -1,0 +1,94 @@
+package dev.arica.runtime.export;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.arica.formats.Json;
+import dev.arica.formats.model.DecoderConfig;
+import java.util.Collection;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+
+/** {@code arica-genai.json}: the description of an export that a generator reads instead of inspecting the graph. */
+final class GenAiDescription {
+    /** Tokenizer files a generator looks for, most specific first. */
+    private static final List<String> TOKENIZERS = List.of("tokenizer.json", "tokenizer.llama2c.bin", "tokenizer.model");
+
+    private GenAiDescription() {}
+
+    /** The description a generator reads instead of inspecting the graph. */
+    static ObjectNode of(String family, DecoderConfig c, LlamaOnnxExporter.Options options, DecoderGraph.Built graph,
+            Collection<DecoderGraph.QuantizedWeight> quantized, List<String> files) {
+        ObjectNode g = Json.MAPPER.createObjectNode();
+        g.put("format", "arica-genai");
+        g.put("format_version", LlamaOnnxExporter.GENAI_FORMAT_VERSION);
+        g.put("model_type", family);
+        g.put("model", LlamaOnnxExporter.MODEL_FILE);
+        g.put("flavour", options.flavour().id);
+        g.put("opset", graph.opsets().get(""));
+        g.put("weight_dtype", options.weightType().name().toLowerCase(Locale.ROOT));
+        if (quantized.isEmpty()) {
+            g.putNull("quantization");
+        } else {
+            ObjectNode q = g.putObject("quantization");
+            q.put("operator", options.portable() ? "DequantizeLinear" : "MatMulNBits");
+            if (!options.portable()) {
+                q.put("accuracy_level", options.accuracyLevel());
+            }
+            q.put("summary", quantizationSummary(quantized, options));
+            ObjectNode per = q.putObject("weights");
+            quantized.forEach(w -> per.put(w.name(), w.layout().describe()));
+        }
+        g.put("activation_dtype", "f32");
+        g.put("num_layers", c.layers());
+        g.put("hidden_size", c.hidden());
+        g.put("num_attention_heads", c.heads());
+        g.put("num_kv_heads", c.kvHeads());
+        g.put("head_dim", c.headDim());
+        g.put("vocab_size", c.vocab());
+        g.put("context_length", c.maxPositions());
+        // The past/present key/value type; the graph keeps the cache in float32 whatever the weights.
+        g.put("dtype", "float32");
+        if (c.bosTokenId() == null) {
+            g.putNull("bos_token_id");
+        } else {
+            g.put("bos_token_id", c.bosTokenId());
+        }
+        ArrayNode eos = g.putArray("eos_token_ids");
+        c.eosTokenIds().forEach(eos::add);
+        ObjectNode in = g.putObject("inputs");
+        in.put("input_ids", DecoderIo.INPUT_IDS);
+        in.put("attention_mask", DecoderIo.ATTENTION_MASK);
+        in.put("position_ids", DecoderIo.POSITION_IDS);
+        in.put("past_key", DecoderIo.template(DecoderIo.PAST_KEY));
+        in.put("past_value", DecoderIo.template(DecoderIo.PAST_VALUE));
+        ObjectNode outs = g.putObject("outputs");
+        outs.put("logits", DecoderIo.LOGITS);
+        outs.put("present_key", DecoderIo.template(DecoderIo.PRESENT_KEY));
+        outs.put("present_value", DecoderIo.template(DecoderIo.PRESENT_VALUE));
+        ObjectNode kv = g.putObject("kv_cache");
+        kv.put("dtype", "float32");
+        ArrayNode shape = kv.putArray("shape");
+        shape.add(DecoderGraph.BATCH).add(c.kvHeads()).add(DecoderGraph.PAST).add(c.headDim());
+        String tokenizer = TOKENIZERS.stream().filter(files::contains).findFirst().orElse(null);
+        if (tokenizer == null) {
+            g.putNull("tokenizer");
+        } else {
+            g.put("tokenizer", tokenizer);
+        }
+        ArrayNode f = g.putArray("files");
+        files.forEach(f::add);
+        return g;
+    }
+
+    /** "q8_0 x 56 (MatMulNBits, accuracy_level 0)": the stored schemes and how the graph runs them. */
+    static String quantizationSummary(Collection<DecoderGraph.QuantizedWeight> weights, LlamaOnnxExporter.Options options) {
+        Map<String, Integer> schemes = new TreeMap<>();
+        weights.forEach(q -> schemes.merge(q.layout().describe(), 1, Integer::sum));
+        StringBuilder b = new StringBuilder();
+        schemes.forEach((k, v) -> b.append(b.isEmpty() ? "" : ", ").append(k).append(" x ").append(v));
+        return b + (options.portable() ? " (DequantizeLinear + MatMul)"
+                : " (MatMulNBits, accuracy_level " + options.accuracyLevel() + ")");
+    }
+}
