@@ -249,14 +249,14 @@ class GenerateCommandTest {
 
     @Test
     void anUnknownArchitecture() throws IOException {
-        Path gpt = tmp.resolve("gpt2");
+        Path gpt = tmp.resolve("bloom");
         Files.createDirectories(gpt);
         for (String n : names(hf)) {
             Files.copy(hf.resolve(n), gpt.resolve(n));
         }
         Path cfg = gpt.resolve("config.json");
-        Files.writeString(cfg, Files.readString(cfg).replace("\"llama\"", "\"gpt2\""));
-        assertBadInput(generate(gpt, "--prompt", "Hi"), cfg.toString(), "gpt2", "supported: llama");
+        Files.writeString(cfg, Files.readString(cfg).replace("\"llama\"", "\"bloom\""));
+        assertBadInput(generate(gpt, "--prompt", "Hi"), cfg.toString(), "bloom", "supported: llama, mistral, gemma2, gpt2, falcon");
     }
 
     @Test

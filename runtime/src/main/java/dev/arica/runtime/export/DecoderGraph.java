@@ -271,7 +271,7 @@ abstract class DecoderGraph {
         String all = linear(p + "qkv_proj", h, fused.get(), t.find(Role.QKV_BIAS, i).orElse(null));
         String grouped = g.node("Reshape", p + "qkv_groups", List.of(all, g.ints(p + "qkv_groups_shape", -1, l.groups(),
                 l.queries() + 2L * l.keyValues(), l.headDim())));
-        List<String> parts = List.of(p + "q_groups", p + "k_groups", p + "v_groups");
+        List<String> parts = List.of(p + "q_split", p + "k_split", p + "v_split");
         g.node("", "Split", parts, List.of(grouped, g.ints(p + "qkv_split", l.queries(), l.keyValues(), l.keyValues())),
                 attr("axis", 2L));
         String flatRows = g.ints(p + "qkv_rows_shape", 0, -1);

@@ -65,9 +65,15 @@ class ExportRefusalTest {
     @Test
     void configurationsTheGraphWouldGetWrong() throws Exception {
         Path cfg = hf.resolve("config.json");
-        FormatException e = refusedWithConfig(c -> c.put("model_type", "gpt2"));
+        FormatException e = refusedWithConfig(c -> c.put("model_type", "bloom"));
         assertEquals(cfg, e.file());
-        assertTrue(e.getMessage().contains("model_type 'gpt2' is not supported"), e.getMessage());
+        assertTrue(e.getMessage().endsWith("model_type 'bloom' is not supported by ONNX export (supported: llama, mistral, "
+                + "gemma2, gpt2, falcon)"), e.getMessage());
+        // A supported family whose tensors are another's: the first tensor the family needs is named.
+        FormatException gpt2 = refusedWithConfig(c -> c.put("model_type", "gpt2"));
+        assertEquals("wte.weight", gpt2.tensor());
+        assertTrue(gpt2.getMessage().contains("is missing; a gpt2 model with this config.json needs it (embedding)"),
+                gpt2.getMessage());
         assertTrue(refusedWithConfig(c -> c.put("model_type", "llama").putObject("rope_scaling").put("type", "linear"))
                 .getMessage().contains("rope_scaling"));
     }
