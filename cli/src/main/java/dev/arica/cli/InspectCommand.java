@@ -89,6 +89,7 @@ final class InspectCommand implements Callable<Integer> {
             r.put("shards", hf.shardCount());
         }
         r.set("config", c.config().<JsonNode>map(x -> x).orElse(Json.MAPPER.nullNode()));
+        FamilySummary.of(c).putInto(r);
         ArrayNode files = r.putArray("files");
         c.auxFiles().forEach(a -> files.add(a.name()));
         ArrayNode tensors = r.putArray("tensors");
@@ -109,6 +110,7 @@ final class InspectCommand implements Callable<Integer> {
         row(out, "metadata", meta.isEmpty() ? "(none)" : meta.entrySet().stream()
                 .map(e -> e.getKey() + "=" + e.getValue()).reduce((a, b) -> a + ", " + b).orElse(""));
         c.config().ifPresentOrElse(cfg -> row(out, "config", configSummary(cfg)), () -> row(out, "config", "(none)"));
+        c.config().ifPresent(cfg -> row(out, "family", FamilySummary.of(c).line()));
         if (!c.auxFiles().isEmpty()) {
             row(out, "files", c.auxFiles().stream().map(a -> a.name()).reduce((a, b) -> a + ", " + b).orElse(""));
         }

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.ByteSize;
 import dev.arica.formats.Json;
-import dev.arica.upscale.LayerConfig;
 import dev.arica.upscale.LayerMap;
 import dev.arica.upscale.LayerSpec;
 import dev.arica.upscale.Upscaler;
@@ -136,7 +135,7 @@ final class UpscaleCommand implements Callable<Integer> {
                 plan.estimated() ? ", computed from config.json" : "");
         out.printf(Locale.ROOT, "size: %s (from %s)%s%n", ByteSize.format(plan.bytes()), ByteSize.format(plan.sourceBytes()),
                 plan.estimated() ? ", " + plan.dtype() : "");
-        out.printf(Locale.ROOT, "config: %s %d -> %d%s%n", LayerConfig.LAYERS_KEY, map.sourceLayers(), map.layers(),
+        out.printf(Locale.ROOT, "config: %s %d -> %d%s%n", plan.layersKey(), map.sourceLayers(), map.layers(),
                 plan.configKeys().isEmpty() ? "" : "; re-indexed: " + String.join(", ", plan.configKeys()));
         if (result == null) {
             out.println("dry run: nothing written");

@@ -162,8 +162,12 @@ class ExportOnnxCommandTest {
         assertBadInput(run("export-onnx", bare.toString(), "-o", out.toString()), bare.toString(), "config.json");
         assertNothingWritten(out);
         Path cfg = hf.resolve("config.json");
-        Files.writeString(cfg, Files.readString(cfg).replace("\"llama\"", "\"gpt2\""));
-        assertBadInput(run("export-onnx", hf.toString(), "-o", out.toString()), cfg.toString(), "gpt2");
+        Files.writeString(cfg, Files.readString(cfg).replace("\"llama\"", "\"bloom\""));
+        assertBadInput(run("export-onnx", hf.toString(), "-o", out.toString()), cfg.toString(), "bloom", "supported: llama");
+        assertNothingWritten(out);
+        // A supported family whose tensors are not its own: the first missing tensor is named.
+        Files.writeString(cfg, Files.readString(cfg).replace("\"bloom\"", "\"gpt2\""));
+        assertBadInput(run("export-onnx", hf.toString(), "-o", out.toString()), hf.toString(), "'wte.weight'", "gpt2");
         assertNothingWritten(out);
         assertBadInput(run("export-onnx", hf.toString(), "-o", out.toString(), "--dtype", "bf16"), "--dtype");
     }

@@ -8,6 +8,8 @@ import dev.arica.formats.Checkpoint;
 import dev.arica.formats.ChunkPipeline;
 import dev.arica.formats.DType;
 import dev.arica.formats.FileDigest;
+import dev.arica.formats.model.ModelDescription;
+import dev.arica.formats.model.TensorTable;
 import dev.arica.formats.FloatCast;
 import dev.arica.formats.Json;
 import dev.arica.formats.MappedMemory;
@@ -26,6 +28,7 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Map;
 
 /**
@@ -116,9 +119,26 @@ public final class CheckpointQuantizer {
 
     private CheckpointQuantizer() {}
 
-    /** The choice for each tensor of {@code in}, without writing anything. */
+    /**
+     * The choice for each tensor of {@code in}, without writing anything: by the roles of its family's description
+     * when it is one arica describes, else by the tensors' names.
+     */
     public static List<TensorSelection.Choice> plan(Checkpoint in, Options options) {
-        return in.tensors().stream().map(options.selection()::choose).toList();
+        TensorTable table = describedTensors(in);
+        return in.tensors().stream().map(t -> options.selection().choose(t,
+                table == null ? Optional.empty() : table.byName(t.name()))).toList();
+    }
+
+    /** The tensor table of {@code in}'s family, or null when it is not one arica describes (any safetensors file). */
+    private static TensorTable describedTensors(Checkpoint in) {
+        if (in.config().isEmpty()) {
+            return null;
+        }
+        try {
+            return ModelDescription.of(in, "").tensors();
+        } catch (IOException e) {
+            return null;
+        }
     }
 
     public static Report quantize(Checkpoint in, Path out, Options options, Progress progress) throws IOException {

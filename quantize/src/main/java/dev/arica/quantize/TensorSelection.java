@@ -1,13 +1,17 @@
 package dev.arica.quantize;
 
 import dev.arica.formats.TensorInfo;
+import dev.arica.formats.model.Orientation;
+import dev.arica.formats.model.TensorSpec;
 import java.util.List;
+import java.util.Optional;
 import java.util.regex.Pattern;
 
 /**
  * Which tensors of a checkpoint get quantized. By default the 2-D weights inside the transformer layers
  * (attention and MLP projections); token and position embeddings and the output head only when asked;
- * norms, biases and other 1-D tensors never; any tensor matching a {@code keep} pattern stays float.
+ * norms, biases and other 1-D tensors never; any tensor matching a {@code keep} pattern stays float. A checkpoint
+ * of a described family is judged by its tensor table's roles; others by their names.
  *
  * @param keep patterns (searched anywhere in the name) of tensors kept float
  * @param embeddings whether embedding tables are quantized
@@ -55,7 +59,23 @@ public record TensorSelection(List<Pattern> keep, boolean embeddings, boolean he
         return Role.OTHER;
     }
 
+    /** The role of a tensor the family's description lists, as far as the choice goes. */
+    public static Role role(TensorSpec spec) {
+        return switch (spec.role().kind) {
+            case PROJECTION -> Role.LAYER;
+            case EMBEDDING -> Role.EMBEDDING;
+            case HEAD -> Role.HEAD;
+            case NORM, BIAS -> Role.OTHER;
+        };
+    }
+
+    /** The choice for {@code t}, by name. */
     public Choice choose(TensorInfo t) {
+        return choose(t, Optional.empty());
+    }
+
+    /** The choice for {@code t}, by its description's role when the family lists it, else by name. */
+    public Choice choose(TensorInfo t, Optional<TensorSpec> spec) {
         if (!t.dtype().isFloat()) {
             return new Choice(false, "not floating point");
         }
@@ -70,7 +90,11 @@ public record TensorSelection(List<Pattern> keep, boolean embeddings, boolean he
                 return new Choice(false, "--keep " + p.pattern());
             }
         }
-        return switch (role(t.name())) {
+        if (spec.isPresent() && spec.get().orientation() == Orientation.IN_OUT) {
+            // The codes run along a row; a Conv1D row is one input feature's outputs, not what MatMulNBits reads.
+            return new Choice(false, "Conv1D [in, out] weight (quantized only as [out, in])");
+        }
+        return switch (spec.map(TensorSelection::role).orElseGet(() -> role(t.name()))) {
             case HEAD -> head ? new Choice(true, "output head") : new Choice(false, "output head (--quantize-head)");
             case EMBEDDING -> embeddings ? new Choice(true, "embedding")
                     : new Choice(false, "embedding (--quantize-embeddings)");

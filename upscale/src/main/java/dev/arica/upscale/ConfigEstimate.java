@@ -3,39 +3,47 @@ package dev.arica.upscale;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.FormatException;
+import dev.arica.formats.model.ConfigFields;
+import dev.arica.formats.model.DecoderConfig;
+import dev.arica.formats.model.Families;
+import dev.arica.formats.model.Family;
+import dev.arica.formats.model.LlamaFamily;
+import dev.arica.formats.model.TensorSpec;
+import dev.arica.formats.model.TensorTable;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
 
 /**
- * Parameters of a Llama-shaped decoder computed from its config.json alone, so that an up-scaling can be
- * planned before the weights are downloaded: embeddings vocab x hidden; per layer q, k, v, o (k and v with
- * num_key_value_heads x head_dim rows, head_dim = hidden / heads unless given), gate, up, down and two
- * norms; the final norm; lm_head unless tie_word_embeddings (absent: untied, as Llama and Mistral default).
+ * Parameters of a decoder computed from its config.json alone, so that an up-scaling can be planned before the
+ * weights are downloaded: the tensor table its family describes (Llama's when config.json names no family), counted
+ * as embeddings (token and position tables), one layer, the final norm and the head.
  *
  * @param dtype the config's torch_dtype (or dtype); float32 when it names none, as transformers loads
  */
 public record ConfigEstimate(long embedding, long perLayer, long finalNorm, long head, String dtype, int bytesPerParameter) {
 
     public static ConfigEstimate of(Path file, ObjectNode config) throws FormatException {
-        long vocab = positive(file, config, "vocab_size");
-        long hidden = positive(file, config, "hidden_size");
-        long intermediate = positive(file, config, "intermediate_size");
-        long heads = positive(file, config, "num_attention_heads");
-        long kvHeads = has(config, "num_key_value_heads") ? positive(file, config, "num_key_value_heads") : heads;
-        long headDim;
-        if (has(config, "head_dim")) {
-            headDim = positive(file, config, "head_dim");
-        } else if (hidden % heads == 0) {
-            headDim = hidden / heads;
-        } else {
-            throw new FormatException(file, "\"hidden_size\" " + hidden + " is not a multiple of \"num_attention_heads\" "
-                    + heads + ", and there is no \"head_dim\"");
+        ConfigFields f = new ConfigFields(file, config);
+        Family family = Families.declared(f).orElse(LlamaFamily.LLAMA);
+        DecoderConfig c = family.config(f, new Family.TokenIds(null, List.of()));
+        TensorTable table = family.tensors(c, Set.of());
+        long embedding = 0, perLayer = 0, finalNorm = 0, head = 0;
+        for (TensorSpec t : table.specs()) {
+            long n = 1;
+            for (long d : t.shape()) {
+                n = Math.multiplyExact(n, d);
+            }
+            if (t.layer() == 0) {
+                perLayer += n;
+            } else if (t.layer() < 0) {
+                switch (t.role()) {
+                    case EMBEDDING, POSITION_EMBEDDING -> embedding += n;
+                    case HEAD -> head += n;
+                    default -> finalNorm += n;
+                }
+            }
         }
-        boolean tied = config.path("tie_word_embeddings").asBoolean(false);
-        long q = hidden * heads * headDim;
-        long kv = hidden * kvHeads * headDim;
-        long o = heads * headDim * hidden;
-        long mlp = 3 * hidden * intermediate;
-        long perLayer = q + 2 * kv + o + mlp + 2 * hidden;
         String dtype = dtype(config);
         int bytes = switch (dtype) {
             case "float32" -> 4;
@@ -45,7 +53,7 @@ public record ConfigEstimate(long embedding, long perLayer, long finalNorm, long
             default -> throw new FormatException(file, "\"torch_dtype\" is '" + dtype + "', a type whose size arica "
                     + "does not know");
         };
-        return new ConfigEstimate(vocab * hidden, perLayer, hidden, tied ? 0 : vocab * hidden, dtype, bytes);
+        return new ConfigEstimate(embedding, perLayer, finalNorm, head, dtype, bytes);
     }
 
     /** Parameters of the model with {@code layers} layers. */
@@ -66,21 +74,5 @@ public record ConfigEstimate(long embedding, long perLayer, long finalNorm, long
             }
         }
         return "float32";
-    }
-
-    private static boolean has(ObjectNode config, String key) {
-        return config.has(key) && !config.get(key).isNull();
-    }
-
-    private static long positive(Path file, ObjectNode config, String key) throws FormatException {
-        JsonNode v = config.get(key);
-        if (v == null || v.isNull()) {
-            throw new FormatException(file, "has no \"" + key + "\": the parameter count cannot be computed from the "
-                    + "config alone");
-        }
-        if (!v.isIntegralNumber() || !v.canConvertToInt() || v.intValue() < 1) {
-            throw new FormatException(file, "\"" + key + "\" is " + v + ", not a positive integer");
-        }
-        return v.longValue();
     }
 }

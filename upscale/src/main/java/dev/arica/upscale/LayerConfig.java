@@ -4,6 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.FormatException;
+import dev.arica.formats.model.ConfigFields;
+import dev.arica.formats.model.Families;
+import dev.arica.formats.model.Family;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,10 +15,12 @@ import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * The layer-related part of a config.json: {@code num_hidden_layers} and the lists that hold one entry per
- * layer, re-indexed with the layer map so that every copied layer keeps its own settings.
+ * The layer-related part of a config.json: the layer count (under the key its family uses: GPT-2's
+ * {@code n_layer}, most others' {@code num_hidden_layers}) and the lists that hold one entry per layer, re-indexed
+ * with the layer map so that every copied layer keeps its own settings.
  */
 public final class LayerConfig {
+    /** The layer count's key of models arica does not describe. */
     public static final String LAYERS_KEY = "num_hidden_layers";
 
     /** Per-layer lists of known models (Qwen 3, Gemma 3, SmolLM 3, Llama 4): their length must be n. */
@@ -33,14 +38,22 @@ public final class LayerConfig {
 
     private LayerConfig() {}
 
-    /** num_hidden_layers of {@code config}, or a FormatException naming {@code file}. */
+    /** The key holding the layer count: the first of its family's keys that config.json has. */
+    public static String layersKey(Path file, ObjectNode config) throws FormatException {
+        List<String> keys = Families.declared(new ConfigFields(file, config)).map(Family::layerCountKeys)
+                .orElse(List.of(LAYERS_KEY));
+        return keys.stream().filter(config::hasNonNull).findFirst().orElse(keys.getFirst());
+    }
+
+    /** The layer count of {@code config}, or a FormatException naming {@code file}. */
     public static int sourceLayers(Path file, ObjectNode config) throws FormatException {
-        JsonNode n = config.get(LAYERS_KEY);
+        String key = layersKey(file, config);
+        JsonNode n = config.get(key);
         if (n == null || n.isNull()) {
-            throw new FormatException(file, "has no \"" + LAYERS_KEY + "\": upscale needs the model's layer count");
+            throw new FormatException(file, "has no \"" + key + "\": upscale needs the model's layer count");
         }
         if (!n.isIntegralNumber() || !n.canConvertToInt() || n.intValue() < 1) {
-            throw new FormatException(file, "\"" + LAYERS_KEY + "\" is " + n + ", not a positive integer");
+            throw new FormatException(file, "\"" + key + "\" is " + n + ", not a positive integer");
         }
         return n.intValue();
     }
@@ -52,6 +65,7 @@ public final class LayerConfig {
      */
     public static List<String> perLayerKeys(Path file, ObjectNode config, int layers) throws FormatException {
         List<String> out = new ArrayList<>();
+        String countKey = layersKey(file, config);
         for (Map.Entry<String, JsonNode> e : config.properties()) {
             String key = e.getKey();
             JsonNode v = e.getValue();
@@ -63,10 +77,10 @@ public final class LayerConfig {
                 }
                 out.add(key);
             } else if (KNOWN_PER_LAYER_STRINGS.contains(key) && v.isTextual()) {
-                requireLength(file, key, v.textValue().length(), layers);
+                requireLength(file, key, countKey, v.textValue().length(), layers);
                 out.add(key);
             } else if (KNOWN_PER_LAYER.contains(key) && v.isArray()) {
-                requireLength(file, key, v.size(), layers);
+                requireLength(file, key, countKey, v.size(), layers);
                 out.add(key);
             } else if (v.isArray() && v.size() == layers && !NOT_PER_LAYER.contains(key) && !key.endsWith("_token_id")
                     && !key.endsWith("_token_ids")) {
@@ -76,9 +90,9 @@ public final class LayerConfig {
         return out;
     }
 
-    private static void requireLength(Path file, String key, int length, int layers) throws FormatException {
+    private static void requireLength(Path file, String key, String countKey, int length, int layers) throws FormatException {
         if (length != layers) {
-            throw new FormatException(file, "\"" + key + "\" has " + length + " entries but \"" + LAYERS_KEY + "\" is "
+            throw new FormatException(file, "\"" + key + "\" has " + length + " entries but \"" + countKey + "\" is "
                     + layers + ": it must have one per layer");
         }
     }
@@ -111,7 +125,7 @@ public final class LayerConfig {
                 }
             }
         }
-        out.put(LAYERS_KEY, map.layers());
+        out.put(layersKey(file, config), map.layers());
         return out;
     }
 }

@@ -72,11 +72,13 @@ public final class Upscaler {
      * What an up-scaling gives: the map, and the parameters and bytes before and after.
      *
      * @param tensors tensors of the output; 0 when estimated
-     * @param configKeys config.json keys re-indexed besides num_hidden_layers
+     * @param layersKey the config.json key of the layer count (num_hidden_layers, GPT-2's n_layer)
+     * @param configKeys config.json keys re-indexed besides the layer count
      * @param estimated true when computed from config.json alone ({@link ConfigEstimate})
      * @param dtype the config's dtype when estimated, else null
      */
-    public record Plan(Path input, Kind kind, LayerMap map, List<String> configKeys, int tensors, long sourceParameters,
+    public record Plan(Path input, Kind kind, LayerMap map, String layersKey, List<String> configKeys, int tensors,
+            long sourceParameters,
             long parameters, long sourceBytes, long bytes, boolean estimated, String dtype) {
         public Plan {
             configKeys = List.copyOf(configKeys);
@@ -166,7 +168,8 @@ public final class Upscaler {
         LayerMap map = spec.resolve(n);
         List<String> keys = LayerConfig.perLayerKeys(file, config, n);
         ConfigEstimate e = ConfigEstimate.of(file, config);
-        return new Plan(input, Kind.CONFIG, map, keys, 0, e.parameters(n), e.parameters(map.layers()), e.bytes(n),
+        return new Plan(input, Kind.CONFIG, map, LayerConfig.layersKey(file, config), keys, 0, e.parameters(n),
+                e.parameters(map.layers()), e.bytes(n),
                 e.bytes(map.layers()), true, e.dtype());
     }
 
@@ -203,7 +206,8 @@ public final class Upscaler {
             parameters += elements.applyAsLong(c.source());
             outBytes += bytes.applyAsLong(c.source());
         }
-        Plan plan = new Plan(input, kind, map, LayerConfig.perLayerKeys(configFile, config, n), copies.size(),
+        Plan plan = new Plan(input, kind, map, LayerConfig.layersKey(configFile, config),
+                LayerConfig.perLayerKeys(configFile, config, n), copies.size(),
                 sourceParameters, parameters, sourceBytes, outBytes, false, null);
         return new Prepared(plan, copies, upscaled);
     }

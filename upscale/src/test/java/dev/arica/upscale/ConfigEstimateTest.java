@@ -60,7 +60,7 @@ class ConfigEstimateTest {
         ObjectNode c = mistral7b();
         c.remove("intermediate_size");
         FormatException e = assertThrows(FormatException.class, () -> ConfigEstimate.of(FILE, c));
-        assertTrue(e.getMessage().contains("\"intermediate_size\""), e.getMessage());
+        assertTrue(e.getMessage().endsWith("intermediate_size is missing"), e.getMessage());
         ObjectNode d = mistral7b();
         d.put("hidden_size", -1);
         assertThrows(FormatException.class, () -> ConfigEstimate.of(FILE, d));
