@@ -78,6 +78,11 @@ final class ReferenceLlama {
 
     /** Logits [seq][vocab] for one sequence whose tokens sit at rotary {@code positions}, all attending causally. */
     double[][] logits(long[] ids, long[] positions) {
+        return logits(ids, positions, 0);
+    }
+
+    /** The same with a sliding window (Mistral): token t attends to tokens t - window < u <= t; 0 for none. */
+    double[][] logits(long[] ids, long[] positions, int window) {
         int n = ids.length, d = s.headDim(), group = s.heads() / s.kvHeads();
         double[][] x = new double[n][];
         for (int t = 0; t < n; t++) {
@@ -97,7 +102,8 @@ final class ReferenceLlama {
                     int hk = hq / group;
                     double[] w = new double[t + 1];
                     double max = Double.NEGATIVE_INFINITY;
-                    for (int u = 0; u <= t; u++) {
+                    int first = window > 0 ? Math.max(0, t - window + 1) : 0;
+                    for (int u = first; u <= t; u++) {
                         double dot = 0;
                         for (int j = 0; j < d; j++) {
                             dot += q[t][hq * d + j] * k[u][hk * d + j];
@@ -106,11 +112,11 @@ final class ReferenceLlama {
                         max = Math.max(max, w[u]);
                     }
                     double sum = 0;
-                    for (int u = 0; u <= t; u++) {
+                    for (int u = first; u <= t; u++) {
                         w[u] = Math.exp(w[u] - max);
                         sum += w[u];
                     }
-                    for (int u = 0; u <= t; u++) {
+                    for (int u = first; u <= t; u++) {
                         for (int j = 0; j < d; j++) {
                             ctx[hq * d + j] += w[u] / sum * v[u][hk * d + j];
                         }
