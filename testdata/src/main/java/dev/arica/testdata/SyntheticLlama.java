@@ -4,19 +4,14 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.AuxFile;
 import dev.arica.formats.Converter;
 import dev.arica.formats.DType;
-import dev.arica.formats.FloatCast;
+import dev.arica.formats.FormatException;
 import dev.arica.formats.Json;
 import dev.arica.formats.Progress;
 import dev.arica.formats.TensorInfo;
-import dev.arica.formats.hf.HfCheckpointWriter;
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.SplittableRandom;
 
 /**
  * Deterministic Llama-family checkpoints in HF layout: projection weights drawn from N(0, std) with a
@@ -24,9 +19,6 @@ import java.util.SplittableRandom;
  * and seed always give the same bytes.
  */
 public final class SyntheticLlama {
-
-    /** Elements generated per write. */
-    private static final int CHUNK = 1 << 18;
 
     /**
      * The shape and contents of a synthetic model.
@@ -99,28 +91,13 @@ public final class SyntheticLlama {
 
     private SyntheticLlama() {}
 
-    /** The tensors of a model of this spec, in HF order. */
+    /** The tensors of a model of this spec, in HF order: those Llama's description lists. */
     public static List<TensorInfo> tensors(Spec s) {
-        List<TensorInfo> t = new ArrayList<>();
-        long h = s.hidden(), kv = (long) s.kvHeads() * s.headDim(), ff = s.intermediate();
-        t.add(new TensorInfo("model.embed_tokens.weight", s.dtype(), new long[] {s.vocab(), h}));
-        for (int i = 0; i < s.layers(); i++) {
-            String p = "model.layers." + i + ".";
-            t.add(new TensorInfo(p + "input_layernorm.weight", s.dtype(), new long[] {h}));
-            t.add(new TensorInfo(p + "self_attn.q_proj.weight", s.dtype(), new long[] {h, h}));
-            t.add(new TensorInfo(p + "self_attn.k_proj.weight", s.dtype(), new long[] {kv, h}));
-            t.add(new TensorInfo(p + "self_attn.v_proj.weight", s.dtype(), new long[] {kv, h}));
-            t.add(new TensorInfo(p + "self_attn.o_proj.weight", s.dtype(), new long[] {h, h}));
-            t.add(new TensorInfo(p + "post_attention_layernorm.weight", s.dtype(), new long[] {h}));
-            t.add(new TensorInfo(p + "mlp.gate_proj.weight", s.dtype(), new long[] {ff, h}));
-            t.add(new TensorInfo(p + "mlp.up_proj.weight", s.dtype(), new long[] {ff, h}));
-            t.add(new TensorInfo(p + "mlp.down_proj.weight", s.dtype(), new long[] {h, ff}));
+        try {
+            return SyntheticModel.tensors(config(s), s.dtype());
+        } catch (FormatException e) {
+            throw new IllegalStateException("the synthetic Llama's own config is refused: " + e.getMessage(), e);
         }
-        t.add(new TensorInfo("model.norm.weight", s.dtype(), new long[] {h}));
-        if (!s.tied()) {
-            t.add(new TensorInfo("lm_head.weight", s.dtype(), new long[] {s.vocab(), h}));
-        }
-        return t;
     }
 
     /** The HF config.json of a model of this spec. */
@@ -148,55 +125,11 @@ public final class SyntheticLlama {
 
     /** Writes the model as an HF directory at {@code dir} (sharded above {@code maxShardSize}). */
     public static void write(Path dir, Spec s, long maxShardSize, Progress progress) throws IOException {
-        List<TensorInfo> infos = tensors(s);
-        long total = 0;
-        for (TensorInfo t : infos) {
-            total += t.byteSize();
-        }
         ObjectNode gen = Json.MAPPER.createObjectNode();
         gen.put("bos_token_id", 1);
         gen.put("eos_token_id", 2);
         List<AuxFile> aux = List.of(AuxFile.of("generation_config.json",
                 (gen.toString() + "\n").getBytes(StandardCharsets.UTF_8)));
-        progress.start("synthesize", total);
-        try (HfCheckpointWriter w = HfCheckpointWriter.create(dir, infos, java.util.Map.of("format", "pt"),
-                config(s), aux, maxShardSize, true);
-                Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate((long) CHUNK * 4, 64);
-            for (int i = 0; i < infos.size(); i++) {
-                TensorInfo t = infos.get(i);
-                w.begin(t.name());
-                boolean norm = t.rank() == 1;
-                SplittableRandom rnd = new SplittableRandom(s.seed() * 1_000_003L + i);
-                long n = t.elements();
-                for (long e = 0; e < n; e += CHUNK) {
-                    int m = (int) Math.min(CHUNK, n - e);
-                    fill(buf, m, s, norm, rnd);
-                    w.write(buf.asSlice(0, s.dtype().bytesFor(m)));
-                    progress.advance(s.dtype().bytesFor(m));
-                }
-            }
-            w.commit();
-        } finally {
-            progress.finish();
-        }
-    }
-
-    private static void fill(MemorySegment buf, int m, Spec s, boolean norm, SplittableRandom rnd) {
-        for (int k = 0; k < m; k++) {
-            float v = norm ? 1.0f : (float) (gaussian(rnd) * s.std());
-            switch (s.dtype()) {
-                case F32 -> buf.set(FloatCast.F32_LE, k * 4L, v);
-                case F16 -> buf.set(FloatCast.I16_LE, k * 2L, Float.floatToFloat16(v));
-                default -> buf.set(FloatCast.I16_LE, k * 2L, FloatCast.f32ToBf16(v));
-            }
-        }
-    }
-
-    /** A standard normal sample (Box-Muller on one uniform pair; the other sample is dropped for simplicity). */
-    private static double gaussian(SplittableRandom rnd) {
-        double u1 = 1.0 - rnd.nextDouble();
-        double u2 = rnd.nextDouble();
-        return Math.sqrt(-2.0 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+        SyntheticModel.write(dir, config(s), s.dtype(), s.std(), s.seed(), aux, maxShardSize, progress);
     }
 }
