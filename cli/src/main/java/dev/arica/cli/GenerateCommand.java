@@ -1,13 +1,10 @@
 package dev.arica.cli;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.Json;
 import dev.arica.runtime.generate.Generator;
 import dev.arica.runtime.generate.OnnxDecoder;
 import dev.arica.runtime.generate.Sampler;
-import dev.arica.runtime.ort.ExecutionProvider;
-import dev.arica.runtime.ort.InferenceSession;
 import dev.arica.runtime.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -15,6 +12,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
@@ -24,7 +22,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code arica generate}: text from a model through ONNX Runtime, exporting it to ONNX first when needed. */
 @Command(name = "generate", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
-        description = {"Generate text after a prompt with ONNX Runtime (greedy unless --temperature is above 0).",
+        description = {"Generate text after a prompt (--prompt TEXT, or --ids LIST of token ids) with ONNX Runtime (greedy "
+                        + "unless --temperature is above 0).",
                 "MODEL is an exported directory (model.onnx + arica-genai.json), an HF Llama directory, a llama2.c .bin "
                         + "or an .arica file (its quantized weights run as stored); all but the first are exported to ONNX "
                         + "once and kept in a cache keyed by their content. The text is printed as it is produced; speed "
@@ -35,9 +34,21 @@ final class GenerateCommand implements Callable<Integer> {
             description = "Exported ONNX directory (or its model.onnx), HF Llama directory, llama2.c .bin, or .arica file.")
     Path model;
 
-    @Option(names = "--prompt", required = true, paramLabel = "TEXT",
-            description = "Text to continue (encoded with the beginning-of-sequence token first); may be empty.")
-    String prompt;
+    /** What to continue: text, or token ids as they are. */
+    static final class Prompt {
+        @Option(names = "--prompt", required = true, paramLabel = "TEXT",
+                description = "Text to continue (encoded with the beginning-of-sequence token first); may be empty.")
+        String text;
+
+        @Option(names = "--ids", required = true, paramLabel = "LIST",
+                description = "The prompt as token ids separated by commas, e.g. 1,403,407, used as they are (no "
+                        + "beginning-of-sequence id added); the model needs no tokenizer, and without one the generated ids "
+                        + "are printed instead of text.")
+        String ids;
+    }
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Prompt prompt;
 
     @Option(names = "--max-new-tokens", defaultValue = "256", paramLabel = "N",
             description = "Most tokens to generate, the prompt not counted; generation also ends at an end-of-sequence "
@@ -79,16 +90,14 @@ final class GenerateCommand implements Callable<Integer> {
             throw AricaException.badInput("--max-new-tokens must be >= 0, not " + maxNewTokens);
         }
         runOptions.check();
+        int[] givenIds = prompt.ids == null ? null : TokenIds.parse("--ids", prompt.ids);
         PrintWriter err = spec.commandLine().getErr();
-        try (ModelInput input = ModelInput.resolve(model, runOptions.tokenizerFile, runOptions.cache(), runOptions.exportOptions(), err)) {
-            int[] promptIds = input.encode(prompt);
-            try (InferenceSession session = InferenceSession.open(input.onnxFile(),
-                    input.sessionOptions(runOptions.device, runOptions.intraOpThreads()));
-                 OnnxDecoder decoder = new OnnxDecoder(session, input.config())) {
-                err.println("arica: device " + name(session.provider())
-                        + (session.providerNote().isEmpty() ? "" : " (CUDA: " + session.providerNote() + ")"));
-                err.flush();
-                return generate(decoder, input.tokenizer(), promptIds, sampling, name(session.provider()));
+        try (ModelInput input = runOptions.resolve(model, givenIds == null, err)) {
+            int[] promptIds = givenIds == null ? input.encode(prompt.text) : TokenIds.check("--ids", givenIds, input.config());
+            try (OnnxDecoder decoder = runOptions.decoder(input, runOptions.device)) {
+                RunOptions.printDevice(decoder.session(), err);
+                return generate(decoder, input.tokenizer().orElse(null), promptIds, sampling,
+                        RunOptions.deviceName(decoder.session()));
             }
         }
     }
@@ -111,13 +120,21 @@ final class GenerateCommand implements Callable<Integer> {
         return s.temperature() == 0 || s.topK() == 1;
     }
 
+    /** Generates after {@code promptIds}; without a tokenizer the generated ids are streamed instead of text. */
     private int generate(OnnxDecoder decoder, Tokenizer tokenizer, int[] promptIds, Sampler.Settings sampling, String device)
             throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         StringBuilder text = new StringBuilder();
-        Generator.Result r = new Generator(decoder, tokenizer).generate(promptIds,
-                new Generator.Settings(maxNewTokens, decoder.config().eosTokenIds()), new Sampler(sampling), piece -> {
+        int[] idsPrinted = {0};
+        Generator generator = tokenizer == null ? new Generator(decoder) : new Generator(decoder, tokenizer);
+        Generator.Result r = generator.generate(promptIds,
+                new Generator.Settings(maxNewTokens, decoder.config().eosTokenIds()), new Sampler(sampling), id -> {
+                    if (!json && tokenizer == null) {
+                        out.print((idsPrinted[0]++ == 0 ? "" : ",") + id);
+                        out.flush();
+                    }
+                }, piece -> {
                     text.append(piece);
                     if (!json) {
                         out.print(piece);
@@ -126,10 +143,14 @@ final class GenerateCommand implements Callable<Integer> {
                 });
         if (json) {
             ObjectNode o = Json.MAPPER.createObjectNode();
-            o.put("prompt", prompt);
-            ints(o.putArray("prompt_ids"), promptIds);
-            ints(o.putArray("ids"), r.ids());
-            o.put("text", text.toString());
+            o.put("prompt", prompt.text);
+            TokenIds.add(o.putArray("prompt_ids"), promptIds);
+            TokenIds.add(o.putArray("ids"), r.ids());
+            if (tokenizer == null) {
+                o.putNull("text");
+            } else {
+                o.put("text", text.toString());
+            }
             o.put("generated_tokens", r.generatedTokens());
             o.put("stop", switch (r.stop()) {
                 case STOP_TOKEN -> "eos";
@@ -161,12 +182,6 @@ final class GenerateCommand implements Callable<Integer> {
         return ExitCode.OK;
     }
 
-    private static void ints(ArrayNode a, int[] values) {
-        for (int v : values) {
-            a.add(v);
-        }
-    }
-
     /** A rate, or null when there was nothing to time. */
     private static void rate(ObjectNode o, String key, double perSecond) {
         if (Double.isFinite(perSecond)) {
@@ -178,9 +193,5 @@ final class GenerateCommand implements Callable<Integer> {
 
     private static String rate(double perSecond) {
         return Double.isFinite(perSecond) ? String.format(Locale.ROOT, "%.1f", perSecond) : "-";
-    }
-
-    private static String name(ExecutionProvider p) {
-        return p.name().toLowerCase(Locale.ROOT);
     }
 }

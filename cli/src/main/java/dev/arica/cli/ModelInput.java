@@ -17,11 +17,12 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Optional;
 
 /**
- * A MODEL argument of the commands that run models (generate, validate) resolved to an ONNX directory that
- * arica exported, with its description and tokenizer: the directory itself when MODEL is one, else MODEL
- * exported into the cache (or a temporary directory) first. Closing removes a temporary export.
+ * A MODEL argument of the commands that run models (generate, validate, forward) resolved to an ONNX directory
+ * that arica exported, with its description and tokenizer (if any): the directory itself when MODEL is one,
+ * else MODEL exported into the cache (or a temporary directory) first. Closing removes a temporary export.
  */
 final class ModelInput implements AutoCloseable {
 
@@ -50,16 +51,17 @@ final class ModelInput implements AutoCloseable {
 
     /**
      * @param tokenizerFile a tokenizer replacing the model's own, or null
+     * @param needsTokenizer whether a model without a tokenizer is refused (else it runs on ids alone)
      * @param options how a checkpoint that is not ONNX yet is exported
      * @param err where a line saying that the model was exported goes
      */
-    static ModelInput resolve(Path model, Path tokenizerFile, CacheChoice cacheChoice, LlamaOnnxExporter.Options options,
-            PrintWriter err) throws IOException {
-        OnnxExportCache.Entry entry = exportedDirectory(model, tokenizerFile, cacheChoice, options, err);
+    static ModelInput resolve(Path model, Path tokenizerFile, boolean needsTokenizer, CacheChoice cacheChoice,
+            LlamaOnnxExporter.Options options, PrintWriter err) throws IOException {
+        OnnxExportCache.Entry entry = exportedDirectory(model, tokenizerFile, needsTokenizer, cacheChoice, options, err);
         try {
             Path dir = entry.directory();
             GenAiConfig config = GenAiConfig.read(dir.resolve(GenAiConfig.FILE));
-            return new ModelInput(model, entry, config, tokenizer(dir, config, tokenizerFile));
+            return new ModelInput(model, entry, config, tokenizer(dir, config, tokenizerFile, needsTokenizer));
         } catch (IOException | RuntimeException e) {
             entry.close();
             throw e;
@@ -75,16 +77,13 @@ final class ModelInput implements AutoCloseable {
         return entry.directory();
     }
 
-    Path onnxFile() {
-        return entry.directory().resolve(config.model());
-    }
-
     GenAiConfig config() {
         return config;
     }
 
-    Tokenizer tokenizer() {
-        return tokenizer;
+    /** The tokenizer; empty only when the model has none and none was needed. */
+    Optional<Tokenizer> tokenizer() {
+        return Optional.ofNullable(tokenizer);
     }
 
     /**
@@ -97,7 +96,7 @@ final class ModelInput implements AutoCloseable {
 
     /** The ids of {@code prompt} with the beginning-of-sequence id, checked against the model's vocabulary and context. */
     int[] encode(String prompt) {
-        int[] ids = tokenizer.encode(prompt, true);
+        int[] ids = tokenizer().orElseThrow().encode(prompt, true);
         if (ids.length == 0) {
             throw AricaException.badInput("the prompt is empty and the tokenizer has no beginning-of-sequence token: "
                     + "give some text");
@@ -121,8 +120,8 @@ final class ModelInput implements AutoCloseable {
     }
 
     /** MODEL as an exported directory: itself when it is one, else its export from the cache (made now if needed). */
-    private static OnnxExportCache.Entry exportedDirectory(Path model, Path tokenizerFile, CacheChoice cacheChoice,
-            LlamaOnnxExporter.Options options, PrintWriter err) throws IOException {
+    private static OnnxExportCache.Entry exportedDirectory(Path model, Path tokenizerFile, boolean needsTokenizer,
+            CacheChoice cacheChoice, LlamaOnnxExporter.Options options, PrintWriter err) throws IOException {
         Path dir = Files.isRegularFile(model) && model.getFileName().toString().endsWith(".onnx")
                 ? model.toAbsolutePath().getParent() : model;
         if (Files.isDirectory(dir) && Files.isRegularFile(dir.resolve(GenAiConfig.FILE))) {
@@ -136,7 +135,7 @@ final class ModelInput implements AutoCloseable {
         // An .arica file embeds its tokenizer; --tokenizer then only replaces it when generating.
         boolean arica = Files.isRegularFile(model) && AricaFile.looksLikeArica(model);
         try (Checkpoint in = openCheckpoint(model, arica ? null : tokenizerFile)) {
-            if (tokenizerFile == null && !hasTokenizer(in)) {
+            if (needsTokenizer && tokenizerFile == null && !hasTokenizer(in)) {
                 throw AricaException.badInput(model + ": no tokenizer found" + (in instanceof Llama2cCheckpoint l
                         ? " (looked for tokenizer.bin and tok" + l.header().vocab() + ".bin beside it)"
                         : " (looked for " + Tokenizer.HF_FILE + " and " + Llama2cCheckpoint.TOKENIZER_NAME + ")")
@@ -172,21 +171,30 @@ final class ModelInput implements AutoCloseable {
                 .anyMatch(n -> n.equals(Tokenizer.HF_FILE) || n.equals(Llama2cCheckpoint.TOKENIZER_NAME));
     }
 
-    private static Tokenizer tokenizer(Path dir, GenAiConfig config, Path tokenizerFile) throws IOException {
+    /** The tokenizer of the exported directory, or null when it has none and none is needed. */
+    private static Tokenizer tokenizer(Path dir, GenAiConfig config, Path tokenizerFile, boolean needed) throws IOException {
         if (tokenizerFile != null) {
             return Tokenizer.open(tokenizerFile);
         }
         if (config.tokenizer() != null) {
             if (!Files.isRegularFile(dir.resolve(config.tokenizer()))) {
-                throw AricaException.badInput(dir + ": its tokenizer " + config.tokenizer() + " (named in " + GenAiConfig.FILE
+                return missing(needed, dir + ": its tokenizer " + config.tokenizer() + " (named in " + GenAiConfig.FILE
                         + ") is missing; give one with --tokenizer FILE");
             }
             return Tokenizer.open(dir.resolve(config.tokenizer()));
         }
         if (!Files.isRegularFile(dir.resolve(Tokenizer.HF_FILE)) && !Files.isRegularFile(dir.resolve(Llama2cCheckpoint.TOKENIZER_NAME))) {
-            throw AricaException.badInput(dir + ": no tokenizer (looked for " + Tokenizer.HF_FILE + " and "
+            return missing(needed, dir + ": no tokenizer (looked for " + Tokenizer.HF_FILE + " and "
                     + Llama2cCheckpoint.TOKENIZER_NAME + "); give one with --tokenizer FILE");
         }
         return Tokenizer.open(dir);
+    }
+
+    /** No tokenizer: refused with {@code message} when one is needed, else none. */
+    private static Tokenizer missing(boolean needed, String message) {
+        if (needed) {
+            throw AricaException.badInput(message);
+        }
+        return null;
     }
 }

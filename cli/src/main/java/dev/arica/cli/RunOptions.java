@@ -1,16 +1,21 @@
 package dev.arica.cli;
 
 import dev.arica.runtime.export.LlamaOnnxExporter;
+import dev.arica.runtime.generate.OnnxDecoder;
 import dev.arica.runtime.ort.CudaProbe;
 import dev.arica.runtime.ort.Device;
+import dev.arica.runtime.ort.InferenceSession;
+import java.io.IOException;
+import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.Locale;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.TypeConversionException;
 
 /**
- * The options of the commands that run models (generate, validate): device, threads, tokenizer, where
- * on-the-fly exports go and how they are made.
+ * The options of the commands that run models (generate, validate, forward): device, threads, tokenizer,
+ * where on-the-fly exports go and how they are made.
  */
 final class RunOptions {
 
@@ -85,6 +90,28 @@ final class RunOptions {
 
     ModelInput.CacheChoice cache() {
         return new ModelInput.CacheChoice(cacheDir, noCache);
+    }
+
+    /** MODEL resolved with these options (--tokenizer, the cache, the export's graph). */
+    ModelInput resolve(Path model, boolean needsTokenizer, PrintWriter err) throws IOException {
+        return ModelInput.resolve(model, tokenizerFile, needsTokenizer, cache(), exportOptions(), err);
+    }
+
+    /** A decoder of {@code input} on {@code device} with --threads; it closes its session. */
+    OnnxDecoder decoder(ModelInput input, Device device) throws IOException {
+        return OnnxDecoder.open(input.directory(), input.sessionOptions(device, intraOpThreads()));
+    }
+
+    /** "cpu", "cuda": the device a session got, as printed and in JSON. */
+    static String deviceName(InferenceSession session) {
+        return session.provider().name().toLowerCase(Locale.ROOT);
+    }
+
+    /** The line saying which device runs the model, and why not CUDA when auto did not get it. */
+    static void printDevice(InferenceSession session, PrintWriter err) {
+        err.println("arica: device " + deviceName(session)
+                + (session.providerNote().isEmpty() ? "" : " (CUDA: " + session.providerNote() + ")"));
+        err.flush();
     }
 
     /** How a model that is not ONNX yet is exported. */

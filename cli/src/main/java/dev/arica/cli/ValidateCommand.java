@@ -1,31 +1,27 @@
 package dev.arica.cli;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.AtomicOutput;
 import dev.arica.formats.Json;
 import dev.arica.runtime.generate.OnnxDecoder;
 import dev.arica.runtime.ort.Device;
 import dev.arica.runtime.ort.ExecutionProvider;
-import dev.arica.runtime.ort.InferenceSession;
 import dev.arica.runtime.tokenizer.Tokenizer;
 import dev.arica.runtime.validate.Thresholds;
 import dev.arica.runtime.validate.ValidationReport;
 import dev.arica.runtime.validate.Validator;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.math.BigDecimal;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
-import java.util.Locale;
 import java.util.OptionalDouble;
 import java.util.concurrent.Callable;
-import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
@@ -39,6 +35,7 @@ import picocli.CommandLine.Spec;
                 "their next-token distributions are compared: top-1 agreement, KL divergence and",
                 "perplexity. Decoding speed is measured on the same device. REF and CAND are",
                 "anything generate runs: exported directory, HF Llama directory, llama2.c .bin, .arica.",
+                "Prompts may be given as token ids (--ids), for models without a tokenizer.",
                 "Exit 0 when every threshold given holds, 1 when one fails (named on stderr),",
                 "2 on bad input. Figures are defined in docs/validate.md."})
 final class ValidateCommand implements Callable<Integer> {
@@ -59,6 +56,12 @@ final class ValidateCommand implements Callable<Integer> {
     @Option(names = "--prompts", paramLabel = "FILE",
             description = "Prompts, one per line, blank lines ignored (default: 5 built-in story openings).")
     Path promptsFile;
+
+    @Option(names = "--ids", paramLabel = "LIST",
+            description = "A prompt as token ids separated by commas, e.g. 1,403,407, used as they are (no "
+                    + "beginning-of-sequence id added); repeatable, one prompt each, instead of text prompts. Models "
+                    + "without a tokenizer need it (and no --text).")
+    List<String> ids;
 
     @Option(names = "--text", paramLabel = "FILE",
             description = "Text (UTF-8) both models read teacher-forced (default: the reference's greedy continuations "
@@ -99,44 +102,32 @@ final class ValidateCommand implements Callable<Integer> {
             throw AricaException.badInput("--max-new-tokens must be at least 1, not " + maxNewTokens);
         }
         runOptions.check();
-        List<String> prompts = prompts();
+        if (ids != null && promptsFile != null) {
+            throw AricaException.badInput("--ids and --prompts exclude each other: give the prompts as ids or as text");
+        }
+        List<int[]> givenIds = ids == null ? null : ids.stream().map(v -> TokenIds.parse("--ids", v)).toList();
+        List<String> prompts = givenIds == null ? prompts() : null;
         String text = textFile == null ? null : text();
         PrintWriter err = spec.commandLine().getErr();
-        try (ModelInput ref = ModelInput.resolve(reference, runOptions.tokenizerFile, runOptions.cache(), runOptions.exportOptions(), err);
-             ModelInput cand = ModelInput.resolve(candidate, runOptions.tokenizerFile, runOptions.cache(), runOptions.exportOptions(), err)) {
+        boolean needsTokenizer = givenIds == null || text != null;
+        try (ModelInput ref = runOptions.resolve(reference, needsTokenizer, err);
+             ModelInput cand = runOptions.resolve(candidate, needsTokenizer, err)) {
             sameVocabulary(ref, cand);
-            List<int[]> promptIds = new ArrayList<>();
-            for (int i = 0; i < prompts.size(); i++) {
-                promptIds.add(sameEncoding(ref, cand, prompts.get(i), "prompt " + (i + 1) + " ('" + prompts.get(i) + "')"));
-            }
+            List<int[]> promptIds = givenIds == null ? encode(ref, cand, prompts) : checked(ref, cand, givenIds);
+            List<String> promptTexts = givenIds == null ? prompts : Collections.nCopies(givenIds.size(), null);
             int[] textIds = text == null ? null : textIds(ref, cand, text);
-            int intraOp = runOptions.intraOpThreads();
-            try (InferenceSession refSession = InferenceSession.open(ref.onnxFile(), ref.sessionOptions(runOptions.device, intraOp));
-                 OnnxDecoder refDecoder = new OnnxDecoder(refSession, ref.config());
+            try (OnnxDecoder refDecoder = runOptions.decoder(ref, runOptions.device);
                  // The candidate gets the device the reference got, so that their speeds compare.
-                 InferenceSession candSession = InferenceSession.open(cand.onnxFile(), cand.sessionOptions(
-                         refSession.provider() == ExecutionProvider.CUDA ? Device.CUDA : Device.CPU, intraOp));
-                 OnnxDecoder candDecoder = new OnnxDecoder(candSession, cand.config())) {
-                String deviceName = refSession.provider().name().toLowerCase(Locale.ROOT);
-                err.println("arica: device " + deviceName
-                        + (refSession.providerNote().isEmpty() ? "" : " (CUDA: " + refSession.providerNote() + ")"));
-                err.flush();
+                 OnnxDecoder candDecoder = runOptions.decoder(cand,
+                         refDecoder.session().provider() == ExecutionProvider.CUDA ? Device.CUDA : Device.CPU)) {
+                RunOptions.printDevice(refDecoder.session(), err);
                 Validator validator = new Validator(refDecoder, candDecoder,
                         new Validator.Settings(maxNewTokens, ref.config().eosTokenIds()));
                 ValidationReport report = textIds == null ? validator.validate(promptIds)
                         : validator.validate(promptIds, List.<int[]>of(textIds));
-                List<Thresholds.Check> checks = thresholds.apply(report);
-                Run run = new Run(ref, cand, prompts, deviceName, intraOp, report, checks);
-                return report(run);
+                return report(new ValidationRun(ref, cand, promptTexts, maxNewTokens, textFile,
+                        RunOptions.deviceName(refDecoder.session()), runOptions.intraOpThreads(), report, thresholds.apply(report)));
             }
-        }
-    }
-
-    /** Everything the table and the JSON object show. */
-    private record Run(ModelInput ref, ModelInput cand, List<String> prompts, String device, int threads,
-                       ValidationReport report, List<Thresholds.Check> checks) {
-        boolean passed() {
-            return checks.stream().allMatch(Thresholds.Check::passed);
         }
     }
 
@@ -189,7 +180,7 @@ final class ValidateCommand implements Callable<Integer> {
         }
     }
 
-    /** Refuses two models whose vocabularies differ: in size, or in any entry of their tokenizers. */
+    /** Refuses two models whose vocabularies differ: in size, or in any entry of their tokenizers when both have one. */
     private void sameVocabulary(ModelInput ref, ModelInput cand) {
         int a = ref.config().vocabSize();
         int b = cand.config().vocabSize();
@@ -197,8 +188,11 @@ final class ValidateCommand implements Callable<Integer> {
             throw AricaException.badInput("REF and CAND do not share a vocabulary: " + reference + " has " + a + " tokens, "
                     + candidate + " " + b + " (vocab_size of their arica-genai.json); validate compares models with the same tokenizer");
         }
-        Tokenizer x = ref.tokenizer();
-        Tokenizer y = cand.tokenizer();
+        if (ref.tokenizer().isEmpty() || cand.tokenizer().isEmpty()) {
+            return;
+        }
+        Tokenizer x = ref.tokenizer().get();
+        Tokenizer y = cand.tokenizer().get();
         if (x.vocabSize() != y.vocabSize()) {
             throw AricaException.badInput("the tokenizers of REF and CAND differ: " + x.vocabSize() + " against " + y.vocabSize()
                     + " entries; validate compares models with the same tokenizer");
@@ -217,6 +211,25 @@ final class ValidateCommand implements Callable<Integer> {
                 .collect(StringBuilder::new, StringBuilder::appendCodePoint, StringBuilder::append) + "'";
     }
 
+    /** The ids of each prompt, which both tokenizers must give alike. */
+    private static List<int[]> encode(ModelInput ref, ModelInput cand, List<String> prompts) {
+        List<int[]> out = new ArrayList<>();
+        for (int i = 0; i < prompts.size(); i++) {
+            out.add(sameEncoding(ref, cand, prompts.get(i), "prompt " + (i + 1) + " ('" + prompts.get(i) + "')"));
+        }
+        return out;
+    }
+
+    /** Prompts given as ids, each checked against both models (same vocabulary, maybe different contexts). */
+    private static List<int[]> checked(ModelInput ref, ModelInput cand, List<int[]> prompts) {
+        List<int[]> out = new ArrayList<>();
+        for (int i = 0; i < prompts.size(); i++) {
+            String option = "--ids (prompt " + (i + 1) + ")";
+            out.add(TokenIds.check(option, TokenIds.check(option, prompts.get(i), ref.config()), cand.config()));
+        }
+        return out;
+    }
+
     /** The ids of {@code prompt}, which both tokenizers must give alike (same table, other merges would not). */
     private static int[] sameEncoding(ModelInput ref, ModelInput cand, String prompt, String what) {
         int[] a = ref.encode(prompt);
@@ -229,8 +242,8 @@ final class ValidateCommand implements Callable<Integer> {
     }
 
     private int[] textIds(ModelInput ref, ModelInput cand, String text) {
-        int[] a = ref.tokenizer().encode(text, true);
-        if (!Arrays.equals(a, cand.tokenizer().encode(text, true))) {
+        int[] a = ref.tokenizer().orElseThrow().encode(text, true);
+        if (!Arrays.equals(a, cand.tokenizer().orElseThrow().encode(text, true))) {
             throw AricaException.badInput("the tokenizers of REF and CAND encode " + textFile + " differently; validate "
                     + "compares models with the same tokenizer");
         }
@@ -246,215 +259,22 @@ final class ValidateCommand implements Callable<Integer> {
         return a;
     }
 
-    // ---- output ----
-
-    private int report(Run run) throws IOException {
+    private int report(ValidationRun run) throws IOException {
         PrintWriter out = spec.commandLine().getOut();
-        ObjectNode o = json(run);
+        ObjectNode o = ValidationJson.of(run);
         if ("-".equals(json)) {
             out.println(Json.MAPPER.writeValueAsString(o));
         } else {
-            table(run, out);
+            ValidationTable.print(run, out);
             if (json != null) {
                 AtomicOutput.writeString(Path.of(json), Json.MAPPER.writeValueAsString(o) + "\n");
             }
         }
         out.flush();
-        List<String> failed = run.checks().stream().filter(c -> !c.passed()).map(ValidateCommand::failure).toList();
+        List<String> failed = run.checks().stream().filter(c -> !c.passed()).map(ThresholdText::failure).toList();
         if (!failed.isEmpty()) {
             throw new AricaException(ExitCode.FAILED, "validate failed: " + String.join("; ", failed));
         }
         return ExitCode.OK;
-    }
-
-    static String option(Thresholds.Figure f) {
-        return switch (f) {
-            case TOP1_AGREEMENT -> "--min-agreement";
-            case MEAN_KL -> "--max-kl";
-            case PERPLEXITY_INCREASE -> "--max-ppl-increase";
-        };
-    }
-
-    /** "top-1 agreement 0.9120 < --min-agreement 0.98". */
-    private static String failure(Thresholds.Check c) {
-        String op = c.figure().atLeast() ? (c.value() < c.limit() ? "<" : "is not >=") : (c.value() > c.limit() ? ">" : "is not <=");
-        return c.figure().label() + " " + figure(c.value()) + " " + op + " " + option(c.figure()) + " " + limit(c.limit());
-    }
-
-    /** Four significant digits: 0.9120, 1.235e-05. */
-    static String figure(double v) {
-        return Double.isFinite(v) ? String.format(Locale.ROOT, "%.4g", v) : Double.toString(v);
-    }
-
-    /** A limit as the user would write it: 0.98, 0.001. */
-    private static String limit(double v) {
-        return BigDecimal.valueOf(v).stripTrailingZeros().toPlainString();
-    }
-
-    private static String rate(double perSecond) {
-        return Double.isFinite(perSecond) ? String.format(Locale.ROOT, "%.1f", perSecond) : "-";
-    }
-
-    private static String shorten(String s, int most) {
-        String one = s.replaceAll("\\s", " ");
-        return one.length() <= most ? one : one.substring(0, most - 3) + "...";
-    }
-
-    private void table(Run run, PrintWriter out) {
-        ValidationReport r = run.report();
-        out.printf(Locale.ROOT, "reference  %s%s%n", reference, exportedAs(run.ref()));
-        out.printf(Locale.ROOT, "candidate  %s%s%n", candidate, exportedAs(run.cand()));
-        out.printf(Locale.ROOT, "device     %s, %d thread%s; vocabulary %d tokens%n", run.device(), run.threads(),
-                run.threads() == 1 ? "" : "s", run.ref().config().vocabSize());
-        out.println();
-        out.printf(Locale.ROOT, "greedy decoding: at most %d new tokens, stop ids %s%n", maxNewTokens,
-                Arrays.stream(run.ref().config().eosTokenIds()).mapToObj(Integer::toString).collect(Collectors.joining(", ")));
-        out.printf(Locale.ROOT, "  %-3s %-34s %6s %6s %7s %10s%n", "#", "prompt", "ref", "cand", "prefix", "identical");
-        for (int i = 0; i < r.prompts().size(); i++) {
-            ValidationReport.Greedy g = r.prompts().get(i);
-            out.printf(Locale.ROOT, "  %-3d %-34s %6d %6d %7d %10.4f%n", i + 1, shorten(run.prompts().get(i), 34),
-                    g.reference().length, g.candidate().length, g.identicalPrefix(), g.identicalFraction());
-        }
-        out.printf(Locale.ROOT, "  %-38s %6d %6d %7s %10.4f   %d of %d continuations identical%n", "all",
-                r.prompts().stream().mapToInt(g -> g.reference().length).sum(),
-                r.prompts().stream().mapToInt(g -> g.candidate().length).sum(), "", r.greedyFraction(),
-                r.identicalContinuations(), r.prompts().size());
-        out.println();
-        out.printf(Locale.ROOT, "teacher forcing on %s: window %s, stride %d%n",
-                r.textsFromReference() ? "the reference's greedy sequences" : textFile.toString(),
-                r.window() == 0 ? "unlimited" : r.window() + " tokens", r.stride());
-        out.printf(Locale.ROOT, "  %-5s %7s %9s %7s %11s %11s %11s %11s%n", "#", "tokens", "positions", "top-1", "mean KL",
-                "max KL", "ppl ref", "ppl cand");
-        for (int i = 0; i < r.texts().size(); i++) {
-            ValidationReport.Text t = r.texts().get(i);
-            out.printf(Locale.ROOT, "  %-5d %7d %9d %7.4f %11.4e %11.4e %11.4f %11.4f%n", i + 1, t.tokens(), t.positions(),
-                    t.agreement(), t.meanKl(), t.klMax(), t.perplexityReference(), t.perplexityCandidate());
-        }
-        ValidationReport.TeacherForced tf = r.teacherForced();
-        out.printf(Locale.ROOT, "  %-5s %7d %9d %7.4f %11.4e %11.4e %11.4f %11.4f%n", "all",
-                r.texts().stream().mapToInt(ValidationReport.Text::tokens).sum(), tf.positions(), tf.agreement(), tf.meanKl(),
-                tf.maxKl(), tf.perplexityReference(), tf.perplexityCandidate());
-        out.printf(Locale.ROOT, "  top-1 agreement %.4f, mean KL %.4e, p99 KL %.4e, perplexity increase %+.4f (%+.2f%%)%n",
-                tf.agreement(), tf.meanKl(), tf.p99Kl(), tf.perplexityIncrease(), 100 * tf.perplexityIncrease());
-        out.println();
-        out.printf(Locale.ROOT, "speed (greedy decoding, tokens per second): reference %s, candidate %s (%sx)%n",
-                rate(r.reference().tokensPerSecond()), rate(r.candidate().tokensPerSecond()),
-                Double.isFinite(r.speedRatio()) ? String.format(Locale.ROOT, "%.2f", r.speedRatio()) : "-");
-        out.println();
-        if (run.checks().isEmpty()) {
-            out.println("thresholds: none given (--min-agreement, --max-kl, --max-ppl-increase)");
-            out.println("result: PASS");
-            return;
-        }
-        out.println("thresholds");
-        for (Thresholds.Check c : run.checks()) {
-            out.printf(Locale.ROOT, "  %-20s %10s %s %-8s %-20s %s%n", c.figure().label(), figure(c.value()),
-                    c.figure().atLeast() ? ">=" : "<=", limit(c.limit()), "(" + option(c.figure()) + ")",
-                    c.passed() ? "PASS" : "FAIL");
-        }
-        out.println("result: " + (run.passed() ? "PASS" : "FAIL"));
-    }
-
-    private static String exportedAs(ModelInput m) {
-        return m.directory().equals(m.model()) ? "" : " (ONNX: " + m.directory() + ")";
-    }
-
-    private ObjectNode json(Run run) {
-        ValidationReport r = run.report();
-        ObjectNode o = Json.MAPPER.createObjectNode();
-        model(o.putObject("reference"), run.ref(), r.reference());
-        model(o.putObject("candidate"), run.cand(), r.candidate());
-        o.put("device", run.device());
-        o.put("threads", run.threads());
-        o.put("vocab_size", run.ref().config().vocabSize());
-        ObjectNode greedy = o.putObject("greedy");
-        greedy.put("max_new_tokens", maxNewTokens);
-        ints(greedy.putArray("stop_ids"), run.ref().config().eosTokenIds());
-        ArrayNode prompts = greedy.putArray("prompts");
-        for (int i = 0; i < r.prompts().size(); i++) {
-            ValidationReport.Greedy g = r.prompts().get(i);
-            ObjectNode p = prompts.addObject();
-            p.put("prompt", run.prompts().get(i));
-            ints(p.putArray("prompt_ids"), g.prompt());
-            ints(p.putArray("reference_ids"), g.reference());
-            ints(p.putArray("candidate_ids"), g.candidate());
-            p.put("identical_prefix", g.identicalPrefix());
-            p.put("compared", g.compared());
-            p.put("identical", g.identical());
-            number(p, "identical_fraction", g.identicalFraction());
-        }
-        greedy.put("compared", r.greedyCompared());
-        greedy.put("identical", r.greedyIdentical());
-        number(greedy, "identical_fraction", r.greedyFraction());
-        greedy.put("identical_continuations", r.identicalContinuations());
-        ObjectNode tf = o.putObject("teacher_forced");
-        tf.put("source", r.textsFromReference() ? "reference_greedy" : "file");
-        if (r.textsFromReference()) {
-            tf.putNull("text_file");
-        } else {
-            tf.put("text_file", textFile.toString());
-        }
-        tf.put("window", r.window());
-        tf.put("stride", r.stride());
-        ArrayNode texts = tf.putArray("texts");
-        for (ValidationReport.Text t : r.texts()) {
-            ObjectNode x = texts.addObject();
-            x.put("tokens", t.tokens());
-            x.put("positions", t.positions());
-            x.put("windows", t.windows());
-            number(x, "top1_agreement", t.agreement());
-            number(x, "mean_kl", t.meanKl());
-            number(x, "max_kl", t.klMax());
-            number(x, "perplexity_reference", t.perplexityReference());
-            number(x, "perplexity_candidate", t.perplexityCandidate());
-        }
-        ValidationReport.TeacherForced s = r.teacherForced();
-        tf.put("positions", s.positions());
-        tf.put("agreeing", s.agreeing());
-        number(tf, "top1_agreement", s.agreement());
-        number(tf, "mean_kl", s.meanKl());
-        number(tf, "p99_kl", s.p99Kl());
-        number(tf, "max_kl", s.maxKl());
-        number(tf, "perplexity_reference", s.perplexityReference());
-        number(tf, "perplexity_candidate", s.perplexityCandidate());
-        number(tf, "perplexity_increase", s.perplexityIncrease());
-        number(o, "speed_ratio", r.speedRatio());
-        ArrayNode thresholds = o.putArray("thresholds");
-        for (Thresholds.Check c : run.checks()) {
-            ObjectNode t = thresholds.addObject();
-            t.put("figure", c.figure().label());
-            t.put("option", option(c.figure()));
-            t.put("bound", c.figure().atLeast() ? "min" : "max");
-            t.put("limit", c.limit());
-            number(t, "value", c.value());
-            t.put("pass", c.passed());
-        }
-        o.put("pass", run.passed());
-        return o;
-    }
-
-    private static void model(ObjectNode o, ModelInput m, ValidationReport.Speed speed) {
-        o.put("model", m.model().toString());
-        o.put("onnx_directory", m.directory().toString());
-        ints(o.putArray("eos_token_ids"), m.config().eosTokenIds());
-        o.put("context_length", m.config().contextLength());
-        o.put("decode_tokens", speed.tokens());
-        o.put("decode_seconds", speed.nanos() / 1e9);
-        number(o, "tokens_per_second", speed.tokensPerSecond());
-    }
-
-    private static void ints(ArrayNode a, int[] values) {
-        for (int v : values) {
-            a.add(v);
-        }
-    }
-
-    /** A number, or null where it is not finite (JSON has no NaN or infinity). */
-    private static void number(ObjectNode o, String key, double v) {
-        if (Double.isFinite(v)) {
-            o.put(key, v);
-        } else {
-            o.putNull(key);
-        }
     }
 }

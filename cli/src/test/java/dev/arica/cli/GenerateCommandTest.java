@@ -239,6 +239,69 @@ class GenerateCommandTest {
         assertEquals("", none.get("text").asText());
     }
 
+    static String list(JsonNode ids, int n) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            out.add(ids.get(i).asText());
+        }
+        return String.join(",", out);
+    }
+
+    /** --ids are fed as they are: the reference's prompt ids give the reference's continuation, text included. */
+    @Test
+    void idsInsteadOfAPromptReproduceTheGreedyReference() {
+        for (Reference ref : references) {
+            int budget = 257 - ref.promptIds().size();
+            JsonNode j = generated(bin(), "--ids", list(ref.promptIds(), ref.promptIds().size()), "--max-new-tokens",
+                    Integer.toString(budget), "--json").json();
+            assertEquals(ref.ids(), j.get("ids"), ref::prompt);
+            assertEquals(ref.promptIds(), j.get("prompt_ids"));
+            assertTrue(j.get("prompt").isNull(), "no text prompt");
+            assertEquals(ref.text(), ref.prompt() + j.get("text").textValue(), "the model's tokenizer still gives the text");
+        }
+        // No BOS is added: without it the model continues otherwise.
+        Reference first = references.getFirst();
+        JsonNode noBos = generated(exported, "--ids", list(first.promptIds(), first.promptIds().size()).substring(2),
+                "--max-new-tokens", "8", "--json").json();
+        assertEquals(first.promptIds().size() - 1, noBos.get("prompt_ids").size());
+        assertEquals(first.promptIds().get(1), noBos.get("ids").get(0));
+    }
+
+    /** A checkpoint or an export without any tokenizer generates from ids, and prints ids: comma-separated, as --ids reads them. */
+    @Test
+    void withoutATokenizerIdsAreGeneratedAndPrinted() throws IOException {
+        Path alone = Files.createDirectories(tmp.resolve("ids-only"));
+        Path model = Files.copy(bin(), alone.resolve("stories260K.bin"));
+        Path noTok = copyOfExported("ids-only-export");
+        Files.delete(noTok.resolve("tokenizer.llama2c.bin"));
+        Reference ref = references.getFirst();
+        int n = ref.promptIds().size();
+        String prompt = list(ref.promptIds(), n);
+        for (Path m : List.of(model, noTok)) {
+            CliTesting.Run streamed = generated(m, "--ids", prompt, "--max-new-tokens", "20");
+            assertEquals(list(ref.ids(), n + 20).substring(prompt.length() + 1) + "\n", streamed.out(), streamed::toString);
+            JsonNode j = generated(m, "--ids", prompt, "--max-new-tokens", "20", "--json").json();
+            assertEquals(list(ref.ids(), n + 20), list(j.get("ids"), j.get("ids").size()));
+            assertTrue(j.get("text").isNull(), j::toString);
+            assertTrue(j.get("prompt").isNull(), j::toString);
+            assertEquals(20, j.get("generated_tokens").asInt());
+        }
+        // Text still needs a tokenizer.
+        assertBadInput(generate(noTok, "--prompt", "Hi"), "tokenizer.llama2c.bin", "--tokenizer");
+    }
+
+    @Test
+    void badIds() {
+        assertBadInput(generate(exported, "--ids", "1,403,x"), "--ids", "'x'", "not a token id");
+        assertBadInput(generate(exported, "--ids", "1,-403"), "--ids", "-403", "negative");
+        assertBadInput(generate(exported, "--ids", "1,512"), "--ids", "512", "vocabulary of 512");
+        assertBadInput(generate(exported, "--ids", " "), "--ids", "empty");
+        assertBadInput(generate(exported, "--ids", "1,2,"), "--ids", "item 3");
+        assertBadInput(generate(exported, "--ids", "99999999999"), "--ids", "99999999999");
+        assertBadInput(generate(exported, "--ids", "1,".repeat(512) + "1"), "513 ids", "context of 512");
+        assertBadInput(generate(exported, "--ids", "1", "--prompt", "Hi"), "--ids", "--prompt", "mutually exclusive");
+    }
+
     // ---- refusals: one line, exit 2 ----
 
     @Test

@@ -293,6 +293,74 @@ class ValidateCommandTest {
         assertEquals(5, r.json().get("greedy").get("max_new_tokens").asInt());
     }
 
+    /** "1,403,407": the ids of a JSON array. */
+    static String list(JsonNode ids) {
+        List<String> out = new ArrayList<>();
+        ids.forEach(id -> out.add(id.asText()));
+        return String.join(",", out);
+    }
+
+    /**
+     * Prompts given as --ids: the figures of the same prompts given as text (the text's ids with BOS), also for
+     * models without any tokenizer (teacher forcing then on the reference's greedy sequences).
+     */
+    @Test
+    void promptsAsIdsGiveTheFiguresOfTheSamePromptsAsText() throws IOException {
+        Path file = Files.writeString(tmp.resolve("two-prompts.txt"), "Once upon a time\nThe little dog\n");
+        CliTesting.Run text = validate(f32, f16, "--prompts", file.toString(), "--max-new-tokens", "16", "--json", "-");
+        assertEquals(ExitCode.OK, text.exit(), text::toString);
+        JsonNode t = text.json();
+        String first = list(t.get("greedy").get("prompts").get(0).get("prompt_ids"));
+        String second = list(t.get("greedy").get("prompts").get(1).get("prompt_ids"));
+        assertTrue(first.startsWith("1,"), first);
+
+        Path bareF32 = copy(f32, "ids-f32");
+        Files.delete(bareF32.resolve("tokenizer.llama2c.bin"));
+        Path bareF16 = copy(f16, "ids-f16");
+        Files.delete(bareF16.resolve("tokenizer.llama2c.bin"));
+        for (Path[] models : List.of(new Path[] {f32, f16}, new Path[] {bareF32, bareF16})) {
+            CliTesting.Run ids = validate(models[0], models[1], "--ids", first, "--ids", second, "--max-new-tokens", "16",
+                    "--min-agreement", "0.98", "--json", "-");
+            assertEquals(ExitCode.OK, ids.exit(), ids::toString);
+            JsonNode j = ids.json();
+            for (int p = 0; p < 2; p++) {
+                JsonNode a = t.get("greedy").get("prompts").get(p);
+                JsonNode b = j.get("greedy").get("prompts").get(p);
+                assertTrue(b.get("prompt").isNull(), b::toString);
+                for (String key : List.of("prompt_ids", "reference_ids", "candidate_ids", "identical_prefix")) {
+                    assertEquals(a.get(key), b.get(key), key);
+                }
+            }
+            JsonNode tf = j.get("teacher_forced");
+            assertEquals("reference_greedy", tf.get("source").asText());
+            for (String key : List.of("positions", "agreeing", "mean_kl", "max_kl", "perplexity_reference", "perplexity_candidate")) {
+                assertEquals(t.get("teacher_forced").get(key), tf.get(key), key);
+            }
+        }
+        // A llama2.c checkpoint without its tokenizer; the table names an --ids prompt by its ids.
+        Path bareBin = Files.copy(bin, Files.createDirectories(tmp.resolve("ids-bin")).resolve("stories260K.bin"));
+        CliTesting.Run table = validate(bareBin, bareBin, "--ids", "1,403,407", "--max-new-tokens", "4");
+        assertEquals(ExitCode.OK, table.exit(), table::toString);
+        assertTrue(Pattern.compile("(?m)^  1   1,403,407 ").matcher(table.out()).find(), table::toString);
+    }
+
+    @Test
+    void badIds() throws IOException {
+        Path prompts = Files.writeString(tmp.resolve("one-prompt.txt"), "Lily\n");
+        assertBadInput(validate(f32, f16, "--ids", "1,403", "--prompts", prompts.toString()), "--ids", "--prompts");
+        assertBadInput(validate(f32, f16, "--ids", "1,403", "--ids", "1,x"), "--ids", "'x'", "not a token id");
+        assertBadInput(validate(f32, f16, "--ids", "1,-2"), "--ids", "negative");
+        assertBadInput(validate(f32, f16, "--ids", "1,403", "--ids", "1,512"), "--ids (prompt 2)", "512", "vocabulary of 512");
+        assertBadInput(validate(f32, f16, "--ids", ""), "--ids", "empty");
+        assertBadInput(validate(f32, f16, "--ids", "1,".repeat(512) + "1"), "--ids (prompt 1)", "513 ids", "context of 512");
+        // Without a tokenizer: text prompts and --text are refused, naming the model.
+        Path bareF32 = copy(f32, "no-tokenizer");
+        Files.delete(bareF32.resolve("tokenizer.llama2c.bin"));
+        assertBadInput(validate(bareF32, f16), bareF32.toString(), "tokenizer");
+        Path text = Files.writeString(tmp.resolve("short.txt"), "Lily and Tom went to the park.");
+        assertBadInput(validate(bareF32, f16, "--ids", "1,403", "--text", text.toString()), bareF32.toString(), "tokenizer");
+    }
+
     // ---- refusals: one line, exit 2 ----
 
     @Test
@@ -364,7 +432,7 @@ class ValidateCommandTest {
     @Test
     void helpDocumentsTheOptions() {
         String out = ok("validate", "--help").out();
-        for (String option : List.of("--reference", "--candidate", "--prompts", "--text", "--max-new-tokens", "--device",
+        for (String option : List.of("--reference", "--candidate", "--prompts", "--ids", "--text", "--max-new-tokens", "--device",
                 "--min-agreement", "--max-kl", "--max-ppl-increase", "--json", "--tokenizer", "--cache-dir", "--no-cache",
                 "--threads")) {
             assertTrue(out.contains(option), () -> "mentions " + option + "\n" + out);

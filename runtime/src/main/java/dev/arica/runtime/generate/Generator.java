@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Objects;
 import java.util.function.Consumer;
+import java.util.function.IntConsumer;
 
 /**
  * The generation loop: the prompt in one forward pass (prefill), then one token per step, each fed alone
@@ -96,6 +97,15 @@ public final class Generator {
      * continuation, the stop token excluded.
      */
     public Result generate(int[] prompt, Settings settings, Sampler sampler, Consumer<String> sink) throws IOException {
+        return generate(prompt, settings, sampler, id -> {}, sink);
+    }
+
+    /**
+     * As {@link #generate(int[], Settings, Sampler, Consumer)}, and {@code idSink} gets each generated id as
+     * soon as it is chosen (the stop id excluded), before its text reaches {@code sink}.
+     */
+    public Result generate(int[] prompt, Settings settings, Sampler sampler, IntConsumer idSink, Consumer<String> sink)
+            throws IOException {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("empty prompt: give at least one token (BOS)");
         }
@@ -127,6 +137,7 @@ public final class Generator {
                 break;
             }
             ids[n++] = next;
+            idSink.accept(next);
             // Models may pad their vocabulary beyond the tokenizer's; such an id has no text.
             if (text != null && next < tokenizer.vocabSize()) {
                 emit(sink, text.push(next));

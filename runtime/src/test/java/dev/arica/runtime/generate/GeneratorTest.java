@@ -48,6 +48,20 @@ class GeneratorTest {
     }
 
     @Test
+    void eachGeneratedIdIsHandedOnBeforeItsText() throws Exception {
+        List<String> events = new ArrayList<>();
+        Generator.Result r = new Generator(new ScriptedDecoder(256, 0, 'h', 'i', 0), BYTES).generate(new int[] {'>'},
+                new Generator.Settings(10, new int[] {0}), Sampler.greedy(), id -> events.add("id " + id), events::add);
+        assertEquals(List.of("id 104", "h", "id 105", "i"), events, "the stop id is not handed on");
+        assertArrayEquals(new int[] {'>', 'h', 'i'}, r.ids());
+        List<Integer> ids = new ArrayList<>();
+        new Generator(new ScriptedDecoder(256, 0, 'a', 'b', 'c')).generate(new int[] {1}, new Generator.Settings(3, new int[0]),
+                Sampler.greedy(), ids::add, s -> events.add("text without a tokenizer: " + s));
+        assertEquals(List.of((int) 'a', (int) 'b', (int) 'c'), ids, "without a tokenizer too, up to --max-new-tokens");
+        assertEquals(4, events.size());
+    }
+
+    @Test
     void anyStopIdStopsAndIsNotKept() throws Exception {
         int[] stops = {2, 1};
         ScriptedDecoder d = new ScriptedDecoder(256, 0, 'a', 'b', 1, 'c');

@@ -40,6 +40,15 @@ final class ScriptedDecoder implements Decoder {
         return logits;
     }
 
+    /** The positions fed by each {@link #forwardAll} call, which feeds them one {@link #forward} at a time. */
+    final List<long[]> forwardAllPositions = new ArrayList<>();
+
+    @Override
+    public void forwardAll(long[] ids, long[] positions, LogitsSink sink) throws java.io.IOException {
+        forwardAllPositions.add(positions.clone());
+        Decoder.super.forwardAll(ids, positions, sink);
+    }
+
     @Override
     public int vocabSize() {
         return vocab;
