@@ -1,0 +1,145 @@
+package dev.arica.cli;
+
+import static dev.arica.cli.CliTesting.ok;
+import static dev.arica.cli.CliTesting.run;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.arica.formats.testing.ReferenceModel;
+import dev.arica.runtime.ort.OrtRuntime;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The families' reference checkpoints (no tokenizer: prompts as ids) through the command line, in both graph flavours:
+ * forward's logits within 1e-4 of the references and generate's greedy ids equal to them; after convert to f16 within
+ * a stated tolerance; after quantize to q8_0, through validate's release gate against the same file dequantized (the
+ * quantized graph computes its stored values exactly), and close to the float model. These random-weight models have
+ * logit margins of 0.01 to 0.02, so q8_0's rounding flips a few percent of their top-1 choices: 0.98 / 0.001 against
+ * the float model holds for trained models (stories260K), not for them.
+ */
+class FamilyCommandsTest {
+
+    static final List<String> MODELS = List.of("tiny-gemma2", "tiny-falcon", "tiny-gpt2");
+
+    @TempDir
+    static Path tmp;
+
+    static Path cache;
+
+    @BeforeAll
+    static void setUp() {
+        OrtRuntime.start(Path.of("target", "ort-native-cache").toAbsolutePath());
+        cache = tmp.resolve("cache");
+    }
+
+    static Stream<Arguments> modelsAndGraphs() {
+        return MODELS.stream().flatMap(m -> Stream.of("standard", "ort-optimized").map(g -> Arguments.of(m, g)));
+    }
+
+    static String list(long[] ids) {
+        return Arrays.stream(ids).mapToObj(Long::toString).collect(Collectors.joining(","));
+    }
+
+    static CliTesting.Run runs(String command, Path model, String... args) {
+        List<String> all = new ArrayList<>(List.of(command, model.toString(), "--cache-dir", cache.toString(), "--threads",
+                "1", "--device", "cpu"));
+        all.addAll(Arrays.asList(args));
+        CliTesting.Run r = run(all.toArray(String[]::new));
+        assertEquals(ExitCode.OK, r.exit(), r::toString);
+        return r;
+    }
+
+    /** The largest difference between forward's logits over the reference ids and the reference logits. */
+    static double forwardError(ReferenceModel ref, Path model, String graph) throws IOException {
+        Path npy = tmp.resolve(model.getFileName() + "-" + graph + ".npy");
+        runs("forward", model, "--ids", list(ref.logitIds()), "-o", npy.toString(), "--graph", graph);
+        ForwardCommandTest.Npy got = ForwardCommandTest.Npy.read(npy);
+        float[][] want = ref.logits(got.cols());
+        assertEquals(want.length, got.rows());
+        double worst = 0;
+        for (int t = 0; t < want.length; t++) {
+            for (int v = 0; v < got.cols(); v++) {
+                worst = Math.max(worst, Math.abs(want[t][v] - got.values()[t][v]));
+            }
+        }
+        return worst;
+    }
+
+    static long[] greedy(ReferenceModel ref, Path model, String... extra) throws IOException {
+        long[] want = ref.greedyIds();
+        List<String> args = new ArrayList<>(List.of("--ids", list(ref.promptIds()), "--max-new-tokens",
+                Integer.toString(want.length - ref.promptIds().length), "--json"));
+        args.addAll(Arrays.asList(extra));
+        JsonNode j = runs("generate", model, args.toArray(String[]::new)).json();
+        long[] got = new long[j.get("ids").size()];
+        for (int i = 0; i < got.length; i++) {
+            got[i] = j.get("ids").get(i).longValue();
+        }
+        return got;
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("modelsAndGraphs")
+    void forwardAndGenerateReproduceTheReference(String model, String graph) throws IOException {
+        ReferenceModel ref = new ReferenceModel(model);
+        double worst = forwardError(ref, ref.dir(), graph);
+        // Measured: at most 1.9e-6 (standard) and 3.8e-6 (ort-optimized) over the three models.
+        assertTrue(worst <= 1e-4, model + " " + graph + ": forward differs from the reference by " + worst);
+        assertArrayEquals(ref.greedyIds(), greedy(ref, ref.dir(), "--graph", graph), model + " " + graph);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gemma2", "tiny-falcon", "tiny-gpt2"})
+    void f16WeightsStayWithinTheStatedTolerance(String model) throws IOException {
+        ReferenceModel ref = new ReferenceModel(model);
+        Path f16 = tmp.resolve(model + "-f16");
+        ok("convert", ref.dir().toString(), "-o", f16.toString(), "--dtype", "f16");
+        double worst = forwardError(ref, f16, "standard");
+        // Stated tolerance of f16 weights (float32 compute) on these logits: 5e-2 (measured: gemma2 0.040).
+        System.out.println("MEASURE f16 " + model + " " + worst);
+        assertTrue(worst <= 5e-2, model + " f16: forward differs from the reference by " + worst);
+        assertArrayEquals(ref.greedyIds(), greedy(ref, f16), model + " f16 keeps the greedy ids");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gemma2", "tiny-falcon", "tiny-gpt2"})
+    void q8_0RunsItsStoredValuesExactlyAndCloseToTheFloatModel(String model) throws IOException {
+        ReferenceModel ref = new ReferenceModel(model);
+        Path q = tmp.resolve(model + "-q8_0.arica");
+        ok("quantize", ref.dir().toString(), "-o", q.toString(), "--scheme", "q8_0", "--no-digest-cache");
+        assertTrue(Files.size(q) < Files.size(ref.dir().resolve("model.safetensors")), "the projections are quantized");
+        // The quantized graph computes exactly what its stored values say: the gate against the same file dequantized.
+        Path dequantized = tmp.resolve(model + "-q8_0-dequantized");
+        ok("convert", q.toString(), "-o", dequantized.toString());
+        CliTesting.Run exact = run("validate", "--reference", dequantized.toString(), "--candidate", q.toString(), "--ids",
+                list(ref.promptIds()), "--min-agreement", "0.98", "--max-kl", "0.001", "--cache-dir", cache.toString(),
+                "--device", "cpu", "--threads", "1", "--accuracy-level", "0", "--json", "-");
+        assertEquals(ExitCode.OK, exact.exit(), exact::toString);
+        // Against the float model: what q8_0 costs these random-weight models (logit margins of 0.01 to 0.02).
+        CliTesting.Run cost = run("validate", "--reference", ref.dir().toString(), "--candidate", q.toString(), "--ids",
+                list(ref.promptIds()), "--cache-dir", cache.toString(), "--device", "cpu", "--threads", "1",
+                "--accuracy-level", "0", "--json", "-");
+        assertEquals(ExitCode.OK, cost.exit(), cost::toString);
+        double agreement = cost.json().findValue("top1_agreement").doubleValue();
+        double kl = cost.json().findValue("mean_kl").doubleValue();
+        System.out.println("MEASURE q8_0 " + model + " exact " + exact.json().findValue("top1_agreement") + " "
+                + exact.json().findValue("mean_kl") + " float " + agreement + " " + kl);
+        // Measured: gemma2 0.941 / 3.4e-3, falcon 0.956 / 1.2e-3; a broken layer gives about 0.5 / 0.4.
+        assertTrue(agreement >= 0.9 && kl <= 0.01, model + ": q8_0 agreement " + agreement + ", mean KL " + kl);
+    }
+}
