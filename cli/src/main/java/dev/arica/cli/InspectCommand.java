@@ -167,7 +167,11 @@ final class InspectCommand implements Callable<Integer> {
             if (e.storage() instanceof Storage.Quantized q) {
                 o.put("group_size", q.layout().groupSize());
                 o.put("asymmetric", q.layout().asymmetric());
-                long cols = e.shape().length == 0 ? 1 : e.shape()[e.shape().length - 1];
+                long[] stored = q.storedShape(e.shape());
+                long cols = stored.length == 0 ? 1 : stored[stored.length - 1];
+                if (q.transposed()) {
+                    o.put("transposed", true);
+                }
                 long padded = q.layout().groups(cols) * q.layout().groupSize();
                 // Rows are padded with zeros to whole groups (docs/arica-format.md); say so where it happened.
                 if (padded != cols) {

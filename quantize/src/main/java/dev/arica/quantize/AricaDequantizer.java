@@ -73,9 +73,10 @@ public final class AricaDequantizer {
         }
         long buffer = Math.max(CastPipeline.BUFFER_BYTES, 2 * CHUNK_F32_BYTES);
         for (AricaEntry e : in.entries()) {
-            if (e.storage() instanceof Storage.Quantized) {
+            if (e.storage() instanceof Storage.Quantized q) {
                 long cols = cols(e);
-                buffer = Math.max(buffer, 2 * rowsPerChunk(cols) * cols * 4);
+                // A transposed weight is turned back whole: the stored rows are the target's columns.
+                buffer = Math.max(buffer, q.transposed() ? 3 * e.info().elements() * 4 : 2 * rowsPerChunk(cols) * cols * 4);
             }
         }
         progress.start("dequantize", total);
@@ -90,6 +91,7 @@ public final class AricaDequantizer {
                 pipeline.then(() -> writer.begin(e.name()));
                 switch (e.storage()) {
                     case Storage.Plain p -> queuePlain(pipeline, e, p.dtype(), raw, target);
+                    case Storage.Quantized q when q.transposed() -> queueTransposed(pipeline, q, e, raw, target);
                     case Storage.Quantized q -> queueQuantized(pipeline, q.layout(), e, raw, target);
                 }
                 if (decompressed != null) {
@@ -106,6 +108,31 @@ public final class AricaDequantizer {
 
     private static long cols(AricaEntry e) {
         return e.shape().length == 0 ? 1 : e.shape()[e.shape().length - 1];
+    }
+
+    /** A Conv1D weight stored as its transpose [out, in]: dequantized whole, then written back as [in, out]. */
+    private static void queueTransposed(ChunkPipeline pipeline, Storage.Quantized storage, AricaEntry e, MemorySegment raw,
+            TensorInfo target) throws IOException {
+        Quantizer q = Quantizer.of(storage.layout());
+        long in = e.shape()[0], out = e.shape()[1];
+        DType to = target.dtype();
+        FloatCast.check(e.name(), DType.F32, to);
+        pipeline.submit(buffer -> {
+            MemorySegment stored = buffer.asSlice(0, in * out * 4);
+            q.dequantizeRows(raw, stored, in, 0, out);
+            MemorySegment f32 = buffer.asSlice(in * out * 4, in * out * 4);
+            for (long r = 0; r < out; r++) {
+                for (long c = 0; c < in; c++) {
+                    f32.setAtIndex(FloatCast.F32_LE, c * out + r, stored.getAtIndex(FloatCast.F32_LE, r * in + c));
+                }
+            }
+            if (to == DType.F32) {
+                return f32;
+            }
+            MemorySegment cast = buffer.asSlice(2 * in * out * 4, to.bytesFor(in * out));
+            FloatCast.cast(DType.F32, f32, to, cast, in * out);
+            return cast;
+        }, raw, to.bytesFor(in * out));
     }
 
     private static long rowsPerChunk(long cols) {

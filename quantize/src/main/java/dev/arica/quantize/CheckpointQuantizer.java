@@ -21,6 +21,7 @@ import dev.arica.formats.arica.AricaWriter;
 import dev.arica.formats.arica.Storage;
 import dev.arica.formats.quant.QuantLayout;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -155,7 +156,8 @@ public final class CheckpointQuantizer {
             TensorInfo t = infos.get(i);
             total += t.byteSize();
             if (choices.get(i).quantize()) {
-                buffer = Math.max(buffer, bufferFor(layout, cols(t), rowsPerChunk(cols(t))));
+                long cols = storedCols(t, choices.get(i));
+                buffer = Math.max(buffer, bufferFor(layout, cols, rowsPerChunk(cols)));
                 FloatCast.check(t.name(), t.dtype(), DType.F32);
             } else if (options.floatType() != null && t.dtype().isFloat()) {
                 FloatCast.check(t.name(), t.dtype(), options.floatType());
@@ -190,6 +192,28 @@ public final class CheckpointQuantizer {
 
     private static long cols(TensorInfo t) {
         return t.shape()[t.shape().length - 1];
+    }
+
+    /** Columns of the stored rows: the last axis, or the first of a transposed [in, out] weight. */
+    private static long storedCols(TensorInfo t, TensorSelection.Choice choice) {
+        return choice.transposed() ? t.shape()[0] : cols(t);
+    }
+
+    /**
+     * A Conv1D [in, out] weight as float32 [out, in], in memory of {@code arena}: one tensor at a time, the price of
+     * quantizing it along its input features.
+     */
+    private static MemorySegment transposedF32(Tensor src, Arena arena) {
+        long in = src.info().shape()[0], out = src.info().shape()[1];
+        MemorySegment rows = arena.allocate(in * out * 4, 64);
+        new RowReader(src, out).readF32(0, in, rows);
+        MemorySegment t = arena.allocate(in * out * 4, 64);
+        for (long c = 0; c < in; c++) {
+            for (long r = 0; r < out; r++) {
+                t.setAtIndex(FloatCast.F32_LE, r * in + c, rows.getAtIndex(FloatCast.F32_LE, c * out + r));
+            }
+        }
+        return t;
     }
 
     private static long rowsPerChunk(long cols) {
@@ -233,11 +257,13 @@ public final class CheckpointQuantizer {
         TensorInfo t = src.info();
         QuantLayout layout = quantizer.layout();
         DType logical = options.floatType() != null ? options.floatType() : t.dtype();
-        long cols = cols(t);
+        long cols = storedCols(t, choice);
         long rows = t.elements() / cols;
         long perChunk = rowsPerChunk(cols);
-        pipeline.then(() -> writer.begin(t.name(), logical, t.shape(), new Storage.Quantized(layout),
+        pipeline.then(() -> writer.begin(t.name(), logical, t.shape(), new Storage.Quantized(layout, choice.transposed()),
                 options.zstdLevel()));
+        Arena transposing = choice.transposed() ? Arena.ofShared() : null;
+        MemorySegment transposed = transposing == null ? null : transposedF32(src, transposing);
         RowReader reader = new RowReader(src, cols);
         List<ErrorStats> parts = new ArrayList<>();
         for (long r0 = 0; r0 < rows; r0 += perChunk) {
@@ -245,7 +271,8 @@ public final class CheckpointQuantizer {
             long n = Math.min(perChunk, rows - r0);
             ErrorStats stats = new ErrorStats();
             parts.add(stats);
-            MemorySegment direct = reader.direct(first, n);
+            MemorySegment direct = transposed != null ? transposed.asSlice(first * cols * 4, n * cols * 4)
+                    : reader.direct(first, n);
             pipeline.submit(buffer -> {
                 long outBytes = layout.bytes(n, cols);
                 MemorySegment out = buffer.asSlice(0, outBytes);
@@ -269,10 +296,13 @@ public final class CheckpointQuantizer {
                     throw e.withTensor(t.name(), first, cols);
                 }
                 return out;
-            }, direct, n * cols * t.dtype().byteSize());
+            }, transposed != null ? null : direct, n * cols * t.dtype().byteSize());
         }
         pipeline.then(() -> {
-            if (reader.direct(0, rows) == null) {
+            if (transposing != null) {
+                transposing.close();
+                src.parts().forEach(MappedMemory::release);
+            } else if (reader.direct(0, rows) == null) {
                 src.parts().forEach(MappedMemory::release);
             }
             AricaEntry e = writer.end();

@@ -28,8 +28,15 @@ public record TensorSelection(List<Pattern> keep, boolean embeddings, boolean he
         OTHER
     }
 
-    /** The decision for one tensor with its reason, as the report shows it. */
-    public record Choice(boolean quantize, String reason) {}
+    /**
+     * The decision for one tensor with its reason, as the report shows it; {@code transposed}: a Conv1D [in, out]
+     * weight quantized as its transpose, so that the groups run along its input features like every other's.
+     */
+    public record Choice(boolean quantize, String reason, boolean transposed) {
+        public Choice(boolean quantize, String reason) {
+            this(quantize, reason, false);
+        }
+    }
 
     private static final Pattern LAYER = Pattern.compile("(^|\\.)(layers|layer|h|blocks)\\.\\d+\\.");
     private static final Pattern EMBEDDING = Pattern.compile(
@@ -90,16 +97,15 @@ public record TensorSelection(List<Pattern> keep, boolean embeddings, boolean he
                 return new Choice(false, "--keep " + p.pattern());
             }
         }
-        if (spec.isPresent() && spec.get().orientation() == Orientation.IN_OUT) {
-            // The codes run along a row; a Conv1D row is one input feature's outputs, not what MatMulNBits reads.
-            return new Choice(false, "Conv1D [in, out] weight (quantized only as [out, in])");
-        }
-        return switch (spec.map(TensorSelection::role).orElseGet(() -> role(t.name()))) {
+        Choice c = switch (spec.map(TensorSelection::role).orElseGet(() -> role(t.name()))) {
             case HEAD -> head ? new Choice(true, "output head") : new Choice(false, "output head (--quantize-head)");
             case EMBEDDING -> embeddings ? new Choice(true, "embedding")
                     : new Choice(false, "embedding (--quantize-embeddings)");
             case LAYER -> new Choice(true, "layer weight");
             case OTHER -> new Choice(false, "not a layer weight");
         };
+        // A Conv1D row is one input feature's outputs: its transpose is what groups along the inputs.
+        return c.quantize() && spec.isPresent() && spec.get().orientation() == Orientation.IN_OUT
+                ? new Choice(true, c.reason() + " (Conv1D, stored transposed)", true) : c;
     }
 }

@@ -61,8 +61,13 @@ public final class AricaCheckpoint implements Checkpoint {
 
     /** The layout of a quantized tensor, empty for a plain one. */
     public Optional<QuantLayout> quantized(String name) {
+        return quantizedStorage(name).map(Storage.Quantized::layout);
+    }
+
+    /** How a quantized tensor is stored (layout, and whether as the transpose of its shape), empty for a plain one. */
+    public Optional<Storage.Quantized> quantizedStorage(String name) {
         return file.entry(name).map(AricaEntry::storage).flatMap(s -> s instanceof Storage.Quantized q
-                ? Optional.of(q.layout()) : Optional.empty());
+                ? Optional.of(q) : Optional.empty());
     }
 
     /**

@@ -141,8 +141,12 @@ public final class AricaFile implements AutoCloseable {
             String sid = n.path("storage").asText("");
             Storage storage;
             try {
-                storage = Storage.parse(sid, n.path("group_size").asInt(32), n.path("asymmetric").asBoolean(false))
-                        .orElseThrow(() -> new FormatException(path, name, "unknown storage type '" + sid + "'"));
+                boolean transposed = n.path("transposed").asBoolean(false);
+                if (transposed && shape.length != 2) {
+                    throw new FormatException(path, name, "is stored transposed but has " + shape.length + " dimensions, not 2");
+                }
+                storage = Storage.parse(sid, n.path("group_size").asInt(32), n.path("asymmetric").asBoolean(false),
+                        transposed).orElseThrow(() -> new FormatException(path, name, "unknown storage type '" + sid + "'"));
             } catch (IllegalArgumentException e) {
                 throw new FormatException(path, name, "invalid storage '" + sid + "': " + e.getMessage());
             }

@@ -254,6 +254,9 @@ public final class AricaWriter implements AutoCloseable {
             if (e.storage() instanceof Storage.Quantized q) {
                 o.put("group_size", q.layout().groupSize());
                 o.put("asymmetric", q.layout().asymmetric());
+                if (q.transposed()) {
+                    o.put("transposed", true);
+                }
             }
             o.put("offset", e.offset()).put("length", e.length()).put("raw_length", e.rawLength());
             o.put("crc32c", e.crc32c());

@@ -22,8 +22,15 @@ public sealed interface Storage {
         }
     }
 
-    /** Elements quantized along the last axis. */
-    record Quantized(QuantLayout layout) implements Storage {
+    /**
+     * Elements quantized along the last axis; or, {@code transposed}, a 2-D [in, out] weight (GPT-2's Conv1D) stored
+     * as its transpose [out, in], so that every projection's groups run along its input features.
+     */
+    record Quantized(QuantLayout layout, boolean transposed) implements Storage {
+        public Quantized(QuantLayout layout) {
+            this(layout, false);
+        }
+
         @Override
         public String id() {
             return layout.scheme().id();
@@ -31,9 +38,15 @@ public sealed interface Storage {
 
         @Override
         public long rawBytes(long[] shape) {
-            long cols = shape.length == 0 ? 1 : shape[shape.length - 1];
-            long rows = cols == 0 ? 0 : TensorInfo.elements(shape) / cols;
+            long[] stored = storedShape(shape);
+            long cols = stored.length == 0 ? 1 : stored[stored.length - 1];
+            long rows = cols == 0 ? 0 : TensorInfo.elements(stored) / cols;
             return layout.bytes(rows, cols);
+        }
+
+        /** The shape of the stored rows: the logical shape, or its transpose. */
+        public long[] storedShape(long[] shape) {
+            return transposed ? new long[] {shape[1], shape[0]} : shape;
         }
     }
 
@@ -44,9 +57,16 @@ public sealed interface Storage {
     long rawBytes(long[] shape);
 
     static Optional<Storage> parse(String id, int groupSize, boolean asymmetric) {
+        return parse(id, groupSize, asymmetric, false);
+    }
+
+    static Optional<Storage> parse(String id, int groupSize, boolean asymmetric, boolean transposed) {
         Optional<Scheme> s = Scheme.parse(id);
         if (s.isPresent()) {
-            return Optional.of(new Quantized(new QuantLayout(s.get(), groupSize, asymmetric)));
+            return Optional.of(new Quantized(new QuantLayout(s.get(), groupSize, asymmetric), transposed));
+        }
+        if (transposed) {
+            throw new IllegalArgumentException("only quantized tensors are stored transposed");
         }
         return DType.fromSafetensorsName(id).map(Plain::new);
     }

@@ -154,8 +154,10 @@ public final class LlamaOnnxExporter {
         if (in instanceof AricaCheckpoint a) {
             for (TensorSpec t : description.tensors().specs()) {
                 long[] shape = t.shape();
-                a.quantized(t.name()).filter(l -> shape.length == 2).ifPresent(l -> quantized.put(t.name(),
-                        new DecoderGraph.QuantizedWeight(t.name(), l, shape[0], shape[1])));
+                // A Conv1D weight is stored as its transpose: its rows are output features, as MatMulNBits reads.
+                a.quantizedStorage(t.name()).filter(q -> shape.length == 2).ifPresent(q -> quantized.put(t.name(),
+                        new DecoderGraph.QuantizedWeight(t.name(), q.layout(), q.storedShape(shape)[0],
+                                q.storedShape(shape)[1])));
             }
         }
         DecoderGraph.Built graph = DecoderGraph.build(description, options.weightType(), options.flavour(),
