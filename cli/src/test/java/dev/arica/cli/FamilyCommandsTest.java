@@ -173,4 +173,43 @@ class FamilyCommandsTest {
         int prompt = ref.promptIds().length;
         assertArrayEquals(Arrays.copyOf(ref.greedyIds(), prompt + 6), Arrays.copyOf(quantized, prompt + 6));
     }
+
+    @org.junit.jupiter.api.Test
+    void gemma2UpscaledKeepsEachLayersAttentionTypeAndGenerates() throws IOException {
+        ReferenceModel ref = new ReferenceModel("tiny-gemma2");
+        Path solar = tmp.resolve("gemma2-drop1");
+        ok("upscale", ref.dir().toString(), "-o", solar.toString(), "--drop", "1");
+        JsonNode cfg = CliTesting.JSON.readTree(solar.resolve("config.json").toFile());
+        assertEquals(6, cfg.get("num_hidden_layers").asInt(), "0:3 then 1:4");
+        // Sources 0 1 2 1 2 3: sliding (even) sources stay sliding wherever they land.
+        assertEquals("[\"sliding_attention\",\"full_attention\",\"sliding_attention\",\"full_attention\","
+                + "\"sliding_attention\",\"full_attention\"]", cfg.get("layer_types").toString());
+        Path moved = tmp.resolve("gemma2-slices");
+        ok("upscale", ref.dir().toString(), "-o", moved.toString(), "--slices", "0:2,1:4");
+        // Sources 0 1 1 2 3: index 2 holds full-attention layer 1, where the even-layer rule would say sliding.
+        assertEquals("[\"sliding_attention\",\"full_attention\",\"full_attention\",\"sliding_attention\","
+                + "\"full_attention\"]", CliTesting.JSON.readTree(moved.resolve("config.json").toFile()).get("layer_types")
+                .toString());
+        long[] ids = greedy(ref, solar);
+        assertEquals(ref.greedyIds().length, ids.length, "the up-scaled model generates");
+        assertArrayEquals(ref.promptIds(), Arrays.copyOf(ids, ref.promptIds().length));
+    }
+
+    @org.junit.jupiter.api.Test
+    void gpt2UpscaledCountsItsLayersUnderNLayerAndGenerates() throws IOException {
+        ReferenceModel ref = new ReferenceModel("tiny-gpt2");
+        Path up = tmp.resolve("gpt2-drop1");
+        CliTesting.Run r = ok("upscale", ref.dir().toString(), "-o", up.toString(), "--drop", "1");
+        assertTrue(r.out().contains("config: n_layer 3 -> 4"), r.out());
+        JsonNode cfg = CliTesting.JSON.readTree(up.resolve("config.json").toFile());
+        assertEquals(4, cfg.get("n_layer").asInt());
+        assertTrue(cfg.path("num_hidden_layers").isMissingNode(), "no second layer count");
+        assertTrue(names(up).contains("model.safetensors"));
+        long[] ids = greedy(ref, up);
+        assertEquals(ref.greedyIds().length, ids.length, "the up-scaled model generates");
+    }
+
+    private static List<String> names(Path dir) throws IOException {
+        return CliTesting.names(dir);
+    }
 }

@@ -38,6 +38,18 @@ public final class LayerConfig {
 
     private LayerConfig() {}
 
+    /** {@code config} with its family's per-layer settings written out (unchanged for families without any). */
+    static ObjectNode explicit(Path file, ObjectNode config) throws FormatException {
+        ConfigFields f = new ConfigFields(file, config);
+        java.util.Optional<Family> family = Families.declared(f);
+        if (family.isEmpty()) {
+            return config;
+        }
+        ObjectNode out = config.deepCopy();
+        family.get().writeLayerSettings(out, sourceLayers(file, config));
+        return out;
+    }
+
     /** The key holding the layer count: the first of its family's keys that config.json has. */
     public static String layersKey(Path file, ObjectNode config) throws FormatException {
         List<String> keys = Families.declared(new ConfigFields(file, config)).map(Family::layerCountKeys)
@@ -97,8 +109,12 @@ public final class LayerConfig {
         }
     }
 
-    /** A copy of {@code config} for the output: the new layer count, every per-layer key re-indexed. */
-    public static ObjectNode upscaled(Path file, ObjectNode config, LayerMap map) throws FormatException {
+    /**
+     * A copy of {@code config} for the output: the new layer count, every per-layer key re-indexed; settings a
+     * described family derives from the layer index (Gemma-2's sliding layers) are written out first.
+     */
+    public static ObjectNode upscaled(Path file, ObjectNode input, LayerMap map) throws FormatException {
+        ObjectNode config = explicit(file, input);
         ObjectNode out = config.deepCopy();
         int[] sources = map.sources();
         for (String key : perLayerKeys(file, config, map.sourceLayers())) {

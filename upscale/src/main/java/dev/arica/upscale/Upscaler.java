@@ -166,7 +166,7 @@ public final class Upscaler {
         ObjectNode config = Json.readObjectFile(file);
         int n = LayerConfig.sourceLayers(file, config);
         LayerMap map = spec.resolve(n);
-        List<String> keys = LayerConfig.perLayerKeys(file, config, n);
+        List<String> keys = LayerConfig.perLayerKeys(file, LayerConfig.explicit(file, config), n);
         ConfigEstimate e = ConfigEstimate.of(file, config);
         return new Plan(input, Kind.CONFIG, map, LayerConfig.layersKey(file, config), keys, 0, e.parameters(n),
                 e.parameters(map.layers()), e.bytes(n),
@@ -207,7 +207,7 @@ public final class Upscaler {
             outBytes += bytes.applyAsLong(c.source());
         }
         Plan plan = new Plan(input, kind, map, LayerConfig.layersKey(configFile, config),
-                LayerConfig.perLayerKeys(configFile, config, n), copies.size(),
+                LayerConfig.perLayerKeys(configFile, LayerConfig.explicit(configFile, config), n), copies.size(),
                 sourceParameters, parameters, sourceBytes, outBytes, false, null);
         return new Prepared(plan, copies, upscaled);
     }

@@ -70,15 +70,4 @@ public record DecoderConfig(String family, int hidden, int intermediate, int lay
     public boolean anySliding() {
         return slidingWindow > 0 && slidingLayers.contains(true);
     }
-
-    /** The same model with {@code n} layers whose settings are those of {@code sources}' layers. */
-    public DecoderConfig withLayers(int[] sources) {
-        Boolean[] sliding = new Boolean[sources.length];
-        for (int j = 0; j < sources.length; j++) {
-            sliding[j] = slidingLayers.get(sources[j]);
-        }
-        return new DecoderConfig(family, hidden, intermediate, sources.length, heads, kvHeads, headDim, vocab, maxPositions,
-                positions, ropeTheta, norm, normEps, mlp, activation, attentionScale, attentionSoftCap, finalSoftCap,
-                embeddingScale, slidingWindow, List.of(sliding), parallel, tied, bosTokenId, eosTokenIds);
-    }
 }

@@ -1,5 +1,6 @@
 package dev.arica.formats.model;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.FormatException;
 import java.util.List;
 import java.util.Set;
@@ -27,6 +28,12 @@ public interface Family {
 
     /** The tensors of a model with this configuration; {@code names} are the checkpoint's (for naming variants). */
     TensorTable tensors(DecoderConfig c, Set<String> names);
+
+    /**
+     * config.json with every per-layer setting the family derives from the layer index written out (Gemma-2's
+     * sliding layers without layer_types are the even ones), so that layers moved to other indices keep theirs.
+     */
+    default void writeLayerSettings(ObjectNode config, int layers) {}
 
     /** The begin- and end-of-sequence ids, generation_config.json's when it has them. */
     record TokenIds(Integer bos, List<Integer> eos) {

@@ -1,5 +1,7 @@
 package dev.arica.formats.model;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.FormatException;
 import java.util.ArrayList;
 import java.util.List;
@@ -59,7 +61,7 @@ public final class Gemma2Family implements Family {
         List<String> types = f.strings("layer_types");
         if (types.isEmpty()) {
             for (int i = 0; i < layers; i++) {
-                sliding.add(i % 2 == 0);
+                sliding.add(evenLayerSlides(i));
             }
         } else {
             if (types.size() != layers) {
@@ -81,6 +83,21 @@ public final class Gemma2Family implements Family {
                 f.positiveNumberOr(0, "final_logit_softcapping"), (float) Math.sqrt(hidden),
                 f.nonNegativeOr(0, "sliding_window"), sliding, false, f.bool("tie_word_embeddings", true), ids.bos(),
                 ids.eos());
+    }
+
+    @Override
+    public void writeLayerSettings(ObjectNode config, int layers) {
+        if (!config.hasNonNull("layer_types")) {
+            ArrayNode types = config.putArray("layer_types");
+            for (int i = 0; i < layers; i++) {
+                types.add(evenLayerSlides(i) ? "sliding_attention" : "full_attention");
+            }
+        }
+    }
+
+    /** Without layer_types, transformers' Gemma-2 slides its window on the even layers. */
+    private static boolean evenLayerSlides(int i) {
+        return i % 2 == 0;
     }
 
     @Override
