@@ -1,12 +1,17 @@
 package dev.arica.cli;
 
 import dev.arica.formats.ByteSize;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.arica.formats.Converter;
 import dev.arica.formats.DType;
 import dev.arica.testdata.SyntheticLlama;
+import dev.arica.testdata.SyntheticModel;
 import java.io.PrintWriter;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
@@ -14,7 +19,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code arica synth}: write a deterministic synthetic Llama checkpoint for tests, demos and benchmarks. */
+/** {@code arica synth}: write a deterministic synthetic checkpoint (Llama, or a family preset) for tests and benchmarks. */
 @Command(name = "synth", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
         description = {"Write a deterministic synthetic Llama checkpoint (HF directory).",
                 "Weights are N(0, 0.02) from a seeded generator, norms 1.0: the same options give the same bytes."})
@@ -24,7 +29,8 @@ final class SynthCommand implements Callable<Integer> {
     Path output;
 
     @Option(names = "--preset", defaultValue = "tiny", paramLabel = "NAME",
-            description = "tiny, tiny-gqa, tiny-untied, bench (2.2 GB f32) or bench32 (default: ${DEFAULT-VALUE}).")
+            description = "tiny, tiny-gqa, tiny-untied, bench (2.2 GB f32), bench32, or gemma2-bench (a Gemma-2 of "
+                    + "gemma-2-2b's shape, 2 layers, 3.1 GB f32) (default: ${DEFAULT-VALUE}).")
     String preset;
 
     @Option(names = "--layers", paramLabel = "N", description = "Override the preset's layer count.")
@@ -48,32 +54,18 @@ final class SynthCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        SyntheticLlama.Preset p;
-        try {
-            p = SyntheticLlama.Preset.parse(preset);
-        } catch (IllegalArgumentException e) {
-            throw AricaException.badInput("--preset: unknown preset '" + preset + "' (tiny, tiny-gqa, tiny-untied, bench, bench32)");
-        }
-        SyntheticLlama.Spec s = p.spec();
-        if (layers != null) {
-            if (layers < 1) {
-                throw AricaException.badInput("--layers must be at least 1");
-            }
-            s = s.withLayers(layers);
-        }
-        if (dtype != null) {
-            s = s.withDtype(dtype.dtype);
-        }
-        if (seed != null) {
-            s = s.withSeed(seed);
-        }
+        Optional<SyntheticModel.Preset> family = familyPreset(preset);
+        SyntheticLlama.Preset llama = family.isPresent() ? null : llamaPreset(preset);
         long shard;
         try {
             shard = ByteSize.parse(maxShardSize);
         } catch (IllegalArgumentException e) {
             throw AricaException.badInput("--max-shard-size: " + e.getMessage());
         }
-        // SyntheticLlama.write replaces whatever is at the output; like convert, do that only when asked.
+        if (layers != null && layers < 1) {
+            throw AricaException.badInput("--layers must be at least 1");
+        }
+        // Like convert, replace what is at the output only when asked.
         if (!force && Files.isDirectory(output)) {
             try (Stream<Path> entries = Files.list(output)) {
                 if (entries.findAny().isPresent()) {
@@ -81,12 +73,57 @@ final class SynthCommand implements Callable<Integer> {
                 }
             }
         }
-        SyntheticLlama.write(output, s, shard, ProgressPrinter.forStderr(spec.commandLine().getErr()));
-        long bytes = SyntheticLlama.tensors(s).stream().mapToLong(t -> t.byteSize()).sum();
+        String name;
+        int written;
+        long bytes;
+        if (family.isPresent()) {
+            ObjectNode config = family.get().config();
+            if (layers != null) {
+                config.put("num_hidden_layers", layers);
+            }
+            DType type = dtype != null ? dtype.dtype : DType.F32;
+            config.put("torch_dtype", Converter.torchName(type));
+            SyntheticModel.write(output, config, type, 0.02, seed != null ? seed : family.get().seed(), List.of(), shard,
+                    ProgressPrinter.forStderr(spec.commandLine().getErr()));
+            name = family.get().id();
+            written = config.get("num_hidden_layers").asInt();
+            bytes = SyntheticModel.tensors(config, type).stream().mapToLong(t -> t.byteSize()).sum();
+        } else {
+            SyntheticLlama.Spec s = llama.spec();
+            if (layers != null) {
+                s = s.withLayers(layers);
+            }
+            if (dtype != null) {
+                s = s.withDtype(dtype.dtype);
+            }
+            if (seed != null) {
+                s = s.withSeed(seed);
+            }
+            SyntheticLlama.write(output, s, shard, ProgressPrinter.forStderr(spec.commandLine().getErr()));
+            name = llama.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+            written = s.layers();
+            bytes = SyntheticLlama.tensors(s).stream().mapToLong(t -> t.byteSize()).sum();
+        }
         PrintWriter out = spec.commandLine().getOut();
-        out.printf("wrote %s: %s, %d layers, %s%n", output, p.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'),
-                s.layers(), ByteSize.format(bytes));
+        out.printf("wrote %s: %s, %d layers, %s%n", output, name, written, ByteSize.format(bytes));
         out.flush();
         return ExitCode.OK;
+    }
+
+    private static Optional<SyntheticModel.Preset> familyPreset(String name) {
+        try {
+            return Optional.of(SyntheticModel.Preset.parse(name));
+        } catch (IllegalArgumentException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static SyntheticLlama.Preset llamaPreset(String name) {
+        try {
+            return SyntheticLlama.Preset.parse(name);
+        } catch (IllegalArgumentException e) {
+            throw AricaException.badInput("--preset: unknown preset '" + name
+                    + "' (tiny, tiny-gqa, tiny-untied, bench, bench32, gemma2-bench)");
+        }
     }
 }
