@@ -15,10 +15,62 @@ import java.util.List;
 public final class ConfigFields {
     private final Path file;
     private final ObjectNode root;
+    /** "inputs." for a nested object's fields: how messages name them. */
+    private final String prefix;
 
     public ConfigFields(Path file, ObjectNode root) {
+        this(file, root, "");
+    }
+
+    private ConfigFields(Path file, ObjectNode root, String prefix) {
         this.file = file;
         this.root = root;
+        this.prefix = prefix;
+    }
+
+    /** The fields of the object under {@code key} (an empty one when absent), named "key.field" in messages. */
+    public ConfigFields object(String key) throws FormatException {
+        JsonNode n = first(key);
+        if (n == null) {
+            return new ConfigFields(file, root.objectNode(), prefix + key + ".");
+        }
+        if (!(n instanceof ObjectNode o)) {
+            throw new FormatException(file, prefix + key + " is " + n + ", not an object");
+        }
+        return new ConfigFields(file, o, prefix + key + ".");
+    }
+
+    /** A token id below {@code vocab}, or {@code dflt} when absent or null. */
+    public int tokenIdOr(int dflt, String key, int vocab) throws FormatException {
+        int id = nonNegativeOr(-1, key);
+        if (id < 0) {
+            return dflt;
+        }
+        if (id >= vocab) {
+            throw new FormatException(file, prefix + key + " " + id + " is not below vocab_size " + vocab);
+        }
+        return id;
+    }
+
+    /**
+     * A non-empty string; {@code dflt} when the key is absent; null when it is JSON null and {@code nullable}
+     * (absent from the config: e.g. a model without that input).
+     */
+    public String name(String key, String dflt, boolean nullable) throws FormatException {
+        JsonNode n = root.get(key);
+        if (n == null) {
+            if (dflt == null && !nullable) {
+                throw new FormatException(file, prefix + key + " is missing");
+            }
+            return dflt;
+        }
+        if (n.isNull() && nullable) {
+            return null;
+        }
+        if (!n.isTextual() || n.textValue().isEmpty()) {
+            throw new FormatException(file, prefix + key + " is " + n + ", not a non-empty string");
+        }
+        return n.textValue();
     }
 
     public Path file() {
@@ -38,7 +90,7 @@ public final class ConfigFields {
     public int positive(String... keys) throws FormatException {
         JsonNode n = first(keys);
         if (n == null) {
-            throw new FormatException(file, keys[0] + " is missing");
+            throw new FormatException(file, prefix + keys[0] + " is missing");
         }
         return positive(keys[0], n);
     }
@@ -51,7 +103,7 @@ public final class ConfigFields {
 
     private int positive(String key, JsonNode n) throws FormatException {
         if (!n.isIntegralNumber() || !n.canConvertToInt() || n.intValue() <= 0) {
-            throw new FormatException(file, key + " is " + n + ", not a positive integer");
+            throw new FormatException(file, prefix + key + " is " + n + ", not a positive integer");
         }
         return n.intValue();
     }
@@ -63,7 +115,7 @@ public final class ConfigFields {
             return dflt;
         }
         if (!n.isIntegralNumber() || !n.canConvertToInt() || n.intValue() < 0) {
-            throw new FormatException(file, keys[0] + " is " + n + ", not a non-negative integer");
+            throw new FormatException(file, prefix + keys[0] + " is " + n + ", not a non-negative integer");
         }
         return n.intValue();
     }
@@ -75,7 +127,7 @@ public final class ConfigFields {
             return dflt;
         }
         if (!n.isNumber() || !(n.doubleValue() > 0) || Double.isInfinite(n.doubleValue())) {
-            throw new FormatException(file, keys[0] + " is " + n + ", not a positive number");
+            throw new FormatException(file, prefix + keys[0] + " is " + n + ", not a positive number");
         }
         return n.doubleValue();
     }
@@ -87,7 +139,7 @@ public final class ConfigFields {
             return dflt;
         }
         if (!n.isBoolean()) {
-            throw new FormatException(file, key + " is " + n + ", not true or false");
+            throw new FormatException(file, prefix + key + " is " + n + ", not true or false");
         }
         return n.booleanValue();
     }
@@ -99,7 +151,7 @@ public final class ConfigFields {
             return dflt;
         }
         if (!n.isTextual()) {
-            throw new FormatException(file, key + " is " + n + ", not a string");
+            throw new FormatException(file, prefix + key + " is " + n + ", not a string");
         }
         return n.textValue();
     }
@@ -137,6 +189,11 @@ public final class ConfigFields {
             out.add(x.intValue());
         }
         return out;
+    }
+
+    /** How messages name {@code key} of this object: "inputs.past_key" for a nested one. */
+    public String nameOf(String key) {
+        return prefix + key;
     }
 
     /** A FormatException about this file. */

@@ -4,9 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.FormatException;
 import dev.arica.formats.Json;
+import dev.arica.formats.model.ConfigFields;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -62,7 +64,7 @@ public record GenAiConfig(String model, String tokenizer, int numLayers, int num
         return outputs.presentValue.replace("{i}", Integer.toString(layer));
     }
 
-    /** Reads and checks the file; any problem is a one-line FormatException naming it. */
+    /** Reads and checks the file; any problem is a one-line FormatException naming it and the field. */
     public static GenAiConfig read(Path file) throws IOException {
         ObjectNode o = Json.readObjectFile(file);
         JsonNode version = o.get("format_version");
@@ -70,112 +72,54 @@ public record GenAiConfig(String model, String tokenizer, int numLayers, int num
             throw new FormatException(file, "was written by an older arica export (format_version " + version.intValue()
                     + ", other key names); export the model again");
         }
-        Fields f = new Fields(file, o);
+        ConfigFields f = new ConfigFields(file, o);
         int layers = f.positive("num_layers");
         int kvHeads = f.positive("num_kv_heads");
         int headDim = f.positive("head_dim");
         int vocab = f.positive("vocab_size");
-        JsonNode eosNode = o.get("eos_token_ids");
-        if (eosNode == null || !eosNode.isArray() || eosNode.isEmpty()) {
+        List<Integer> eosIds = f.tokenIds("eos_token_ids");
+        if (!o.path("eos_token_ids").isArray() || eosIds.isEmpty()) {
             throw new FormatException(file, "eos_token_ids must be a non-empty array of token ids");
         }
-        int[] eos = new int[eosNode.size()];
+        int[] eos = new int[eosIds.size()];
         for (int i = 0; i < eos.length; i++) {
-            eos[i] = f.tokenId(eosNode.get(i), "eos_token_ids[" + i + "]", vocab);
+            eos[i] = eosIds.get(i);
+            if (eos[i] >= vocab) {
+                throw new FormatException(file, "eos_token_ids[" + i + "] " + eos[i] + " is not below vocab_size " + vocab);
+            }
         }
-        JsonNode bosNode = o.get("bos_token_id");
-        int bos = bosNode == null || bosNode.isNull() ? -1 : f.tokenId(bosNode, "bos_token_id", vocab);
-        JsonNode ctxNode = o.get("context_length");
-        int context = ctxNode == null || ctxNode.isNull() ? 0 : f.nonNegative(ctxNode, "context_length");
-        String dtype = f.text(o, "dtype", null, false);
+        int bos = f.tokenIdOr(-1, "bos_token_id", vocab);
+        int context = f.nonNegativeOr(0, "context_length");
+        String dtype = f.name("dtype", null, false);
         if (!DTYPES.contains(dtype)) {
             throw new FormatException(file, "dtype '" + dtype + "' is not one of float32, float16, bfloat16");
         }
-        String model = f.text(o, "model", "model.onnx", false);
-        String tokenizer = f.text(o, "tokenizer", null, true);
+        String model = f.name("model", "model.onnx", false);
+        String tokenizer = f.name("tokenizer", null, true);
         for (String name : Arrays.asList(model, tokenizer)) {
-            if (name != null && (name.isEmpty() || name.contains("/") || name.contains("\\") || name.equals("..") || name.equals("."))) {
+            if (name != null && (name.contains("/") || name.contains("\\") || name.equals("..") || name.equals("."))) {
                 throw new FormatException(file, "'" + name + "' must be a file name in the model's directory");
             }
         }
-        JsonNode in = f.object("inputs");
-        JsonNode out = f.object("outputs");
+        ConfigFields in = f.object("inputs");
+        ConfigFields out = f.object("outputs");
         Inputs d = Inputs.DEFAULT;
-        Inputs inputs = new Inputs(f.text(in, "input_ids", d.inputIds(), false), f.text(in, "attention_mask", d.attentionMask(), true),
-                f.text(in, "position_ids", d.positionIds(), true), f.layerTemplate(in, "past_key", d.pastKey()),
-                f.layerTemplate(in, "past_value", d.pastValue()));
+        Inputs inputs = new Inputs(in.name("input_ids", d.inputIds(), false), in.name("attention_mask", d.attentionMask(), true),
+                in.name("position_ids", d.positionIds(), true), layerTemplate(in, "past_key", d.pastKey()),
+                layerTemplate(in, "past_value", d.pastValue()));
         Outputs od = Outputs.DEFAULT;
-        Outputs outputs = new Outputs(f.text(out, "logits", od.logits(), false), f.layerTemplate(out, "present_key", od.presentKey()),
-                f.layerTemplate(out, "present_value", od.presentValue()));
+        Outputs outputs = new Outputs(out.name("logits", od.logits(), false), layerTemplate(out, "present_key", od.presentKey()),
+                layerTemplate(out, "present_value", od.presentValue()));
         return new GenAiConfig(model, tokenizer, layers, kvHeads, headDim, vocab, context, bos, eos, dtype, inputs, outputs,
                 o.path("quantization").isObject());
     }
 
-    /** Field readers whose errors name the file and the field. */
-    private record Fields(Path file, ObjectNode root) {
-        int nonNegative(JsonNode v, String name) throws FormatException {
-            if (v == null || !v.isIntegralNumber() || !v.canConvertToInt() || v.intValue() < 0) {
-                throw new FormatException(file, name + (v == null ? " is missing" : " must be a non-negative integer, not " + v));
-            }
-            return v.intValue();
+    /** A name pattern with {i} for the layer. */
+    private static String layerTemplate(ConfigFields f, String field, String absent) throws FormatException {
+        String t = f.name(field, absent, false);
+        if (!t.contains("{i}")) {
+            throw f.error(f.nameOf(field) + " '" + t + "' must contain {i} for the layer number");
         }
-
-        int positive(String name) throws FormatException {
-            int v = nonNegative(root.get(name), name);
-            if (v == 0) {
-                throw new FormatException(file, name + " must be positive, not 0");
-            }
-            return v;
-        }
-
-        int tokenId(JsonNode v, String name, int vocab) throws FormatException {
-            int id = nonNegative(v, name);
-            if (id >= vocab) {
-                throw new FormatException(file, name + " " + id + " is not below vocab_size " + vocab);
-            }
-            return id;
-        }
-
-        /** {@code parent.field}: absent gives {@code absent}; null is allowed only when {@code nullable}. */
-        String text(JsonNode parent, String field, String absent, boolean nullable) throws FormatException {
-            String where = parent == root ? field : parentName(parent) + "." + field;
-            if (parent == null || !parent.has(field)) {
-                if (absent == null && !nullable) {
-                    throw new FormatException(file, where + " is missing");
-                }
-                return absent;
-            }
-            JsonNode v = parent.get(field);
-            if (v.isNull() && nullable) {
-                return null;
-            }
-            if (!v.isTextual() || v.textValue().isEmpty()) {
-                throw new FormatException(file, where + " must be a non-empty string" + (nullable ? " or null" : "") + ", not " + v);
-            }
-            return v.textValue();
-        }
-
-        String layerTemplate(JsonNode parent, String field, String absent) throws FormatException {
-            String t = text(parent, field, absent, false);
-            if (!t.contains("{i}")) {
-                throw new FormatException(file, parentName(parent) + "." + field + " '" + t + "' must contain {i} for the layer number");
-            }
-            return t;
-        }
-
-        JsonNode object(String name) throws FormatException {
-            JsonNode v = root.get(name);
-            if (v == null) {
-                return null;
-            }
-            if (!v.isObject()) {
-                throw new FormatException(file, name + " must be an object of names");
-            }
-            return v;
-        }
-
-        private String parentName(JsonNode parent) {
-            return parent == null ? "?" : parent == root.get("inputs") ? "inputs" : "outputs";
-        }
+        return t;
     }
 }

@@ -72,8 +72,8 @@ class GenAiConfigTest {
     @Test
     void badFilesAreRefusedNamingTheField() throws Exception {
         assertRefused(MINIMAL.replace("\"num_layers\": 5, ", ""), "num_layers is missing");
-        assertRefused(MINIMAL.replace("\"num_layers\": 5", "\"num_layers\": 0"), "num_layers must be positive, not 0");
-        assertRefused(MINIMAL.replace("\"head_dim\": 8", "\"head_dim\": \"8\""), "head_dim must be a non-negative integer, not \"8\"");
+        assertRefused(MINIMAL.replace("\"num_layers\": 5", "\"num_layers\": 0"), "num_layers is 0, not a positive integer");
+        assertRefused(MINIMAL.replace("\"head_dim\": 8", "\"head_dim\": \"8\""), "head_dim is \"8\", not a positive integer");
         assertRefused(MINIMAL.replace("[2, 1]", "[]"), "eos_token_ids must be a non-empty array of token ids");
         assertRefused(MINIMAL.replace("[2, 1]", "[2, 512]"), "eos_token_ids[1] 512 is not below vocab_size 512");
         assertRefused(MINIMAL.replace("float32", "int8"), "dtype 'int8' is not one of float32, float16, bfloat16");
@@ -81,9 +81,9 @@ class GenAiConfigTest {
         assertRefused(MINIMAL.replace("}", ", \"model\": \"../x.onnx\"}"), "'../x.onnx' must be a file name in the model's directory");
         assertRefused(MINIMAL.replace("}", ", \"inputs\": {\"past_key\": \"past.key\"}}"),
                 "inputs.past_key 'past.key' must contain {i} for the layer number");
-        assertRefused(MINIMAL.replace("}", ", \"outputs\": {\"logits\": null}}"), "outputs.logits must be a non-empty string, not null");
-        assertRefused(MINIMAL.replace("}", ", \"inputs\": []}"), "inputs must be an object of names");
-        assertRefused(MINIMAL.replace("}", ", \"bos_token_id\": -1}"), "bos_token_id must be a non-negative integer, not -1");
+        assertRefused(MINIMAL.replace("}", ", \"outputs\": {\"logits\": null}}"), "outputs.logits is null, not a non-empty string");
+        assertRefused(MINIMAL.replace("}", ", \"inputs\": []}"), "inputs is [], not an object");
+        assertRefused(MINIMAL.replace("}", ", \"bos_token_id\": -1}"), "bos_token_id is -1, not a non-negative integer");
         assertRefused(MINIMAL.replace("}", ", \"format\": \"arica-genai\", \"format_version\": 1}"),
                 "was written by an older arica export (format_version 1, other key names); export the model again");
         assertRefused("[1]", "is not a JSON object");
