@@ -81,9 +81,9 @@ public final class AricaFile implements AutoCloseable {
             }
             int major = Short.toUnsignedInt(file.get(AricaFormat.U16, 8));
             int minor = Short.toUnsignedInt(file.get(AricaFormat.U16, 10));
-            if (major > AricaFormat.MAJOR) {
+            if (major > AricaFormat.MAJOR_TRANSPOSED) {
                 throw new FormatException(path, "format version " + major + "." + minor + " is newer than this arica reads ("
-                        + AricaFormat.MAJOR + ".x); upgrade arica");
+                        + AricaFormat.MAJOR_TRANSPOSED + ".x); upgrade arica");
             }
             if (major < 1) {
                 throw new FormatException(path, "format version " + major + "." + minor + " is not valid");
@@ -110,7 +110,7 @@ public final class AricaFile implements AutoCloseable {
             if (!(root instanceof ObjectNode idx)) {
                 throw new FormatException(path, "index is not a JSON object");
             }
-            List<AricaEntry> entries = parseEntries(path, idx, indexOffset);
+            List<AricaEntry> entries = parseEntries(path, idx, indexOffset, major);
             List<FileEntry> files = parseFiles(path, idx, indexOffset);
             checkOverlaps(path, entries, files);
             return new AricaFile(path, arena, file, entries, files, idx);
@@ -120,7 +120,7 @@ public final class AricaFile implements AutoCloseable {
         }
     }
 
-    private static List<AricaEntry> parseEntries(Path path, ObjectNode idx, long dataEnd) throws FormatException {
+    private static List<AricaEntry> parseEntries(Path path, ObjectNode idx, long dataEnd, int major) throws FormatException {
         JsonNode ts = idx.get("tensors");
         if (ts == null || !ts.isArray()) {
             throw new FormatException(path, "index has no \"tensors\" array");
@@ -142,6 +142,10 @@ public final class AricaFile implements AutoCloseable {
             Storage storage;
             try {
                 boolean transposed = n.path("transposed").asBoolean(false);
+                if (transposed && major < AricaFormat.MAJOR_TRANSPOSED) {
+                    throw new FormatException(path, name, "is stored transposed in a version " + major + " file (needs "
+                            + AricaFormat.MAJOR_TRANSPOSED + ")");
+                }
                 if (transposed && shape.length != 2) {
                     throw new FormatException(path, name, "is stored transposed but has " + shape.length + " dimensions, not 2");
                 }

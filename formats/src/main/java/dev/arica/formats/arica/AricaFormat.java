@@ -9,6 +9,8 @@ final class AricaFormat {
     static final byte[] END_MAGIC = {0x41, 0x52, 0x49, 0x43, 0x41, 0x45, 0x4E, 0x44};
     static final int MAJOR = 1;
     static final int MINOR = 0;
+    /** The major version of files with transposed tensors: version 1 readers, which ignore unknown keys, refuse them. */
+    static final int MAJOR_TRANSPOSED = 2;
     static final int HEADER_BYTES = 64;
     static final int TRAILER_BYTES = 64;
     static final int ALIGNMENT = 64;

@@ -240,7 +240,15 @@ public final class AricaWriter implements AutoCloseable {
             throw new IllegalStateException("tensor " + current.name + " is not finished");
         }
         ObjectNode index = Json.MAPPER.createObjectNode();
-        index.put("format_version", AricaFormat.MAJOR + "." + AricaFormat.MINOR);
+        boolean transposed = entries.stream().anyMatch(e -> e.storage() instanceof Storage.Quantized q && q.transposed());
+        int major = transposed ? AricaFormat.MAJOR_TRANSPOSED : AricaFormat.MAJOR;
+        if (transposed) {
+            ByteBuffer version = ByteBuffer.allocate(2).order(ByteOrder.LITTLE_ENDIAN).putShort(0, (short) major);
+            while (version.hasRemaining()) {
+                channel.write(version, 8 + version.position());
+            }
+        }
+        index.put("format_version", major + "." + AricaFormat.MINOR);
         ArrayNode ts = index.putArray("tensors");
         for (AricaEntry e : entries) {
             ObjectNode o = ts.addObject();

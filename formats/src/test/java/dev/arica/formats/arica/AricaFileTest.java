@@ -187,10 +187,40 @@ class AricaFileTest {
     void newerMajorVersionIsRefused() throws IOException {
         Path p = sample(false);
         byte[] all = Files.readAllBytes(p);
-        all[8] = 2;
+        all[8] = 3;
         Files.write(p, all);
         FormatException e = assertThrows(FormatException.class, () -> AricaFile.open(p));
-        assertTrue(e.getMessage().contains("version 2.0 is newer"), e.getMessage());
+        assertTrue(e.getMessage().contains("version 3.0 is newer"), e.getMessage());
+    }
+
+    /** A Conv1D [in, out] weight stored as its transpose: version 2, raw bytes of the transposed rows. */
+    @Test
+    void aTransposedTensorMakesAVersion2File() throws IOException {
+        Path p = dir.resolve("t.arica");
+        Storage q = new Storage.Quantized(Q4, true);
+        long raw = q.rawBytes(new long[] {40, 4});
+        assertEquals(4 * 2 * 18, raw, "4 rows of 40 columns, padded to two groups");
+        try (AricaWriter w = AricaWriter.create(p)) {
+            w.begin("conv1d", DType.F32, new long[] {40, 4}, q, 0);
+            w.write(MemorySegment.ofArray(randomBytes(raw, 3)));
+            w.end();
+            w.commit(null, Json.MAPPER.createObjectNode(), Map.of());
+        }
+        assertEquals(2, Files.readAllBytes(p)[8], "major version in the header");
+        try (AricaFile f = AricaFile.open(p)) {
+            assertEquals("2.0", f.index().get("format_version").asText());
+            AricaEntry e = f.entry("conv1d").orElseThrow();
+            assertEquals(q, e.storage());
+            assertArrayEquals(new long[] {40, 4}, e.shape(), "the logical shape");
+        }
+        byte[] all = Files.readAllBytes(p);
+        all[8] = 1;
+        Files.write(p, all);
+        FormatException e = assertThrows(FormatException.class, () -> AricaFile.open(p));
+        assertEquals("conv1d", e.tensor());
+        assertTrue(e.getMessage().contains("is stored transposed in a version 1 file"), e.getMessage());
+        Path plain = sample(false);
+        assertEquals(1, Files.readAllBytes(plain)[8], "files without transposed tensors stay version 1");
     }
 
     @Test
