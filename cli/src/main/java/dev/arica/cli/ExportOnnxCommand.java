@@ -4,7 +4,7 @@ import dev.arica.formats.ByteSize;
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.DType;
 import dev.arica.formats.FloatCast;
-import dev.arica.runtime.export.LlamaOnnxExporter;
+import dev.arica.runtime.export.OnnxExporter;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -73,7 +73,7 @@ final class ExportOnnxCommand implements Callable<Integer> {
 
     private int level() {
         RunOptions.checkAccuracyLevel(accuracyLevel);
-        if (accuracyLevel != LlamaOnnxExporter.DEFAULT_ACCURACY_LEVEL && portable) {
+        if (accuracyLevel != OnnxExporter.DEFAULT_ACCURACY_LEVEL && portable) {
             throw AricaException.badInput("--accuracy-level applies to MatMulNBits, not to --portable");
         }
         return accuracyLevel;
@@ -81,13 +81,13 @@ final class ExportOnnxCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        LlamaOnnxExporter.Flavour flavour = ortOptimized ? LlamaOnnxExporter.Flavour.ORT_OPTIMIZED
-                : LlamaOnnxExporter.Flavour.STANDARD;
-        LlamaOnnxExporter.Options options = LlamaOnnxExporter.Options.defaults().withWeightType(dtype.dtype)
+        OnnxExporter.Flavour flavour = ortOptimized ? OnnxExporter.Flavour.ORT_OPTIMIZED
+                : OnnxExporter.Flavour.STANDARD;
+        OnnxExporter.Options options = OnnxExporter.Options.defaults().withWeightType(dtype.dtype)
                 .withFlavour(flavour).withReplace(force).withPortable(portable).withAccuracyLevel(level());
-        LlamaOnnxExporter.Result r;
+        OnnxExporter.Result r;
         try (Checkpoint in = ModelInput.openCheckpoint(input, tokenizer.file)) {
-            r = LlamaOnnxExporter.export(in, output, options, ProgressPrinter.forStderr(spec.commandLine().getErr()));
+            r = OnnxExporter.export(in, output, options, ProgressPrinter.forStderr(spec.commandLine().getErr()));
         } catch (FloatCast.UnsupportedCastException e) {
             throw new AricaException(ExitCode.BAD_INPUT, input + ": " + e.getMessage(), e);
         }

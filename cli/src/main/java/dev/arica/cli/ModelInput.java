@@ -6,7 +6,7 @@ import dev.arica.formats.FileDigest;
 import dev.arica.formats.arica.AricaCheckpoint;
 import dev.arica.formats.arica.AricaFile;
 import dev.arica.formats.llama2c.Llama2cCheckpoint;
-import dev.arica.runtime.export.LlamaOnnxExporter;
+import dev.arica.runtime.export.OnnxExporter;
 import dev.arica.runtime.generate.GenAiConfig;
 import dev.arica.runtime.generate.OnnxExportCache;
 import dev.arica.runtime.ort.Device;
@@ -56,7 +56,7 @@ final class ModelInput implements AutoCloseable {
      * @param err where a line saying that the model was exported goes
      */
     static ModelInput resolve(Path model, Path tokenizerFile, boolean needsTokenizer, CacheChoice cacheChoice,
-            LlamaOnnxExporter.Options options, PrintWriter err) throws IOException {
+            OnnxExporter.Options options, PrintWriter err) throws IOException {
         OnnxExportCache.Entry entry = exportedDirectory(model, tokenizerFile, needsTokenizer, cacheChoice, options, err);
         try {
             Path dir = entry.directory();
@@ -121,7 +121,7 @@ final class ModelInput implements AutoCloseable {
 
     /** MODEL as an exported directory: itself when it is one, else its export from the cache (made now if needed). */
     private static OnnxExportCache.Entry exportedDirectory(Path model, Path tokenizerFile, boolean needsTokenizer,
-            CacheChoice cacheChoice, LlamaOnnxExporter.Options options, PrintWriter err) throws IOException {
+            CacheChoice cacheChoice, OnnxExporter.Options options, PrintWriter err) throws IOException {
         Path dir = Files.isRegularFile(model) && model.getFileName().toString().endsWith(".onnx")
                 ? model.toAbsolutePath().getParent() : model;
         if (Files.isDirectory(dir) && Files.isRegularFile(dir.resolve(GenAiConfig.FILE))) {

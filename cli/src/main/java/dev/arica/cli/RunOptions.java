@@ -1,6 +1,6 @@
 package dev.arica.cli;
 
-import dev.arica.runtime.export.LlamaOnnxExporter;
+import dev.arica.runtime.export.OnnxExporter;
 import dev.arica.runtime.generate.OnnxDecoder;
 import dev.arica.runtime.ort.CudaProbe;
 import dev.arica.runtime.ort.Device;
@@ -115,22 +115,22 @@ final class RunOptions {
     }
 
     /** How a model that is not ONNX yet is exported. */
-    LlamaOnnxExporter.Options exportOptions() {
-        return LlamaOnnxExporter.Options.defaults().withFlavour(flavour()).withAccuracyLevel(accuracyLevel);
+    OnnxExporter.Options exportOptions() {
+        return OnnxExporter.Options.defaults().withFlavour(flavour()).withAccuracyLevel(accuracyLevel);
     }
 
     /** ORT's fused graph on the CPU, the standard one for CUDA (GroupQueryAttention has no float32 CUDA kernel). */
-    private LlamaOnnxExporter.Flavour flavour() {
+    private OnnxExporter.Flavour flavour() {
         return switch (graph) {
-            case standard -> LlamaOnnxExporter.Flavour.STANDARD;
-            case ort_optimized -> LlamaOnnxExporter.Flavour.ORT_OPTIMIZED;
+            case standard -> OnnxExporter.Flavour.STANDARD;
+            case ort_optimized -> OnnxExporter.Flavour.ORT_OPTIMIZED;
             case auto -> {
                 boolean cuda = switch (device) {
                     case CPU -> false;
                     case CUDA -> true;
                     case AUTO -> CudaProbe.probe().available();
                 };
-                yield cuda ? LlamaOnnxExporter.Flavour.STANDARD : LlamaOnnxExporter.Flavour.ORT_OPTIMIZED;
+                yield cuda ? OnnxExporter.Flavour.STANDARD : OnnxExporter.Flavour.ORT_OPTIMIZED;
             }
         };
     }

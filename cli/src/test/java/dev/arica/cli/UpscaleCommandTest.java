@@ -19,7 +19,7 @@ import dev.arica.formats.arica.AricaEntry;
 import dev.arica.formats.arica.AricaFile;
 import dev.arica.formats.arica.Storage;
 import dev.arica.formats.testing.Stories260K;
-import dev.arica.runtime.export.LlamaOnnxExporter;
+import dev.arica.runtime.export.OnnxExporter;
 import dev.arica.runtime.generate.GenAiConfig;
 import dev.arica.runtime.generate.Generator;
 import dev.arica.runtime.generate.OnnxDecoder;
@@ -77,13 +77,13 @@ class UpscaleCommandTest {
      */
     private Generator.Result exportAndGenerate(Path hf, int tokens) throws IOException {
         Path onnx = tmp.resolve(hf.getFileName() + "-onnx");
-        LlamaOnnxExporter.Result exported;
+        OnnxExporter.Result exported;
         try (Checkpoint c = Checkpoint.open(hf)) {
-            exported = LlamaOnnxExporter.export(c, onnx, LlamaOnnxExporter.Options.defaults(), Progress.NONE);
+            exported = OnnxExporter.export(c, onnx, OnnxExporter.Options.defaults(), Progress.NONE);
         }
         GenAiConfig genai = GenAiConfig.read(onnx.resolve(GenAiConfig.FILE));
         Tokenizer tok = Tokenizer.open(onnx);
-        try (InferenceSession session = InferenceSession.open(onnx.resolve(LlamaOnnxExporter.MODEL_FILE),
+        try (InferenceSession session = InferenceSession.open(onnx.resolve(OnnxExporter.MODEL_FILE),
                 InferenceSession.Options.of(Device.CPU)); OnnxDecoder d = new OnnxDecoder(session, genai)) {
             StringBuilder text = new StringBuilder();
             Generator.Result r = new Generator(d, tok).generate(tok.encode("Once upon a time", true),

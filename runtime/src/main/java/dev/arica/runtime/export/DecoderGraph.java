@@ -15,7 +15,7 @@ import dev.arica.formats.model.QkvLayout;
 import dev.arica.formats.model.Role;
 import dev.arica.formats.model.TensorSpec;
 import dev.arica.formats.model.TensorTable;
-import dev.arica.runtime.export.LlamaOnnxExporter.Flavour;
+import dev.arica.runtime.export.OnnxExporter.Flavour;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;

@@ -18,13 +18,13 @@ final class GenAiDescription {
     private GenAiDescription() {}
 
     /** The description a generator reads instead of inspecting the graph. */
-    static ObjectNode of(String family, DecoderConfig c, LlamaOnnxExporter.Options options, DecoderGraph.Built graph,
+    static ObjectNode of(String family, DecoderConfig c, OnnxExporter.Options options, DecoderGraph.Built graph,
             Collection<DecoderGraph.QuantizedWeight> quantized, List<String> files) {
         ObjectNode g = Json.MAPPER.createObjectNode();
         g.put("format", "arica-genai");
-        g.put("format_version", LlamaOnnxExporter.GENAI_FORMAT_VERSION);
+        g.put("format_version", OnnxExporter.GENAI_FORMAT_VERSION);
         g.put("model_type", family);
-        g.put("model", LlamaOnnxExporter.MODEL_FILE);
+        g.put("model", OnnxExporter.MODEL_FILE);
         g.put("flavour", options.flavour().id);
         g.put("opset", graph.opsets().get(""));
         g.put("weight_dtype", options.weightType().name().toLowerCase(Locale.ROOT));
@@ -83,7 +83,7 @@ final class GenAiDescription {
     }
 
     /** "q8_0 x 56 (MatMulNBits, accuracy_level 0)": the stored schemes and how the graph runs them. */
-    static String quantizationSummary(Collection<DecoderGraph.QuantizedWeight> weights, LlamaOnnxExporter.Options options) {
+    static String quantizationSummary(Collection<DecoderGraph.QuantizedWeight> weights, OnnxExporter.Options options) {
         Map<String, Integer> schemes = new TreeMap<>();
         weights.forEach(q -> schemes.merge(q.layout().describe(), 1, Integer::sum));
         StringBuilder b = new StringBuilder();

@@ -9,7 +9,7 @@ import dev.arica.formats.onnx.OnnxType;
 import java.util.List;
 
 /**
- * The {@link LlamaOnnxExporter.Flavour#ORT_OPTIMIZED} graph: the same inputs, outputs and results as the
+ * The {@link OnnxExporter.Flavour#ORT_OPTIMIZED} graph: the same inputs, outputs and results as the
  * standard graph, with ONNX Runtime's fused operators where they replace many small ones:
  * SimplifiedLayerNormalization (RMSNorm; registered by ONNX Runtime in the default domain),
  * com.microsoft SkipSimplifiedLayerNormalization and SkipLayerNormalization (residual add + norm), RotaryEmbedding,

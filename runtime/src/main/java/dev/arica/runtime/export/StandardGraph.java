@@ -9,7 +9,7 @@ import dev.arica.formats.onnx.OnnxType;
 import java.util.List;
 
 /**
- * The {@link LlamaOnnxExporter.Flavour#STANDARD} graph: standard ONNX operators only (opset
+ * The {@link OnnxExporter.Flavour#STANDARD} graph: standard ONNX operators only (opset
  * {@value DecoderGraph#OPSET}), which any ONNX Runtime build, execution provider or other runtime can run.
  */
 class StandardGraph extends DecoderGraph {

@@ -7,7 +7,7 @@ import dev.arica.formats.FileDigest;
 import dev.arica.formats.Json;
 import dev.arica.formats.Progress;
 import dev.arica.formats.TensorInfo;
-import dev.arica.runtime.export.LlamaOnnxExporter;
+import dev.arica.runtime.export.OnnxExporter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -79,16 +79,16 @@ public final class OnnxExportCache {
      * The export of {@code in} with {@code options} (whose {@code replace} is ignored), from the cache or
      * made now. {@code producer} names what exports (e.g. "arica 0.1.0"): a new version exports again.
      */
-    public Entry export(Checkpoint in, LlamaOnnxExporter.Options options, String producer, Progress progress)
+    public Entry export(Checkpoint in, OnnxExporter.Options options, String producer, Progress progress)
             throws IOException {
         long start = System.nanoTime();
-        LlamaOnnxExporter.Options opts = options.withReplace(false);
+        OnnxExporter.Options opts = options.withReplace(false);
         if (root == null) {
             Path base = Path.of(System.getProperty("java.io.tmpdir")).resolve("arica-generate-" + ProcessHandle.current().pid());
             AtomicOutput scratch = AtomicOutput.directory(base, false);
             try {
                 Path dir = scratch.temp().resolve("onnx");
-                LlamaOnnxExporter.export(in, dir, opts, progress);
+                OnnxExporter.export(in, dir, opts, progress);
                 return new Entry(dir, null, true, Duration.ofNanos(System.nanoTime() - start), scratch);
             } catch (IOException | RuntimeException e) {
                 scratch.close();
@@ -103,7 +103,7 @@ public final class OnnxExportCache {
         // The staging directory is removed when this closes, whatever happens; the export moves out of it.
         try (AtomicOutput staging = AtomicOutput.directory(entry.resolveSibling(key + "-staging"), false)) {
             Path dir = staging.temp().resolve("onnx");
-            LlamaOnnxExporter.export(in, dir, opts, progress);
+            OnnxExporter.export(in, dir, opts, progress);
             try {
                 Files.move(dir, entry, StandardCopyOption.ATOMIC_MOVE);
             } catch (AtomicMoveNotSupportedException e) {
@@ -121,26 +121,26 @@ public final class OnnxExportCache {
 
     /** A complete entry: entries only ever appear whole, so its config file is enough to tell. */
     private static boolean isEntry(Path dir) {
-        return Files.isRegularFile(dir.resolve(LlamaOnnxExporter.GENAI_FILE));
+        return Files.isRegularFile(dir.resolve(OnnxExporter.GENAI_FILE));
     }
 
     /** The key of {@code in}'s export: 40 hex digits of the SHA-256 of {@link #describe}. */
-    static String key(Checkpoint in, LlamaOnnxExporter.Options options, String producer, Path digestCache)
+    static String key(Checkpoint in, OnnxExporter.Options options, String producer, Path digestCache)
             throws IOException {
         byte[] d = sha256().digest(describe(in, options, producer, digestCache).getBytes(StandardCharsets.UTF_8));
         return HexFormat.of().formatHex(d, 0, 20);
     }
 
     /** Everything the export depends on, one fact per line; paths and file names of the data left out. */
-    static String describe(Checkpoint in, LlamaOnnxExporter.Options options, String producer, Path digestCache)
+    static String describe(Checkpoint in, OnnxExporter.Options options, String producer, Path digestCache)
             throws IOException {
         StringBuilder b = new StringBuilder();
         b.append("arica-onnx-export-cache ").append(KEY_VERSION).append('\n');
         b.append("producer ").append(producer).append('\n');
-        b.append("genai-format ").append(LlamaOnnxExporter.GENAI_FORMAT_VERSION).append('\n');
+        b.append("genai-format ").append(OnnxExporter.GENAI_FORMAT_VERSION).append('\n');
         b.append("export ").append(options.weightType()).append(' ').append(options.flavour()).append(' ')
                 .append(options.onnx()).append('\n');
-        if (options.portable() || options.accuracyLevel() != LlamaOnnxExporter.DEFAULT_ACCURACY_LEVEL) {
+        if (options.portable() || options.accuracyLevel() != OnnxExporter.DEFAULT_ACCURACY_LEVEL) {
             // Only named when not the default, so that caches made before these options still match.
             b.append("quantized-ops ").append(options.portable() ? "portable" : "matmul-nbits").append(' ')
                     .append(options.accuracyLevel()).append('\n');

@@ -9,7 +9,7 @@ import dev.arica.formats.quant.QuantLayout;
 import dev.arica.formats.quant.Scheme;
 import dev.arica.formats.testing.Stories260K;
 import dev.arica.quantize.CheckpointQuantizer;
-import dev.arica.runtime.export.LlamaOnnxExporter.Flavour;
+import dev.arica.runtime.export.OnnxExporter.Flavour;
 import dev.arica.testdata.SyntheticLlama;
 import java.io.IOException;
 import java.io.InputStream;
@@ -95,10 +95,10 @@ class ExportBytesTest {
     void theExportIsByteIdenticalToTheRecordedOne(String model, Flavour flavour, String weights) throws Exception {
         Path source = model.equals("stories260K") ? Stories260K.checkpoint() : synthetic;
         Path out = tmp.resolve(model + "-" + flavour.id + "-" + weights);
-        LlamaOnnxExporter.Options options = LlamaOnnxExporter.Options.defaults().withFlavour(flavour);
+        OnnxExporter.Options options = OnnxExporter.Options.defaults().withFlavour(flavour);
         if (weights.equals("f32")) {
             try (Checkpoint c = Checkpoint.open(source)) {
-                LlamaOnnxExporter.export(c, out, options, Progress.NONE);
+                OnnxExporter.export(c, out, options, Progress.NONE);
             }
         } else {
             Path arica = tmp.resolve(model + "-" + weights + ".arica");
@@ -109,11 +109,11 @@ class ExportBytesTest {
                 }
             }
             try (AricaCheckpoint a = AricaCheckpoint.open(arica)) {
-                LlamaOnnxExporter.export(a, out, options, Progress.NONE);
+                OnnxExporter.export(a, out, options, Progress.NONE);
             }
         }
         String key = model + "/" + flavour.id + "/" + weights;
-        String[] got = {sha256(out.resolve(LlamaOnnxExporter.MODEL_FILE)), sha256(out.resolve("model.onnx.data"))};
+        String[] got = {sha256(out.resolve(OnnxExporter.MODEL_FILE)), sha256(out.resolve("model.onnx.data"))};
         assertEquals(String.join(" ", RECORDED.get(key)), String.join(" ", got), key + ": model.onnx, model.onnx.data");
     }
 

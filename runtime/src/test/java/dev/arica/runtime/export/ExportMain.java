@@ -12,9 +12,9 @@ final class ExportMain {
     /** Arguments: checkpoint, output directory, weight type (F32 or F16), flavour (STANDARD or ORT_OPTIMIZED). */
     public static void main(String[] args) throws Exception {
         try (Checkpoint c = Checkpoint.open(Path.of(args[0]))) {
-            LlamaOnnxExporter.export(c, Path.of(args[1]),
-                    LlamaOnnxExporter.Options.defaults().withWeightType(DType.valueOf(args[2]))
-                            .withFlavour(LlamaOnnxExporter.Flavour.valueOf(args[3])), Progress.NONE);
+            OnnxExporter.export(c, Path.of(args[1]),
+                    OnnxExporter.Options.defaults().withWeightType(DType.valueOf(args[2]))
+                            .withFlavour(OnnxExporter.Flavour.valueOf(args[3])), Progress.NONE);
         }
     }
 }

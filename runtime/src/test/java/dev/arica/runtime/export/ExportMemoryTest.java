@@ -11,7 +11,7 @@ import dev.arica.formats.Progress;
 import dev.arica.formats.Tensor;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.onnx.OnnxModel;
-import dev.arica.runtime.export.LlamaOnnxExporter.Flavour;
+import dev.arica.runtime.export.OnnxExporter.Flavour;
 import dev.arica.testdata.SyntheticLlama;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

@@ -48,7 +48,7 @@ class ExportRefusalTest {
         FormatException e;
         try (Checkpoint c = Checkpoint.open(hf)) {
             e = assertThrows(FormatException.class,
-                    () -> LlamaOnnxExporter.export(c, out, LlamaOnnxExporter.Options.defaults(), Progress.NONE));
+                    () -> OnnxExporter.export(c, out, OnnxExporter.Options.defaults(), Progress.NONE));
         }
         assertFalse(e.getMessage().contains("\n"), e.getMessage());
         assertFalse(Files.exists(out), "nothing written");
@@ -107,7 +107,7 @@ class ExportRefusalTest {
         Files.copy(hf.resolve("model.safetensors"), st);
         try (Checkpoint c = Checkpoint.open(st)) {
             FormatException e = assertThrows(FormatException.class,
-                    () -> LlamaOnnxExporter.export(c, tmp.resolve("out"), LlamaOnnxExporter.Options.defaults(), Progress.NONE));
+                    () -> OnnxExporter.export(c, tmp.resolve("out"), OnnxExporter.Options.defaults(), Progress.NONE));
             assertEquals(st, e.file());
             assertTrue(e.getMessage().contains("has no config.json"), e.getMessage());
         }
@@ -116,21 +116,21 @@ class ExportRefusalTest {
     @Test
     void outputsThatWouldDestroyTheInputOrAnotherDirectory() throws Exception {
         try (Checkpoint c = Checkpoint.open(hf)) {
-            LlamaOnnxExporter.Options replace = LlamaOnnxExporter.Options.defaults().withReplace(true);
-            assertThrows(IllegalArgumentException.class, () -> LlamaOnnxExporter.export(c, hf, replace, Progress.NONE));
-            assertThrows(IllegalArgumentException.class, () -> LlamaOnnxExporter.export(c, tmp, replace, Progress.NONE));
+            OnnxExporter.Options replace = OnnxExporter.Options.defaults().withReplace(true);
+            assertThrows(IllegalArgumentException.class, () -> OnnxExporter.export(c, hf, replace, Progress.NONE));
+            assertThrows(IllegalArgumentException.class, () -> OnnxExporter.export(c, tmp, replace, Progress.NONE));
             assertTrue(Files.isRegularFile(hf.resolve("model.safetensors")));
 
             Path busy = Files.createDirectories(tmp.resolve("busy"));
             Files.writeString(busy.resolve("keep.txt"), "mine");
             assertThrows(DirectoryNotEmptyException.class,
-                    () -> LlamaOnnxExporter.export(c, busy, LlamaOnnxExporter.Options.defaults(), Progress.NONE));
+                    () -> OnnxExporter.export(c, busy, OnnxExporter.Options.defaults(), Progress.NONE));
             assertEquals("mine", Files.readString(busy.resolve("keep.txt")));
-            LlamaOnnxExporter.export(c, busy, replace, Progress.NONE);
+            OnnxExporter.export(c, busy, replace, Progress.NONE);
             assertFalse(Files.exists(busy.resolve("keep.txt")), "--force replaces the directory");
             assertTrue(Files.isRegularFile(busy.resolve("model.onnx")));
         }
         assertNoTemporaries();
-        assertThrows(IllegalArgumentException.class, () -> LlamaOnnxExporter.Options.defaults().withWeightType(DType.BF16));
+        assertThrows(IllegalArgumentException.class, () -> OnnxExporter.Options.defaults().withWeightType(DType.BF16));
     }
 }

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.Progress;
 import dev.arica.formats.testing.ReferenceModel;
-import dev.arica.runtime.export.LlamaOnnxExporter.Flavour;
+import dev.arica.runtime.export.OnnxExporter.Flavour;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -36,7 +36,7 @@ class FamilyReferenceTest {
         Path out = tmp.resolve(model + "-" + flavour.id);
         if (!Files.exists(out)) {
             try (Checkpoint c = Checkpoint.open(new ReferenceModel(model).dir())) {
-                LlamaOnnxExporter.export(c, out, LlamaOnnxExporter.Options.defaults().withFlavour(flavour), Progress.NONE);
+                OnnxExporter.export(c, out, OnnxExporter.Options.defaults().withFlavour(flavour), Progress.NONE);
             }
         }
         return out;

@@ -13,7 +13,7 @@ import dev.arica.formats.Tensor;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.hf.HfCheckpointWriter;
 import dev.arica.formats.testing.ReferenceModel;
-import dev.arica.runtime.export.LlamaOnnxExporter.Flavour;
+import dev.arica.runtime.export.OnnxExporter.Flavour;
 import dev.arica.testdata.SyntheticLlama;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -51,7 +51,7 @@ class FamilyVariantsTest {
         Files.writeString(hf.resolve("config.json"), cfg.toString());
         Path out = tmp.resolve("mistral-onnx-" + flavour.id);
         try (Checkpoint c = Checkpoint.open(hf)) {
-            LlamaOnnxExporter.export(c, out, LlamaOnnxExporter.Options.defaults().withFlavour(flavour), Progress.NONE);
+            OnnxExporter.export(c, out, OnnxExporter.Options.defaults().withFlavour(flavour), Progress.NONE);
         }
         long[] ids = {3, 17, 99, 4, 250, 31, 8, 77, 120, 5, 64, 200};
         double[][] want;
@@ -136,7 +136,7 @@ class FamilyVariantsTest {
         }
         Path onnx = tmp.resolve("falcon40b-onnx-" + flavour.id);
         try (Checkpoint c = Checkpoint.open(hf)) {
-            LlamaOnnxExporter.export(c, onnx, LlamaOnnxExporter.Options.defaults().withFlavour(flavour), Progress.NONE);
+            OnnxExporter.export(c, onnx, OnnxExporter.Options.defaults().withFlavour(flavour), Progress.NONE);
         }
         try (OrtDecoder dec = new OrtDecoder(onnx)) {
             assertEquals(2, dec.kvHeads);

@@ -7,7 +7,7 @@ import dev.arica.formats.Checkpoint;
 import dev.arica.formats.DType;
 import dev.arica.formats.Progress;
 import dev.arica.formats.testing.Stories260K;
-import dev.arica.runtime.export.LlamaOnnxExporter.Flavour;
+import dev.arica.runtime.export.OnnxExporter.Flavour;
 import dev.arica.testdata.SyntheticLlama;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
@@ -73,7 +73,7 @@ final class FlavourBench {
             for (Flavour f : Flavour.values()) {
                 Path out = tmp.resolve("stories-" + f.id + "-" + t);
                 try (Checkpoint c = Checkpoint.open(Stories260K.checkpoint())) {
-                    LlamaOnnxExporter.export(c, out, LlamaOnnxExporter.Options.defaults().withFlavour(f).withWeightType(t),
+                    OnnxExporter.export(c, out, OnnxExporter.Options.defaults().withFlavour(f).withWeightType(t),
                             Progress.NONE);
                 }
                 try (OrtDecoder d = new OrtDecoder(out)) {
@@ -107,7 +107,7 @@ final class FlavourBench {
             for (Flavour f : Flavour.values()) {
                 Path out = tmp.resolve(p + "-" + f.id);
                 try (Checkpoint c = Checkpoint.open(hf)) {
-                    LlamaOnnxExporter.export(c, out, LlamaOnnxExporter.Options.defaults().withFlavour(f), Progress.NONE);
+                    OnnxExporter.export(c, out, OnnxExporter.Options.defaults().withFlavour(f), Progress.NONE);
                 }
                 try (OrtDecoder d = new OrtDecoder(out)) {
                     float[][] l = d.prompt(t).logits()[0];
@@ -131,7 +131,7 @@ final class FlavourBench {
             for (Flavour f : Flavour.values()) {
                 Path out = tmp.resolve(label + "-" + f.id);
                 try (Checkpoint c = Checkpoint.open(model)) {
-                    LlamaOnnxExporter.export(c, out, LlamaOnnxExporter.Options.defaults().withFlavour(f), Progress.NONE);
+                    OnnxExporter.export(c, out, OnnxExporter.Options.defaults().withFlavour(f), Progress.NONE);
                 }
                 steppers.put(f, new Stepper(out, threads));
                 times.put(f, new double[steps / ROUNDS * ROUNDS]);
@@ -180,7 +180,7 @@ final class FlavourBench {
                 o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
                 o.setIntraOpNumThreads(threads);
                 o.setInterOpNumThreads(1);
-                session = env.createSession(dir.resolve(LlamaOnnxExporter.MODEL_FILE).toString(), o);
+                session = env.createSession(dir.resolve(OnnxExporter.MODEL_FILE).toString(), o);
             }
             in.put(DecoderIo.INPUT_IDS, OnnxTensor.createTensor(env, LongBuffer.wrap(new long[] {7}), new long[] {1, 1}));
             long[] mask = new long[past + 1];

@@ -42,7 +42,7 @@ final class OrtDecoder implements AutoCloseable {
     }
 
     OrtDecoder(Path dir, OrtSession.SessionOptions.OptLevel level, int threads) throws IOException, OrtException {
-        genai = Json.readObjectFile(dir.resolve(LlamaOnnxExporter.GENAI_FILE));
+        genai = Json.readObjectFile(dir.resolve(OnnxExporter.GENAI_FILE));
         layers = genai.get("num_layers").asInt();
         kvHeads = genai.get("num_kv_heads").asInt();
         headDim = genai.get("head_dim").asInt();

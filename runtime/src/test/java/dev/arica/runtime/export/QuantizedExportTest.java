@@ -78,7 +78,7 @@ class QuantizedExportTest {
         Path dir = tmp.resolve(id + (portable ? "-portable" : "-nbits"));
         if (!Files.exists(dir)) {
             try (AricaCheckpoint a = AricaCheckpoint.open(ARICA.get(id))) {
-                LlamaOnnxExporter.export(a, dir, LlamaOnnxExporter.Options.defaults().withPortable(portable)
+                OnnxExporter.export(a, dir, OnnxExporter.Options.defaults().withPortable(portable)
                         .withAccuracyLevel(0), Progress.NONE);
             }
         }
@@ -94,7 +94,7 @@ class QuantizedExportTest {
                 AricaDequantizer.convert(f, hf, Converter.Options.defaults(), Progress.NONE);
             }
             try (Checkpoint c = Checkpoint.open(hf)) {
-                LlamaOnnxExporter.export(c, dir, LlamaOnnxExporter.Options.defaults(), Progress.NONE);
+                OnnxExporter.export(c, dir, OnnxExporter.Options.defaults(), Progress.NONE);
             }
         }
         return dir;
@@ -150,9 +150,9 @@ class QuantizedExportTest {
             // B (codes) and fp16 scales hold exactly the stored bytes of q4_0 blocks.
             long planes = m.initializers().stream().filter(i -> i.name().contains(".MatMulNBits.")).mapToLong(OnnxModel.Initializer::bytes).sum();
             assertEquals(quantizedBytes, planes);
-            assertEquals("q4_0 x 35 (MatMulNBits, accuracy_level 0)", m.metadata().get(LlamaOnnxExporter.QUANTIZATION_METADATA));
+            assertEquals("q4_0 x 35 (MatMulNBits, accuracy_level 0)", m.metadata().get(OnnxExporter.QUANTIZATION_METADATA));
         }
-        JsonNode g = Json.readObjectFile(dir.resolve(LlamaOnnxExporter.GENAI_FILE));
+        JsonNode g = Json.readObjectFile(dir.resolve(OnnxExporter.GENAI_FILE));
         assertEquals("MatMulNBits", g.get("quantization").get("operator").asText());
         assertEquals("q4_0", g.get("quantization").get("weights").get("model.layers.0.mlp.down_proj.weight").asText());
     }
@@ -169,7 +169,7 @@ class QuantizedExportTest {
             OnnxModel.Initializer codes = m.initializer("model.layers.0.mlp.down_proj.weight.quantized").orElseThrow();
             assertEquals(64L * 192 / 2, codes.bytes());
         }
-        assertEquals(21, Json.readObjectFile(dir.resolve(LlamaOnnxExporter.GENAI_FILE)).get("opset").asInt());
+        assertEquals(21, Json.readObjectFile(dir.resolve(OnnxExporter.GENAI_FILE)).get("opset").asInt());
     }
 
     @Test

@@ -16,7 +16,7 @@ import dev.arica.formats.Tensor;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.onnx.OnnxModel;
 import dev.arica.formats.testing.Stories260K;
-import dev.arica.runtime.export.LlamaOnnxExporter.Flavour;
+import dev.arica.runtime.export.OnnxExporter.Flavour;
 import java.io.ByteArrayOutputStream;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -61,12 +61,12 @@ class Stories260KExportTest {
         f16 = tmp.resolve("f16");
         ort32 = tmp.resolve("ort-f32");
         ort16 = tmp.resolve("ort-f16");
-        LlamaOnnxExporter.Options ort = LlamaOnnxExporter.Options.defaults().withFlavour(Flavour.ORT_OPTIMIZED);
+        OnnxExporter.Options ort = OnnxExporter.Options.defaults().withFlavour(Flavour.ORT_OPTIMIZED);
         try (Checkpoint c = Checkpoint.open(model)) {
-            LlamaOnnxExporter.export(c, f32, LlamaOnnxExporter.Options.defaults(), Progress.NONE);
-            LlamaOnnxExporter.export(c, f16, LlamaOnnxExporter.Options.defaults().withWeightType(DType.F16), Progress.NONE);
-            LlamaOnnxExporter.export(c, ort32, ort, Progress.NONE);
-            LlamaOnnxExporter.export(c, ort16, ort.withWeightType(DType.F16), Progress.NONE);
+            OnnxExporter.export(c, f32, OnnxExporter.Options.defaults(), Progress.NONE);
+            OnnxExporter.export(c, f16, OnnxExporter.Options.defaults().withWeightType(DType.F16), Progress.NONE);
+            OnnxExporter.export(c, ort32, ort, Progress.NONE);
+            OnnxExporter.export(c, ort16, ort.withWeightType(DType.F16), Progress.NONE);
         }
     }
 
@@ -177,12 +177,12 @@ class Stories260KExportTest {
             for (String gone : List.of("Pow", "ReduceMean", "Softmax", "Sigmoid", "Cos", "Sin", "MatMul", "Transpose")) {
                 assertFalse(ops.containsKey(gone), gone + " should be fused away");
             }
-            assertEquals("ort-optimized", m.metadata().get(LlamaOnnxExporter.FLAVOUR_METADATA));
+            assertEquals("ort-optimized", m.metadata().get(OnnxExporter.FLAVOUR_METADATA));
             assertEquals(List.of(512L, 4L), List.of(m.initializer("rope/cos_cache").orElseThrow().info().orElseThrow().shape()[0],
                     m.initializer("rope/sin_cache").orElseThrow().info().orElseThrow().shape()[1]));
         }
         try (OnnxModel m = OnnxModel.open(f32.resolve("model.onnx"))) {
-            assertEquals("standard", m.metadata().get(LlamaOnnxExporter.FLAVOUR_METADATA));
+            assertEquals("standard", m.metadata().get(OnnxExporter.FLAVOUR_METADATA));
         }
         assertEquals("ort-optimized", Json.readObjectFile(ort32.resolve("arica-genai.json")).get("flavour").asText());
         assertEquals("standard", Json.readObjectFile(f32.resolve("arica-genai.json")).get("flavour").asText());

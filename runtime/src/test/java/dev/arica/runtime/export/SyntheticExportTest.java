@@ -8,7 +8,7 @@ import ai.onnxruntime.OrtException;
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.DType;
 import dev.arica.formats.Progress;
-import dev.arica.runtime.export.LlamaOnnxExporter.Flavour;
+import dev.arica.runtime.export.OnnxExporter.Flavour;
 import dev.arica.testdata.SyntheticLlama;
 import dev.arica.testdata.SyntheticLlama.Preset;
 import dev.arica.testdata.SyntheticLlama.Spec;
@@ -55,7 +55,7 @@ class SyntheticExportTest {
     private Path export(Path hf, DType weights, Flavour flavour) throws Exception {
         Path out = tmp.resolve(hf.getFileName() + "-onnx-" + weights.name().toLowerCase(Locale.ROOT) + "-" + flavour.id);
         try (Checkpoint c = Checkpoint.open(hf)) {
-            LlamaOnnxExporter.export(c, out, LlamaOnnxExporter.Options.defaults().withWeightType(weights)
+            OnnxExporter.export(c, out, OnnxExporter.Options.defaults().withWeightType(weights)
                     .withFlavour(flavour), Progress.NONE);
         }
         return out;

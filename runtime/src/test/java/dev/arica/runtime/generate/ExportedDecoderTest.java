@@ -8,7 +8,7 @@ import dev.arica.formats.Checkpoint;
 import dev.arica.formats.Progress;
 import dev.arica.formats.testing.Stories260K;
 import dev.arica.runtime.ToyOnnx;
-import dev.arica.runtime.export.LlamaOnnxExporter;
+import dev.arica.runtime.export.OnnxExporter;
 import dev.arica.runtime.ort.Device;
 import dev.arica.runtime.ort.InferenceSession;
 import dev.arica.runtime.tokenizer.Tokenizer;
@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * What {@link LlamaOnnxExporter} writes is what {@link GenAiConfig} and {@link OnnxDecoder} read (the two
+ * What {@link OnnxExporter} writes is what {@link GenAiConfig} and {@link OnnxDecoder} read (the two
  * were written separately): an exported directory opens and generates without any other help.
  */
 class ExportedDecoderTest {
@@ -38,7 +38,7 @@ class ExportedDecoderTest {
         SyntheticLlama.write(hf, spec, Long.MAX_VALUE, Progress.NONE);
         Path out = tmp.resolve("gqa-onnx");
         try (Checkpoint c = Checkpoint.open(hf)) {
-            LlamaOnnxExporter.export(c, out, LlamaOnnxExporter.Options.defaults(), Progress.NONE);
+            OnnxExporter.export(c, out, OnnxExporter.Options.defaults(), Progress.NONE);
         }
         GenAiConfig g = GenAiConfig.read(out.resolve(GenAiConfig.FILE));
         assertEquals(spec.layers(), g.numLayers());
@@ -74,7 +74,7 @@ class ExportedDecoderTest {
     void forwardAllOfStories260KGivesTheLogitsOfStepByStepDecoding() throws Exception {
         Path out = tmp.resolve("stories-rows");
         try (Checkpoint c = Checkpoint.open(Stories260K.checkpoint())) {
-            LlamaOnnxExporter.export(c, out, LlamaOnnxExporter.Options.defaults(), Progress.NONE);
+            OnnxExporter.export(c, out, OnnxExporter.Options.defaults(), Progress.NONE);
         }
         Stories260K.Greedy ref = Stories260K.greedy().getFirst();
         int[] ids = ref.ids();
@@ -124,7 +124,7 @@ class ExportedDecoderTest {
     void anExportedStories260KReproducesTheGreedyReference() throws Exception {
         Path out = tmp.resolve("stories-onnx");
         try (Checkpoint c = Checkpoint.open(Stories260K.checkpoint())) {
-            LlamaOnnxExporter.export(c, out, LlamaOnnxExporter.Options.defaults(), Progress.NONE);
+            OnnxExporter.export(c, out, OnnxExporter.Options.defaults(), Progress.NONE);
         }
         Tokenizer tok = Tokenizer.open(out);
         try (OnnxDecoder d = OnnxDecoder.open(out, new InferenceSession.Options(Device.CPU, 1, 0))) {

@@ -10,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.arica.formats.AtomicOutput;
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.Progress;
-import dev.arica.runtime.export.LlamaOnnxExporter;
+import dev.arica.runtime.export.OnnxExporter;
 import dev.arica.testdata.SyntheticLlama;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -44,7 +44,7 @@ class OnnxExportCacheTest {
 
     static OnnxExportCache.Entry export(OnnxExportCache cache, Path model, String producer) throws IOException {
         try (Checkpoint c = Checkpoint.open(model)) {
-            return cache.export(c, LlamaOnnxExporter.Options.defaults(), producer, Progress.NONE);
+            return cache.export(c, OnnxExporter.Options.defaults(), producer, Progress.NONE);
         }
     }
 
@@ -63,7 +63,7 @@ class OnnxExportCacheTest {
         OnnxExportCache.Entry first = export(cache, hf, "arica test");
         assertTrue(first.exported());
         assertEquals(root.resolve("onnx").resolve(first.key()), first.directory());
-        assertTrue(Files.isRegularFile(first.directory().resolve(LlamaOnnxExporter.GENAI_FILE)));
+        assertTrue(Files.isRegularFile(first.directory().resolve(OnnxExporter.GENAI_FILE)));
         assertEquals(40, first.key().length());
         OnnxExportCache.Entry again = export(cache, hf, "arica test");
         assertFalse(again.exported());
@@ -94,10 +94,10 @@ class OnnxExportCacheTest {
         Files.writeString(edited.resolve("generation_config.json"), "{\"bos_token_id\": 1, \"eos_token_id\": [2, 0]}\n");
         assertNotEquals(base, export(cache, edited, "arica 1").key(), "another side file");
         try (Checkpoint c = Checkpoint.open(hf)) {
-            String f16 = cache.export(c, LlamaOnnxExporter.Options.defaults().withWeightType(dev.arica.formats.DType.F16),
+            String f16 = cache.export(c, OnnxExporter.Options.defaults().withWeightType(dev.arica.formats.DType.F16),
                     "arica 1", Progress.NONE).key();
             assertNotEquals(base, f16, "other export options");
-            assertTrue(OnnxExportCache.describe(c, LlamaOnnxExporter.Options.defaults(), "arica 1", root)
+            assertTrue(OnnxExportCache.describe(c, OnnxExporter.Options.defaults(), "arica 1", root)
                     .contains("\ndata "), "the data files' digests are part of the key");
         }
     }
@@ -118,7 +118,7 @@ class OnnxExportCacheTest {
             public void finish() {}
         };
         try (Checkpoint c = Checkpoint.open(hf)) {
-            assertThrows(UncheckedIOException.class, () -> cache.export(c, LlamaOnnxExporter.Options.defaults(), "arica t", failing));
+            assertThrows(UncheckedIOException.class, () -> cache.export(c, OnnxExporter.Options.defaults(), "arica t", failing));
         }
         assertEquals(List.of(), names(root.resolve("onnx")), "no entry and no temporary");
         assertTrue(export(cache, hf, "arica t").exported(), "the next run exports");

@@ -35,14 +35,14 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Exports a Hugging Face Llama checkpoint (or anything {@link Checkpoint#open} presents as one, such as a
- * llama2.c import) as an ONNX decoder with a key/value cache, in a directory that holds everything a
+ * Exports a checkpoint of a described family (Llama, Mistral, Gemma-2, GPT-2, Falcon: anything {@link Checkpoint#open}
+ * presents as one, such as a llama2.c import or an .arica file) as an ONNX decoder with a key/value cache, in a directory that holds everything a
  * generator needs: {@value #MODEL_FILE} and its external data, config.json, generation_config.json, the
  * tokenizer files, and {@value #GENAI_FILE} describing the graph's inputs and outputs. Weights stream from
  * the input's mapping to the data file one tensor at a time (cast in small chunks when asked), so memory
  * stays flat whatever the model's size; the directory appears only when complete.
  */
-public final class LlamaOnnxExporter {
+public final class OnnxExporter {
 
     public static final String MODEL_FILE = "model.onnx";
     public static final String GENAI_FILE = "arica-genai.json";
@@ -137,7 +137,7 @@ public final class LlamaOnnxExporter {
     public record Result(Path directory, DecoderConfig config, int nodes, int weights, long weightBytes,
             String quantization, List<String> files) {}
 
-    private LlamaOnnxExporter() {}
+    private OnnxExporter() {}
 
     public static Result export(Checkpoint in, Path out, Options options, Progress progress) throws IOException {
         ModelDescription description = ModelDescription.of(in, "ONNX export");
@@ -248,7 +248,7 @@ public final class LlamaOnnxExporter {
     }
 
     private static String version() {
-        String v = LlamaOnnxExporter.class.getPackage().getImplementationVersion();
+        String v = OnnxExporter.class.getPackage().getImplementationVersion();
         return v == null ? "dev" : v;
     }
 }
