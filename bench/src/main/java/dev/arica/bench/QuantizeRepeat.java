@@ -1,9 +1,9 @@
 package dev.arica.bench;
 
-import dev.arica.formats.ChunkPipeline;
 import dev.arica.formats.Checkpoint;
-import dev.arica.formats.FileDigest;
 import dev.arica.formats.Progress;
+import dev.arica.formats.io.ChunkPipeline;
+import dev.arica.formats.io.FileDigest;
 import dev.arica.formats.quant.QuantLayout;
 import dev.arica.formats.quant.Scheme;
 import dev.arica.quantize.CheckpointQuantizer;

@@ -1,15 +1,15 @@
 package dev.arica.cli;
 
-import dev.arica.formats.ByteSize;
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.Converter;
 import dev.arica.formats.DType;
 import dev.arica.formats.FloatCast;
 import dev.arica.formats.Progress;
 import dev.arica.formats.arica.AricaFile;
+import dev.arica.formats.io.ByteSize;
 import dev.arica.quantize.AricaDequantizer;
-import java.nio.file.Files;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;

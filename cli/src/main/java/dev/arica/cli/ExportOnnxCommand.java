@@ -1,9 +1,9 @@
 package dev.arica.cli;
 
-import dev.arica.formats.ByteSize;
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.DType;
 import dev.arica.formats.FloatCast;
+import dev.arica.formats.io.ByteSize;
 import dev.arica.runtime.export.OnnxExporter;
 import java.io.PrintWriter;
 import java.nio.file.Path;

@@ -1,8 +1,8 @@
 package dev.arica.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.arica.formats.AtomicOutput;
-import dev.arica.formats.Json;
+import dev.arica.formats.io.AtomicOutput;
+import dev.arica.formats.io.Json;
 import dev.arica.formats.npy.NpyFloatWriter;
 import dev.arica.runtime.generate.ForwardPass;
 import dev.arica.runtime.generate.OnnxDecoder;
@@ -15,8 +15,8 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;

@@ -1,7 +1,7 @@
 package dev.arica.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.arica.formats.Json;
+import dev.arica.formats.io.Json;
 import dev.arica.runtime.generate.Generator;
 import dev.arica.runtime.generate.OnnxDecoder;
 import dev.arica.runtime.generate.Sampler;
@@ -14,8 +14,8 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;

@@ -3,14 +3,14 @@ package dev.arica.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.arica.formats.ByteSize;
 import dev.arica.formats.Checkpoint;
-import dev.arica.formats.Json;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.arica.AricaEntry;
 import dev.arica.formats.arica.AricaFile;
 import dev.arica.formats.arica.Storage;
 import dev.arica.formats.hf.HfCheckpoint;
+import dev.arica.formats.io.ByteSize;
+import dev.arica.formats.io.Json;
 import dev.arica.formats.onnx.OnnxModel;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -19,10 +19,10 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code arica inspect}: what is in a checkpoint, from its headers alone. */
 @Command(name = "inspect", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,

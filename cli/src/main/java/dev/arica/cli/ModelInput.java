@@ -2,9 +2,9 @@ package dev.arica.cli;
 
 import dev.arica.formats.AuxFile;
 import dev.arica.formats.Checkpoint;
-import dev.arica.formats.FileDigest;
 import dev.arica.formats.arica.AricaCheckpoint;
 import dev.arica.formats.arica.AricaFile;
+import dev.arica.formats.io.FileDigest;
 import dev.arica.formats.llama2c.Llama2cCheckpoint;
 import dev.arica.runtime.export.OnnxExporter;
 import dev.arica.runtime.generate.GenAiConfig;

@@ -1,7 +1,7 @@
 package dev.arica.cli;
 
-import dev.arica.formats.ByteSize;
 import dev.arica.formats.Progress;
+import dev.arica.formats.io.ByteSize;
 import java.io.PrintWriter;
 import java.util.Locale;
 import java.util.concurrent.atomic.AtomicLong;

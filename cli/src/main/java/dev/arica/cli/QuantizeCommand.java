@@ -2,13 +2,13 @@ package dev.arica.cli;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.arica.formats.ByteSize;
 import dev.arica.formats.Checkpoint;
-import dev.arica.formats.ChunkPipeline;
-import dev.arica.formats.FileDigest;
 import dev.arica.formats.FloatCast;
-import dev.arica.formats.Json;
 import dev.arica.formats.arica.AricaFile;
+import dev.arica.formats.io.ByteSize;
+import dev.arica.formats.io.ChunkPipeline;
+import dev.arica.formats.io.FileDigest;
+import dev.arica.formats.io.Json;
 import dev.arica.formats.quant.QuantLayout;
 import dev.arica.formats.quant.Scheme;
 import dev.arica.quantize.CheckpointQuantizer;
@@ -113,7 +113,7 @@ final class QuantizeCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         printTable(out, report);
         if (reportFile != null) {
-            dev.arica.formats.AtomicOutput.writeString(reportFile, Json.MAPPER.writerWithDefaultPrettyPrinter()
+            dev.arica.formats.io.AtomicOutput.writeString(reportFile, Json.MAPPER.writerWithDefaultPrettyPrinter()
                     .writeValueAsString(json(report, options)) + "\n");
         }
         out.flush();

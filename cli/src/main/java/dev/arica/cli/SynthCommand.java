@@ -1,9 +1,9 @@
 package dev.arica.cli;
 
-import dev.arica.formats.ByteSize;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.Converter;
 import dev.arica.formats.DType;
+import dev.arica.formats.io.ByteSize;
 import dev.arica.testdata.SyntheticLlama;
 import dev.arica.testdata.SyntheticModel;
 import java.io.PrintWriter;

@@ -2,8 +2,8 @@ package dev.arica.cli;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.arica.formats.ByteSize;
-import dev.arica.formats.Json;
+import dev.arica.formats.io.ByteSize;
+import dev.arica.formats.io.Json;
 import dev.arica.upscale.LayerMap;
 import dev.arica.upscale.LayerSpec;
 import dev.arica.upscale.Upscaler;

@@ -1,8 +1,8 @@
 package dev.arica.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.arica.formats.AtomicOutput;
-import dev.arica.formats.Json;
+import dev.arica.formats.io.AtomicOutput;
+import dev.arica.formats.io.Json;
 import dev.arica.runtime.generate.OnnxDecoder;
 import dev.arica.runtime.ort.Device;
 import dev.arica.runtime.ort.ExecutionProvider;
@@ -23,8 +23,8 @@ import java.util.List;
 import java.util.OptionalDouble;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 

@@ -2,7 +2,7 @@ package dev.arica.cli;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.arica.formats.Json;
+import dev.arica.formats.io.Json;
 import dev.arica.runtime.validate.Thresholds;
 import dev.arica.runtime.validate.ValidationReport;
 

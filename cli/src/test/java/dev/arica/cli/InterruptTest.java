@@ -7,9 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import dev.arica.formats.AtomicOutput;
 import dev.arica.formats.DType;
 import dev.arica.formats.Progress;
+import dev.arica.formats.io.AtomicOutput;
 import dev.arica.testdata.SyntheticLlama;
 import java.io.File;
 import java.io.IOException;

@@ -2,6 +2,7 @@ package dev.arica.formats;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.hf.HfCheckpoint;
+import dev.arica.formats.io.FileRange;
 import dev.arica.formats.llama2c.Llama2cCheckpoint;
 import dev.arica.formats.safetensors.SafetensorsFile;
 import java.io.IOException;

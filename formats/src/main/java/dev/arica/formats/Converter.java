@@ -2,6 +2,7 @@ package dev.arica.formats;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.hf.HfCheckpointWriter;
+import dev.arica.formats.io.CastPipeline;
 import dev.arica.formats.safetensors.SafetensorsWriter;
 import java.io.IOException;
 import java.nio.file.Files;

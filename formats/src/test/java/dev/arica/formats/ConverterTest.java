@@ -18,6 +18,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.TestSupport.St;
 import dev.arica.formats.hf.HfCheckpoint;
 import dev.arica.formats.hf.HfCheckpointWriter;
+import dev.arica.formats.io.Json;
 import dev.arica.formats.safetensors.SafetensorsFile;
 import java.io.IOException;
 import java.nio.ByteBuffer;

@@ -1,9 +1,7 @@
 package dev.arica.quantize;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.arica.formats.CastPipeline;
 import dev.arica.formats.CheckpointWriter;
-import dev.arica.formats.ChunkPipeline;
 import dev.arica.formats.Converter;
 import dev.arica.formats.DType;
 import dev.arica.formats.FloatCast;
@@ -14,6 +12,8 @@ import dev.arica.formats.arica.AricaEntry;
 import dev.arica.formats.arica.AricaFile;
 import dev.arica.formats.arica.Storage;
 import dev.arica.formats.hf.HfCheckpointWriter;
+import dev.arica.formats.io.CastPipeline;
+import dev.arica.formats.io.ChunkPipeline;
 import dev.arica.formats.quant.QuantLayout;
 import dev.arica.formats.safetensors.SafetensorsWriter;
 import java.io.IOException;

@@ -1,6 +1,6 @@
 package dev.arica.quantize;
 
-import dev.arica.formats.FileDigest;
+import dev.arica.formats.io.FileDigest;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.file.Path;

@@ -5,9 +5,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.luben.zstd.Zstd;
 import dev.arica.formats.AuxFile;
 import dev.arica.formats.DType;
-import dev.arica.formats.FileRange;
 import dev.arica.formats.FormatException;
-import dev.arica.formats.Json;
+import dev.arica.formats.io.FileRange;
+import dev.arica.formats.io.Json;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -360,7 +360,7 @@ public final class AricaFile implements AutoCloseable {
                         return Optional.of(new Problem(e.name(), ex.problem()));
                     }
                 }
-                dev.arica.formats.MappedMemory.release(s);
+                dev.arica.formats.io.MappedMemory.release(s);
                 progress.advance(e.length());
             }
             for (FileEntry f : files) {

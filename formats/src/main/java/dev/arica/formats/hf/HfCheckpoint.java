@@ -4,11 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.AuxFile;
 import dev.arica.formats.Checkpoint;
-import dev.arica.formats.FileRange;
 import dev.arica.formats.FormatException;
-import dev.arica.formats.Json;
 import dev.arica.formats.Tensor;
 import dev.arica.formats.TensorInfo;
+import dev.arica.formats.io.FileRange;
+import dev.arica.formats.io.Json;
 import dev.arica.formats.safetensors.SafetensorsFile;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -170,7 +170,7 @@ public final class HfCheckpoint implements Checkpoint {
             for (Path p : s.sorted().toList()) {
                 String name = p.getFileName().toString();
                 if (Files.isRegularFile(p) && !tensorFiles.contains(name) && !name.equals(CONFIG)
-                        && !name.contains(dev.arica.formats.AtomicOutput.TEMP_MARK)) {
+                        && !name.contains(dev.arica.formats.io.AtomicOutput.TEMP_MARK)) {
                     out.add(AuxFile.copyOf(name, p));
                 }
             }

@@ -1,11 +1,11 @@
 package dev.arica.formats.hf;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.arica.formats.AtomicOutput;
 import dev.arica.formats.AuxFile;
 import dev.arica.formats.CheckpointWriter;
-import dev.arica.formats.Json;
 import dev.arica.formats.TensorInfo;
+import dev.arica.formats.io.AtomicOutput;
+import dev.arica.formats.io.Json;
 import dev.arica.formats.safetensors.SafetensorsWriter;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;

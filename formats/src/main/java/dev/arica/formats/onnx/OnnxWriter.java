@@ -2,9 +2,9 @@ package dev.arica.formats.onnx;
 
 import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.UnsafeByteOperations;
-import dev.arica.formats.AtomicOutput;
 import dev.arica.formats.CheckpointWriter;
 import dev.arica.formats.TensorInfo;
+import dev.arica.formats.io.AtomicOutput;
 import dev.arica.formats.onnx.proto.GraphProto;
 import dev.arica.formats.onnx.proto.ModelProto;
 import dev.arica.formats.onnx.proto.StringStringEntryProto;

@@ -2,10 +2,10 @@ package dev.arica.formats.safetensors;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.arica.formats.AtomicOutput;
 import dev.arica.formats.CheckpointWriter;
-import dev.arica.formats.Json;
 import dev.arica.formats.TensorInfo;
+import dev.arica.formats.io.AtomicOutput;
+import dev.arica.formats.io.Json;
 import java.io.EOFException;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;

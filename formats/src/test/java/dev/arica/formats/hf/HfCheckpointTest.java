@@ -67,7 +67,7 @@ class HfCheckpointTest {
         Path dir = sharded(index(GOOD_MAP));
         try (HfCheckpoint c = HfCheckpoint.open(dir)) {
             for (String name : List.of("a", "b", "c")) {
-                dev.arica.formats.FileRange r = c.location(name).orElseThrow();
+                dev.arica.formats.io.FileRange r = c.location(name).orElseThrow();
                 byte[] file = Files.readAllBytes(r.file());
                 assertArrayEquals(bytesOf(c.tensor(name)), java.util.Arrays.copyOfRange(file, (int) r.offset(),
                         (int) (r.offset() + r.length())), name);

@@ -13,10 +13,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.arica.formats.AtomicOutput;
 import dev.arica.formats.DType;
-import dev.arica.formats.Json;
 import dev.arica.formats.TensorInfo;
+import dev.arica.formats.io.AtomicOutput;
+import dev.arica.formats.io.Json;
 import java.io.ByteArrayOutputStream;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -188,7 +188,7 @@ class SafetensorsWriterTest {
         try (SafetensorsFile r = SafetensorsFile.open(f)) {
             assertArrayEquals(java.util.Arrays.copyOfRange(source, 3, 19), bytesOf(r.tensor("a")));
             assertArrayEquals(java.util.Arrays.copyOfRange(source, 84, 100), bytesOf(r.tensor("b")));
-            dev.arica.formats.FileRange at = r.location("b").orElseThrow();
+            dev.arica.formats.io.FileRange at = r.location("b").orElseThrow();
             assertEquals(f, at.file());
             assertEquals(Files.size(f) - 16, at.offset());
             assertEquals(16, at.length());

@@ -1,7 +1,7 @@
 package dev.arica.formats.testing;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.arica.formats.Json;
+import dev.arica.formats.io.Json;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

@@ -2,7 +2,7 @@ package dev.arica.runtime.export;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.arica.formats.Json;
+import dev.arica.formats.io.Json;
 import dev.arica.formats.model.DecoderConfig;
 import java.util.Collection;
 import java.util.List;

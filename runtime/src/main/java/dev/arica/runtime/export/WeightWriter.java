@@ -2,10 +2,10 @@ package dev.arica.runtime.export;
 
 import dev.arica.formats.DType;
 import dev.arica.formats.FloatCast;
-import dev.arica.formats.MappedMemory;
 import dev.arica.formats.Progress;
 import dev.arica.formats.Tensor;
 import dev.arica.formats.arica.AricaCheckpoint;
+import dev.arica.formats.io.MappedMemory;
 import dev.arica.formats.onnx.OnnxWriter;
 import dev.arica.quantize.Quantizer;
 import java.io.IOException;

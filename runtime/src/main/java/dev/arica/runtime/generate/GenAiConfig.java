@@ -3,7 +3,7 @@ package dev.arica.runtime.generate;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.FormatException;
-import dev.arica.formats.Json;
+import dev.arica.formats.io.Json;
 import dev.arica.formats.model.ConfigFields;
 import java.io.IOException;
 import java.nio.file.Path;

@@ -1,12 +1,12 @@
 package dev.arica.runtime.generate;
 
-import dev.arica.formats.AtomicOutput;
 import dev.arica.formats.AuxFile;
 import dev.arica.formats.Checkpoint;
-import dev.arica.formats.FileDigest;
-import dev.arica.formats.Json;
 import dev.arica.formats.Progress;
 import dev.arica.formats.TensorInfo;
+import dev.arica.formats.io.AtomicOutput;
+import dev.arica.formats.io.FileDigest;
+import dev.arica.formats.io.Json;
 import dev.arica.runtime.export.OnnxExporter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -3,7 +3,7 @@ package dev.arica.runtime.tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.FormatException;
-import dev.arica.formats.Json;
+import dev.arica.formats.io.Json;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

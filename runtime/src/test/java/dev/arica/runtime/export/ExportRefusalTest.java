@@ -6,12 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.arica.formats.AtomicOutput;
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.DType;
 import dev.arica.formats.FormatException;
-import dev.arica.formats.Json;
 import dev.arica.formats.Progress;
+import dev.arica.formats.io.AtomicOutput;
+import dev.arica.formats.io.Json;
 import dev.arica.testdata.SyntheticLlama;
 import dev.arica.testdata.SyntheticLlama.Preset;
 import java.nio.file.DirectoryNotEmptyException;

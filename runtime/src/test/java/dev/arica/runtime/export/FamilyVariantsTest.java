@@ -45,7 +45,7 @@ class FamilyVariantsTest {
         SyntheticLlama.Spec s = SyntheticExportTest.sharp(SyntheticLlama.Preset.TINY_GQA);
         Path hf = tmp.resolve("mistral-" + flavour.id);
         SyntheticLlama.write(hf, s, Long.MAX_VALUE, Progress.NONE);
-        ObjectNode cfg = (ObjectNode) dev.arica.formats.Json.readObjectFile(hf.resolve("config.json"));
+        ObjectNode cfg = (ObjectNode) dev.arica.formats.io.Json.readObjectFile(hf.resolve("config.json"));
         cfg.put("model_type", "mistral").put("sliding_window", 5);
         cfg.putArray("architectures").add("MistralForCausalLM");
         Files.writeString(hf.resolve("config.json"), cfg.toString());

@@ -5,7 +5,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.arica.formats.Json;
+import dev.arica.formats.io.Json;
 import java.io.IOException;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;

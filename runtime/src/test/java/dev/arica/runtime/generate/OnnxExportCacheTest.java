@@ -7,9 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.arica.formats.AtomicOutput;
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.Progress;
+import dev.arica.formats.io.AtomicOutput;
 import dev.arica.runtime.export.OnnxExporter;
 import dev.arica.testdata.SyntheticLlama;
 import java.io.IOException;

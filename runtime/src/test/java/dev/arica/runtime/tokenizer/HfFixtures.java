@@ -3,7 +3,7 @@ package dev.arica.runtime.tokenizer;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.arica.formats.Json;
+import dev.arica.formats.io.Json;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,5 +1,6 @@
-package dev.arica.formats;
+package dev.arica.formats.io;
 
+import dev.arica.formats.Progress;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.lang.foreign.Arena;

@@ -1,4 +1,4 @@
-package dev.arica.formats;
+package dev.arica.formats.io;
 
 import java.util.Locale;
 import java.util.regex.Matcher;

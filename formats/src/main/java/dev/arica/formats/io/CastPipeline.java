@@ -1,5 +1,10 @@
-package dev.arica.formats;
+package dev.arica.formats.io;
 
+import dev.arica.formats.CheckpointWriter;
+import dev.arica.formats.DType;
+import dev.arica.formats.FloatCast;
+import dev.arica.formats.Progress;
+import dev.arica.formats.Tensor;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 
@@ -18,14 +23,14 @@ public final class CastPipeline implements AutoCloseable {
     private final CheckpointWriter writer;
     private final ChunkPipeline pipeline;
 
-    CastPipeline(CheckpointWriter writer, Progress progress) {
+    public CastPipeline(CheckpointWriter writer, Progress progress) {
         this.writer = writer;
         this.pipeline = new ChunkPipeline(writer::write, progress, BUFFER_BYTES,
                 ChunkPipeline.defaultThreads());
     }
 
     /** Writes {@code src} unchanged. */
-    void copy(Tensor src) throws IOException {
+    public void copy(Tensor src) throws IOException {
         pipeline.then(() -> writer.begin(src.name()));
         for (MemorySegment part : src.parts()) {
             pipeline.copy(part);
@@ -33,7 +38,7 @@ public final class CastPipeline implements AutoCloseable {
     }
 
     /** Writes {@code src} cast to {@code to}, chunk by chunk. */
-    void cast(Tensor src, DType to) throws IOException {
+    public void cast(Tensor src, DType to) throws IOException {
         pipeline.then(() -> writer.begin(src.name()));
         queueCast(pipeline, src, to);
     }
@@ -56,7 +61,7 @@ public final class CastPipeline implements AutoCloseable {
     }
 
     /** Writes every chunk still in flight. */
-    void drain() throws IOException {
+    public void drain() throws IOException {
         pipeline.drain();
     }
 

@@ -1,5 +1,6 @@
-package dev.arica.formats;
+package dev.arica.formats.io;
 
+import dev.arica.formats.CheckpointWriter;
 import java.nio.file.Path;
 
 /**

@@ -1,4 +1,4 @@
-package dev.arica.formats;
+package dev.arica.formats.io;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.arica.formats.FormatException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,4 +1,4 @@
-package dev.arica.formats;
+package dev.arica.formats.io;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
