@@ -102,21 +102,15 @@ public final class Gemma2Family implements Family {
 
     @Override
     public TensorTable tensors(DecoderConfig c, Set<String> names) {
-        long q = (long) c.heads() * c.headDim(), kv = (long) c.kvHeads() * c.headDim();
         TensorTable.Builder t = new TensorTable.Builder();
         t.add("model.embed_tokens.weight", Role.EMBEDDING, -1, c.vocab(), c.hidden());
         for (int i = 0; i < c.layers(); i++) {
             String p = "model.layers." + i + ".";
             t.add(p + "input_layernorm.weight", Role.ATTENTION_NORM, i, c.hidden());
-            t.add(p + "self_attn.q_proj.weight", Role.QUERY, i, q, c.hidden());
-            t.add(p + "self_attn.k_proj.weight", Role.KEY, i, kv, c.hidden());
-            t.add(p + "self_attn.v_proj.weight", Role.VALUE, i, kv, c.hidden());
-            t.add(p + "self_attn.o_proj.weight", Role.ATTENTION_OUTPUT, i, c.hidden(), q);
+            LlamaFamily.attention(t, p, i, c);
             t.add(p + "post_attention_layernorm.weight", Role.ATTENTION_OUTPUT_NORM, i, c.hidden());
             t.add(p + "pre_feedforward_layernorm.weight", Role.MLP_NORM, i, c.hidden());
-            t.add(p + "mlp.gate_proj.weight", Role.GATE, i, c.intermediate(), c.hidden());
-            t.add(p + "mlp.up_proj.weight", Role.UP, i, c.intermediate(), c.hidden());
-            t.add(p + "mlp.down_proj.weight", Role.DOWN, i, c.hidden(), c.intermediate());
+            LlamaFamily.gatedMlp(t, p, i, c);
             t.add(p + "post_feedforward_layernorm.weight", Role.MLP_OUTPUT_NORM, i, c.hidden());
         }
         t.add("model.norm.weight", Role.FINAL_NORM, -1, c.hidden());
