@@ -25,7 +25,8 @@ import picocli.CommandLine.ScopeType;
         versionProvider = Cli.Version.class,
         description = "Take LLM checkpoints apart and put them back together.",
         subcommands = {InspectCommand.class, ConvertCommand.class, QuantizeCommand.class, ExportOnnxCommand.class,
-                GenerateCommand.class, ValidateCommand.class, ForwardCommand.class, UpscaleCommand.class, VerifyCommand.class, SynthCommand.class,
+                GenerateCommand.class, ValidateCommand.class, ForwardCommand.class, UpscaleCommand.class, MergeLoraCommand.class,
+                VerifyCommand.class, SynthCommand.class,
                 CommandLine.HelpCommand.class},
         usageHelpAutoWidth = true)
 public final class Cli implements Runnable {

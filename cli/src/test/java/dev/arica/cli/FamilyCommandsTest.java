@@ -40,67 +40,27 @@ class FamilyCommandsTest {
     static Path tmp;
 
     static Path cache;
+    static ReferenceRuns runs;
 
     @BeforeAll
     static void setUp() {
         OrtRuntime.start(Path.of("target", "ort-native-cache").toAbsolutePath());
         cache = tmp.resolve("cache");
+        runs = new ReferenceRuns(tmp, cache);
     }
 
     static Stream<Arguments> modelsAndGraphs() {
         return MODELS.stream().flatMap(m -> Stream.of("standard", "ort-optimized").map(g -> Arguments.of(m, g)));
     }
 
-    static String list(long[] ids) {
-        return Arrays.stream(ids).mapToObj(Long::toString).collect(Collectors.joining(","));
-    }
-
-    static CliTesting.Run runs(String command, Path model, String... args) {
-        List<String> all = new ArrayList<>(List.of(command, model.toString(), "--cache-dir", cache.toString(), "--threads",
-                "1", "--device", "cpu"));
-        all.addAll(Arrays.asList(args));
-        CliTesting.Run r = run(all.toArray(String[]::new));
-        assertEquals(ExitCode.OK, r.exit(), r::toString);
-        return r;
-    }
-
-    /** The largest difference between forward's logits over the reference ids and the reference logits. */
-    static double forwardError(ReferenceModel ref, Path model, String graph) throws IOException {
-        Path npy = tmp.resolve(model.getFileName() + "-" + graph + ".npy");
-        runs("forward", model, "--ids", list(ref.logitIds()), "-o", npy.toString(), "--graph", graph);
-        ForwardCommandTest.Npy got = ForwardCommandTest.Npy.read(npy);
-        float[][] want = ref.logits(got.cols());
-        assertEquals(want.length, got.rows());
-        double worst = 0;
-        for (int t = 0; t < want.length; t++) {
-            for (int v = 0; v < got.cols(); v++) {
-                worst = Math.max(worst, Math.abs(want[t][v] - got.values()[t][v]));
-            }
-        }
-        return worst;
-    }
-
-    static long[] greedy(ReferenceModel ref, Path model, String... extra) throws IOException {
-        long[] want = ref.greedyIds();
-        List<String> args = new ArrayList<>(List.of("--ids", list(ref.promptIds()), "--max-new-tokens",
-                Integer.toString(want.length - ref.promptIds().length), "--json"));
-        args.addAll(Arrays.asList(extra));
-        JsonNode j = runs("generate", model, args.toArray(String[]::new)).json();
-        long[] got = new long[j.get("ids").size()];
-        for (int i = 0; i < got.length; i++) {
-            got[i] = j.get("ids").get(i).longValue();
-        }
-        return got;
-    }
-
     @ParameterizedTest(name = "{0} {1}")
     @MethodSource("modelsAndGraphs")
     void forwardAndGenerateReproduceTheReference(String model, String graph) throws IOException {
         ReferenceModel ref = new ReferenceModel(model);
-        double worst = forwardError(ref, ref.dir(), graph);
+        double worst = runs.forwardError(ref, ref.dir(), graph);
         // Measured: at most 1.9e-6 (standard) and 3.8e-6 (ort-optimized) over the three models.
         assertTrue(worst <= 1e-4, model + " " + graph + ": forward differs from the reference by " + worst);
-        assertArrayEquals(ref.greedyIds(), greedy(ref, ref.dir(), "--graph", graph), model + " " + graph);
+        assertArrayEquals(ref.greedyIds(), runs.greedy(ref, ref.dir(), "--graph", graph), model + " " + graph);
     }
 
     @ParameterizedTest
@@ -109,11 +69,11 @@ class FamilyCommandsTest {
         ReferenceModel ref = new ReferenceModel(model);
         Path f16 = tmp.resolve(model + "-f16");
         ok("convert", ref.dir().toString(), "-o", f16.toString(), "--dtype", "f16");
-        double worst = forwardError(ref, f16, "standard");
+        double worst = runs.forwardError(ref, f16, "standard");
         // Stated tolerance of f16 weights (float32 compute) on these logits: 5e-2 (measured: gemma2 0.040, falcon 0.018,
         // gpt2 0.010).
         assertTrue(worst <= 5e-2, model + " f16: forward differs from the reference by " + worst);
-        assertArrayEquals(ref.greedyIds(), greedy(ref, f16), model + " f16 keeps the greedy ids");
+        assertArrayEquals(ref.greedyIds(), runs.greedy(ref, f16), model + " f16 keeps the greedy ids");
     }
 
     @ParameterizedTest
@@ -127,12 +87,12 @@ class FamilyCommandsTest {
         Path dequantized = tmp.resolve(model + "-q8_0-dequantized");
         ok("convert", q.toString(), "-o", dequantized.toString());
         CliTesting.Run exact = run("validate", "--reference", dequantized.toString(), "--candidate", q.toString(), "--ids",
-                list(ref.promptIds()), "--min-agreement", "0.98", "--max-kl", "0.001", "--cache-dir", cache.toString(),
+                ReferenceRuns.list(ref.promptIds()), "--min-agreement", "0.98", "--max-kl", "0.001", "--cache-dir", cache.toString(),
                 "--device", "cpu", "--threads", "1", "--accuracy-level", "0", "--json", "-");
         assertEquals(ExitCode.OK, exact.exit(), exact::toString);
         // Against the float model: what q8_0 costs these random-weight models (logit margins of 0.01 to 0.02).
         CliTesting.Run cost = run("validate", "--reference", ref.dir().toString(), "--candidate", q.toString(), "--ids",
-                list(ref.promptIds()), "--cache-dir", cache.toString(), "--device", "cpu", "--threads", "1",
+                ReferenceRuns.list(ref.promptIds()), "--cache-dir", cache.toString(), "--device", "cpu", "--threads", "1",
                 "--accuracy-level", "0", "--json", "-");
         assertEquals(ExitCode.OK, cost.exit(), cost::toString);
         double agreement = cost.json().findValue("top1_agreement").doubleValue();
@@ -164,10 +124,10 @@ class FamilyCommandsTest {
                 assertTrue(t.path("transposed").asBoolean(), t::toString);
             }
         }
-        long[] quantized = greedy(ref, q, "--accuracy-level", "0");
+        long[] quantized = runs.greedy(ref, q, "--accuracy-level", "0");
         Path dequantized = tmp.resolve("gpt2-conv1d-q8_0-dequantized");
         ok("convert", q.toString(), "-o", dequantized.toString());
-        assertArrayEquals(greedy(ref, dequantized), quantized, "the quantized graph runs its stored values exactly");
+        assertArrayEquals(runs.greedy(ref, dequantized), quantized, "the quantized graph runs its stored values exactly");
         // Against the float model: the same ids up to the 7th new token, whose reference margin (0.018) q8_0's
         // rounding flips on this random-weight model.
         int prompt = ref.promptIds().length;
@@ -190,7 +150,7 @@ class FamilyCommandsTest {
         assertEquals("[\"sliding_attention\",\"full_attention\",\"full_attention\",\"sliding_attention\","
                 + "\"full_attention\"]", CliTesting.JSON.readTree(moved.resolve("config.json").toFile()).get("layer_types")
                 .toString());
-        long[] ids = greedy(ref, solar);
+        long[] ids = runs.greedy(ref, solar);
         assertEquals(ref.greedyIds().length, ids.length, "the up-scaled model generates");
         assertArrayEquals(ref.promptIds(), Arrays.copyOf(ids, ref.promptIds().length));
     }
@@ -205,7 +165,7 @@ class FamilyCommandsTest {
         assertEquals(4, cfg.get("n_layer").asInt());
         assertTrue(cfg.path("num_hidden_layers").isMissingNode(), "no second layer count");
         assertTrue(names(up).contains("model.safetensors"));
-        long[] ids = greedy(ref, up);
+        long[] ids = runs.greedy(ref, up);
         assertEquals(ref.greedyIds().length, ids.length, "the up-scaled model generates");
     }
 

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.arica.formats.Progress;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.testing.Stories260K;
+import dev.arica.formats.testing.TestModels;
 import dev.arica.testdata.SyntheticLlama;
 import dev.arica.testdata.SyntheticLlama.Preset;
 import java.io.IOException;
@@ -194,5 +195,32 @@ class InspectCommandTest {
         String human = ok("inspect", bin.toString()).out();
         assertTrue(human.contains("260,032"), human);
         assertTrue(Pattern.compile("(?m)^format\\s+llama2c$").matcher(human).find(), human);
+    }
+
+    /** The family and its key hyper-parameters, or why there is none. */
+    @Test
+    void familiesAreNamedWithTheirHyperParameters() throws IOException {
+        JsonNode gemma = ok("inspect", "--json", TestModels.dir("tiny-gemma2").toString()).json();
+        assertEquals("gemma2", gemma.get("family").get("id").asText());
+        assertEquals(16, gemma.get("family").get("sliding_window").asInt());
+        assertEquals(24, gemma.get("family").get("head_dim").asInt());
+        assertEquals(50.0, gemma.get("family").get("attention_softcap").asDouble());
+        assertTrue(gemma.get("family_problem").isNull());
+        String human = ok("inspect", TestModels.dir("tiny-falcon").toString()).out();
+        assertTrue(human.contains("family      falcon: hidden 64, 3 layers, 4 heads x 16 (1 kv heads)"), human);
+        assertTrue(human.contains("parallel attention and MLP"), human);
+        String gpt2 = ok("inspect", TestModels.dir("tiny-gpt2").toString()).out();
+        assertTrue(gpt2.contains("family      gpt2: hidden 64, 3 layers, 4 heads x 16, MLP 256 gelu_tanh"), gpt2);
+        assertTrue(gpt2.contains("learned positions"), gpt2);
+
+        Path bloom = tmp.resolve("bloom");
+        SyntheticLlama.write(bloom, Preset.TINY.spec(), Long.MAX_VALUE, Progress.NONE);
+        Files.writeString(bloom.resolve("config.json"), Files.readString(bloom.resolve("config.json"))
+                .replace("\"llama\"", "\"bloom\""));
+        JsonNode j = ok("inspect", "--json", bloom.toString()).json();
+        assertTrue(j.get("family").isNull());
+        assertTrue(j.get("family_problem").asText().contains("model_type 'bloom' is not supported (supported: llama,"),
+                j.get("family_problem").asText());
+        assertEquals(Preset.TINY.spec().layers() * 9 + 2, j.get("tensors").size(), "the tensors are shown all the same");
     }
 }

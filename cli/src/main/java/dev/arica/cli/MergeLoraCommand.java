@@ -1,0 +1,80 @@
+package dev.arica.cli;
+
+import dev.arica.formats.Checkpoint;
+import dev.arica.formats.Converter;
+import dev.arica.formats.Progress;
+import dev.arica.formats.io.ByteSize;
+import dev.arica.upscale.lora.LoraAdapter;
+import dev.arica.upscale.lora.LoraMerge;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code arica merge-lora}: a base checkpoint with a PEFT LoRA adapter merged into its weights. */
+@Command(name = "merge-lora", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
+        description = {"Merge a PEFT LoRA adapter into a base checkpoint: W' = W + scaling * B @ A for every adapted "
+                + "module (scaling = lora_alpha / r, or / sqrt(r) with rsLoRA; rank_pattern and alpha_pattern per module; "
+                + "transposed for Conv1D and fan_in_fan_out), computed in float32 and written in the base's dtype "
+                + "(or --dtype); modules_to_save replace the base's tensors; everything else is copied unchanged. "
+                + "One weight at a time; written atomically like convert."})
+final class MergeLoraCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", paramLabel = "BASE", description = "The base checkpoint: an HF directory or a .safetensors file.")
+    Path base;
+
+    @Parameters(index = "1", paramLabel = "ADAPTER_DIR",
+            description = "The adapter: adapter_config.json and adapter_model.safetensors (or .bin).")
+    Path adapterDir;
+
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT",
+            description = "Output: ending in .safetensors means one file, anything else an HF directory.")
+    Path output;
+
+    @Option(names = "--dtype", paramLabel = "TYPE", description = "Cast floating-point tensors to f32, f16 or bf16.")
+    ConvertCommand.FloatType dtype;
+
+    @Option(names = "--scale", paramLabel = "S", defaultValue = "1",
+            description = "Multiplies every module's scaling (default: ${DEFAULT-VALUE}, the adapter's own).")
+    double scale;
+
+    @Option(names = "--max-shard-size", paramLabel = "SIZE", defaultValue = "5GB",
+            description = "Largest shard of a directory output (default: ${DEFAULT-VALUE}).")
+    String maxShardSize;
+
+    @Option(names = "--force", description = "Replace an existing output directory.")
+    boolean force;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!Double.isFinite(scale)) {
+            throw AricaException.badInput("--scale must be a finite number, not " + scale);
+        }
+        long shard;
+        try {
+            shard = ByteSize.parse(maxShardSize);
+        } catch (IllegalArgumentException e) {
+            throw AricaException.badInput("--max-shard-size: " + e.getMessage());
+        }
+        Progress progress = ProgressPrinter.forStderr(spec.commandLine().getErr());
+        Converter.Result r;
+        int merged;
+        try (Checkpoint in = Checkpoint.open(base); LoraAdapter adapter = LoraAdapter.open(adapterDir)) {
+            LoraMerge m = LoraMerge.of(in, adapter, scale);
+            merged = m.merged().size();
+            r = Converter.convert(m, output, new Converter.Options(dtype == null ? null : dtype.dtype, shard, force), progress);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        out.printf("wrote %s: %d tensors, %d merged with %s, %s%n", r.output(), r.tensors(), merged, adapterDir,
+                ByteSize.format(r.bytes()));
+        out.flush();
+        return ExitCode.OK;
+    }
+}
