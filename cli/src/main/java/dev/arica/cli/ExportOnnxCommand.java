@@ -4,6 +4,7 @@ import dev.arica.formats.Checkpoint;
 import dev.arica.formats.DType;
 import dev.arica.formats.FloatCast;
 import dev.arica.formats.io.ByteSize;
+import dev.arica.formats.lora.LoraAdapter;
 import dev.arica.runtime.export.OnnxExporter;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -65,6 +66,9 @@ final class ExportOnnxCommand implements Callable<Integer> {
     @Mixin
     TokenizerOption tokenizer;
 
+    @Mixin
+    AdapterOption adapterOption;
+
     @Option(names = "--force", description = "Replace an existing output directory.")
     boolean force;
 
@@ -86,8 +90,9 @@ final class ExportOnnxCommand implements Callable<Integer> {
         OnnxExporter.Options options = OnnxExporter.Options.defaults().withWeightType(dtype.dtype)
                 .withFlavour(flavour).withReplace(force).withPortable(portable).withAccuracyLevel(level());
         OnnxExporter.Result r;
-        try (Checkpoint in = ModelInput.openCheckpoint(input, tokenizer.file)) {
-            r = OnnxExporter.export(in, output, options, ProgressPrinter.forStderr(spec.commandLine().getErr()));
+        try (Checkpoint in = ModelInput.openCheckpoint(input, tokenizer.file); LoraAdapter adapter = adapterOption.open()) {
+            r = OnnxExporter.export(in, output, options.withAdapter(adapter),
+                    ProgressPrinter.forStderr(spec.commandLine().getErr()));
         } catch (FloatCast.UnsupportedCastException e) {
             throw new AricaException(ExitCode.BAD_INPUT, input + ": " + e.getMessage(), e);
         }

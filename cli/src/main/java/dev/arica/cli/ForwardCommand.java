@@ -3,6 +3,7 @@ package dev.arica.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.io.AtomicOutput;
 import dev.arica.formats.io.Json;
+import dev.arica.formats.lora.LoraAdapter;
 import dev.arica.formats.npy.NpyFloatWriter;
 import dev.arica.runtime.generate.ForwardPass;
 import dev.arica.runtime.generate.OnnxDecoder;
@@ -54,6 +55,9 @@ final class ForwardCommand implements Callable<Integer> {
     Path output;
 
     @Mixin
+    AdapterOption adapterOption;
+
+    @Mixin
     RunOptions runOptions;
 
     @Option(names = "--json", description = "Print one JSON object: positions, vocab, ids, argmax per position, output.")
@@ -67,8 +71,8 @@ final class ForwardCommand implements Callable<Integer> {
         runOptions.check();
         int[] givenIds = sequence.ids == null ? null : TokenIds.parse("--ids", sequence.ids);
         PrintWriter err = spec.commandLine().getErr();
-        try (AtomicOutput out = AtomicOutput.file(output);
-             ModelInput input = runOptions.resolve(model, givenIds == null, err)) {
+        try (LoraAdapter adapter = adapterOption.open(); AtomicOutput out = AtomicOutput.file(output);
+             ModelInput input = runOptions.resolve(model, givenIds == null, adapter, err)) {
             int[] ids = givenIds == null ? input.encode(sequence.text) : TokenIds.check("--ids", givenIds, input.config());
             int vocab = input.config().vocabSize();
             int[] argmax = new int[ids.length];

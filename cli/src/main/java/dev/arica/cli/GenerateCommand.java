@@ -2,6 +2,7 @@ package dev.arica.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.io.Json;
+import dev.arica.formats.lora.LoraAdapter;
 import dev.arica.runtime.generate.Generator;
 import dev.arica.runtime.generate.OnnxDecoder;
 import dev.arica.runtime.generate.Sampler;
@@ -75,6 +76,9 @@ final class GenerateCommand implements Callable<Integer> {
     Long seed;
 
     @Mixin
+    AdapterOption adapterOption;
+
+    @Mixin
     RunOptions runOptions;
 
     @Option(names = "--json", description = "Print one JSON object at the end instead of streaming the text.")
@@ -92,7 +96,8 @@ final class GenerateCommand implements Callable<Integer> {
         runOptions.check();
         int[] givenIds = prompt.ids == null ? null : TokenIds.parse("--ids", prompt.ids);
         PrintWriter err = spec.commandLine().getErr();
-        try (ModelInput input = runOptions.resolve(model, givenIds == null, err)) {
+        try (LoraAdapter adapter = adapterOption.open();
+                ModelInput input = runOptions.resolve(model, givenIds == null, adapter, err)) {
             int[] promptIds = givenIds == null ? input.encode(prompt.text) : TokenIds.check("--ids", givenIds, input.config());
             try (OnnxDecoder decoder = runOptions.decoder(input, runOptions.device)) {
                 RunOptions.printDevice(decoder.session(), err);

@@ -4,7 +4,7 @@ import dev.arica.formats.Checkpoint;
 import dev.arica.formats.Converter;
 import dev.arica.formats.Progress;
 import dev.arica.formats.io.ByteSize;
-import dev.arica.upscale.lora.LoraAdapter;
+import dev.arica.formats.lora.LoraAdapter;
 import dev.arica.upscale.lora.LoraMerge;
 import java.io.PrintWriter;
 import java.nio.file.Path;

@@ -125,6 +125,9 @@ final class ModelInput implements AutoCloseable {
         Path dir = Files.isRegularFile(model) && model.getFileName().toString().endsWith(".onnx")
                 ? model.toAbsolutePath().getParent() : model;
         if (Files.isDirectory(dir) && Files.isRegularFile(dir.resolve(GenAiConfig.FILE))) {
+            if (options.adapter() != null) {
+                throw AricaException.badInput(model + ": --adapter needs the checkpoint to export, not an exported directory");
+            }
             return new OnnxExportCache.Entry(dir, null, false, java.time.Duration.ZERO, null);
         }
         if (!dir.equals(model)) {

@@ -1,5 +1,6 @@
 package dev.arica.cli;
 
+import dev.arica.formats.lora.LoraAdapter;
 import dev.arica.runtime.export.OnnxExporter;
 import dev.arica.runtime.generate.OnnxDecoder;
 import dev.arica.runtime.ort.CudaProbe;
@@ -94,7 +95,12 @@ final class RunOptions {
 
     /** MODEL resolved with these options (--tokenizer, the cache, the export's graph). */
     ModelInput resolve(Path model, boolean needsTokenizer, PrintWriter err) throws IOException {
-        return ModelInput.resolve(model, tokenizerFile, needsTokenizer, cache(), exportOptions(), err);
+        return resolve(model, needsTokenizer, null, err);
+    }
+
+    /** The same with a LoRA adapter (null for none) in the export of a checkpoint. */
+    ModelInput resolve(Path model, boolean needsTokenizer, LoraAdapter adapter, PrintWriter err) throws IOException {
+        return ModelInput.resolve(model, tokenizerFile, needsTokenizer, cache(), exportOptions().withAdapter(adapter), err);
     }
 
     /** A decoder of {@code input} on {@code device} with --threads; it closes its session. */

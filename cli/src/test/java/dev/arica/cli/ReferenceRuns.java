@@ -35,9 +35,11 @@ record ReferenceRuns(Path work, Path cache) {
     }
 
     /** The largest difference between forward's logits over the reference ids and the reference logits. */
-    double forwardError(ReferenceModel ref, Path model, String graph) throws IOException {
-        Path npy = work.resolve(model.getFileName() + "-" + graph + ".npy");
-        run("forward", model, "--ids", list(ref.logitIds()), "-o", npy.toString(), "--graph", graph);
+    double forwardError(ReferenceModel ref, Path model, String graph, String... extra) throws IOException {
+        Path npy = work.resolve(model.getFileName() + "-" + graph + "-" + extra.length + ".npy");
+        List<String> args = new ArrayList<>(List.of("--ids", list(ref.logitIds()), "-o", npy.toString(), "--graph", graph));
+        args.addAll(Arrays.asList(extra));
+        run("forward", model, args.toArray(String[]::new));
         ForwardCommandTest.Npy got = ForwardCommandTest.Npy.read(npy);
         float[][] want = ref.logits(got.cols());
         assertEquals(want.length, got.rows());

@@ -74,6 +74,9 @@ abstract class DecoderGraph {
         static final Quantization NONE = new Quantization(Map.of(), false, 0);
     }
 
+    /** A LoRA adapter's branch on one projection: its factors A [r, in] and B [out, r] by initializer name. */
+    record LoraBranch(String a, String b, double scaling) {}
+
     /** Which plane of a quantized weight an initializer holds, and in which layout. */
     enum PlaneKind { NBITS_CODES, NBITS_SCALES, NBITS_ZERO_POINTS, DQ_CODES, DQ_SCALES, DQ_ZERO_POINTS }
 
@@ -95,6 +98,7 @@ abstract class DecoderGraph {
     final TensorTable t;
     private final DType weightType;
     private final Quantization quantization;
+    private final Map<String, LoraBranch> branches;
     final GraphBuilder g = new GraphBuilder("arica_llama_decoder");
     private final Map<String, String> f32Weights = new HashMap<>();
     private final Map<String, String> offsetWeights = new HashMap<>();
@@ -110,11 +114,12 @@ abstract class DecoderGraph {
     /** Symbolic shapes of this call: [batch, seq] of the new tokens, seq, past + seq, past. */
     String batchSeq, seqLen, totalLen, pastLen;
 
-    DecoderGraph(ModelDescription m, DType weightType, Quantization quantization) {
+    DecoderGraph(ModelDescription m, DType weightType, Quantization quantization, Map<String, LoraBranch> branches) {
         this.c = m.config();
         this.t = m.tensors();
         this.weightType = weightType;
         this.quantization = quantization;
+        this.branches = branches;
         this.opset = quantization.portable() && !quantization.weights().isEmpty() ? QUANTIZED_OPSET : OPSET;
         opsets.put("", opset);
     }
@@ -123,10 +128,11 @@ abstract class DecoderGraph {
      * Float weights are added as initializers named as in the checkpoint (those of {@link Built#floatWeights});
      * {@link Built#computed} and {@link Built#planes} follow them.
      */
-    static Built build(ModelDescription m, DType weightType, Flavour flavour, Quantization quantization) {
+    static Built build(ModelDescription m, DType weightType, Flavour flavour, Quantization quantization,
+            Map<String, LoraBranch> branches) {
         DecoderGraph l = switch (flavour) {
-            case STANDARD -> new StandardGraph(m, weightType, quantization);
-            case ORT_OPTIMIZED -> new OrtGraph(m, weightType, quantization);
+            case STANDARD -> new StandardGraph(m, weightType, quantization, branches);
+            case ORT_OPTIMIZED -> new OrtGraph(m, weightType, quantization, branches);
         };
         l.decoder(Block.of(m));
         return new Built(l.g.proto(), Map.copyOf(l.opsets), Set.copyOf(l.floatWeights), List.copyOf(l.computed),
@@ -304,6 +310,17 @@ abstract class DecoderGraph {
      * portable); {@code bias} may be null.
      */
     final String linear(String name, String x, TensorSpec w, TensorSpec bias) {
+        LoraBranch lora = branches.get(w.name());
+        if (lora == null) {
+            return projection(name, x, w, bias);
+        }
+        // y + scaling * (x A^T) B^T: the adapter's low-rank branch beside the base weight, as stored.
+        String y = projection(name + "/base", x, w, bias);
+        String xa = g.node("Gemm", name + "/lora_a", List.of(x, weight(lora.a())), attr("transB", 1L));
+        return g.node("Gemm", name, List.of(xa, weight(lora.b()), y), attr("transB", 1L), attr("alpha", (float) lora.scaling()));
+    }
+
+    private String projection(String name, String x, TensorSpec w, TensorSpec bias) {
         QuantizedWeight q = quantization.weights().get(w.name());
         if (q == null) {
             List<String> inputs = bias == null ? List.of(x, weight(w.name())) : List.of(x, weight(w.name()), weight(bias.name()));

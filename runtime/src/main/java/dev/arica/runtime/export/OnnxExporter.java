@@ -11,6 +11,7 @@ import dev.arica.formats.Progress;
 import dev.arica.formats.Tensor;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.arica.AricaCheckpoint;
+import dev.arica.formats.lora.LoraAdapter;
 import dev.arica.formats.io.AtomicOutput;
 import dev.arica.formats.io.Json;
 import dev.arica.formats.io.MappedMemory;
@@ -87,9 +88,11 @@ public final class OnnxExporter {
      *     for integer dot products, as llama.cpp does with q8_0/q4_0 weights (ONNX Runtime's only fast CPU path for
      *     8-bit weights); 0 computes in float32 with the stored values exactly
      * @param replace whether an existing non-empty output directory may be replaced
+     * @param adapter a LoRA adapter added as a low-rank float branch to the projections it adapts (x A^T B^T
+     *     scaling added to each one's output), leaving the base's weights as stored; null for none
      */
     public record Options(DType weightType, Flavour flavour, boolean portable, int accuracyLevel,
-            OnnxWriter.Options onnx, boolean replace) {
+            OnnxWriter.Options onnx, boolean replace, LoraAdapter adapter) {
         public Options {
             if (weightType != DType.F32 && weightType != DType.F16) {
                 throw new IllegalArgumentException("ONNX export writes f32 or f16 weights, not " + weightType);
@@ -100,31 +103,36 @@ public final class OnnxExporter {
         }
 
         public static Options defaults() {
-            return new Options(DType.F32, Flavour.STANDARD, false, DEFAULT_ACCURACY_LEVEL, OnnxWriter.Options.defaults(), false);
+            return new Options(DType.F32, Flavour.STANDARD, false, DEFAULT_ACCURACY_LEVEL, OnnxWriter.Options.defaults(), false,
+                    null);
         }
 
         public Options withWeightType(DType t) {
-            return new Options(t, flavour, portable, accuracyLevel, onnx, replace);
+            return new Options(t, flavour, portable, accuracyLevel, onnx, replace, adapter);
         }
 
         public Options withReplace(boolean r) {
-            return new Options(weightType, flavour, portable, accuracyLevel, onnx, r);
+            return new Options(weightType, flavour, portable, accuracyLevel, onnx, r, adapter);
         }
 
         public Options withFlavour(Flavour f) {
-            return new Options(weightType, f, portable, accuracyLevel, onnx, replace);
+            return new Options(weightType, f, portable, accuracyLevel, onnx, replace, adapter);
         }
 
         public Options withPortable(boolean p) {
-            return new Options(weightType, flavour, p, accuracyLevel, onnx, replace);
+            return new Options(weightType, flavour, p, accuracyLevel, onnx, replace, adapter);
         }
 
         public Options withAccuracyLevel(int level) {
-            return new Options(weightType, flavour, portable, level, onnx, replace);
+            return new Options(weightType, flavour, portable, level, onnx, replace, adapter);
+        }
+
+        public Options withAdapter(LoraAdapter a) {
+            return new Options(weightType, flavour, portable, accuracyLevel, onnx, replace, a);
         }
 
         public Options withOnnx(OnnxWriter.Options o) {
-            return new Options(weightType, flavour, portable, accuracyLevel, o, replace);
+            return new Options(weightType, flavour, portable, accuracyLevel, o, replace, adapter);
         }
     }
 
@@ -160,8 +168,10 @@ public final class OnnxExporter {
                                 q.storedShape(shape)[1])));
             }
         }
+        Map<String, DecoderGraph.LoraBranch> branches = options.adapter() == null ? Map.of()
+                : AdapterBranches.of(description, options.adapter());
         DecoderGraph.Built graph = DecoderGraph.build(description, options.weightType(), options.flavour(),
-                new DecoderGraph.Quantization(quantized, options.portable(), options.accuracyLevel()));
+                new DecoderGraph.Quantization(quantized, options.portable(), options.accuracyLevel()), branches);
         List<TensorInfo> weights = new ArrayList<>();
         for (TensorSpec t : description.tensors().specs()) {
             if (!graph.floatWeights().contains(t.name())) {
@@ -172,8 +182,19 @@ public final class OnnxExporter {
             }
             weights.add(new TensorInfo(t.name(), options.weightType(), t.shape()));
         }
+        // The adapter's factors, float initializers named as in the adapter file.
+        List<TensorInfo> factors = new ArrayList<>();
+        for (DecoderGraph.LoraBranch b : branches.values()) {
+            for (String f : List.of(b.a(), b.b())) {
+                TensorInfo t = options.adapter().weights().tensors().stream().filter(x -> x.name().equals(f)).findFirst()
+                        .orElseThrow();
+                FloatCast.check(f, t.dtype(), options.weightType());
+                factors.add(new TensorInfo(f, options.weightType(), t.shape()));
+            }
+        }
         List<OnnxWriter.Initializer> initializers = new ArrayList<>();
         weights.forEach(t -> initializers.add(OnnxWriter.Initializer.of(t)));
+        factors.forEach(t -> initializers.add(OnnxWriter.Initializer.of(t)));
         graph.computed().forEach(t -> initializers.add(OnnxWriter.Initializer.of(t.info())));
         graph.planes().forEach(p -> initializers.add(p.initializer()));
         ModelProto.Builder mb = ModelProto.newBuilder().setIrVersion(graph.irVersion());
@@ -184,6 +205,10 @@ public final class OnnxExporter {
                 .setDocString(docString(description.family().id(), in.path().getFileName().toString()))
                 .addMetadataProps(StringStringEntryProto.newBuilder().setKey("arica.source_format").setValue(in.format()))
                 .addMetadataProps(StringStringEntryProto.newBuilder().setKey(FLAVOUR_METADATA).setValue(options.flavour().id));
+        if (!branches.isEmpty()) {
+            mb.addMetadataProps(StringStringEntryProto.newBuilder().setKey("arica.lora")
+                    .setValue(branches.size() + " modules of " + options.adapter().dir().getFileName()));
+        }
         if (!quantized.isEmpty()) {
             mb.addMetadataProps(StringStringEntryProto.newBuilder().setKey(QUANTIZATION_METADATA)
                     .setValue(GenAiDescription.quantizationSummary(quantized.values(), options)));
@@ -217,6 +242,9 @@ public final class OnnxExporter {
                         WeightWriter.dequantize((AricaCheckpoint) in, q, t.dtype(), w, buffer, progress);
                     }
                 }
+                for (TensorInfo t : factors) {
+                    WeightWriter.stream(options.adapter().weights().tensor(t.name()), t.dtype(), w, buffer, progress);
+                }
                 for (DecoderGraph.Computed t : graph.computed()) {
                     WeightWriter.compute(t, w, buffer, progress);
                 }
@@ -236,7 +264,7 @@ public final class OnnxExporter {
             written.add(MODEL_FILE + OnnxWriter.DATA_SUFFIX);
         }
         written.addAll(files);
-        return new Result(out, config, model.getGraph().getNodeCount(), weights.size() + quantized.size(), total,
+        return new Result(out, config, model.getGraph().getNodeCount(), weights.size() + quantized.size() + factors.size(), total,
                 quantized.isEmpty() ? "" : GenAiDescription.quantizationSummary(quantized.values(), options),
                 List.copyOf(written));
     }

@@ -7,6 +7,7 @@ import dev.arica.formats.model.DecoderConfig;
 import dev.arica.formats.model.ModelDescription;
 import dev.arica.formats.onnx.OnnxType;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The {@link OnnxExporter.Flavour#ORT_OPTIMIZED} graph: the same inputs, outputs and results as the
@@ -31,8 +32,8 @@ final class OrtGraph extends StandardGraph {
     private final boolean standardAttention;
     private String positions, cosCache, sinCache, qShape, kvShape, seqlensK, total32, bias;
 
-    OrtGraph(ModelDescription m, DType weightType, Quantization quantization) {
-        super(m, weightType, quantization);
+    OrtGraph(ModelDescription m, DType weightType, Quantization quantization, Map<String, LoraBranch> branches) {
+        super(m, weightType, quantization, branches);
         standardAttention = c.attentionSoftCap() > 0 || c.anySliding();
     }
 

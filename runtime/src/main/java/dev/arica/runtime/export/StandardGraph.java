@@ -7,6 +7,7 @@ import dev.arica.formats.model.DecoderConfig;
 import dev.arica.formats.model.ModelDescription;
 import dev.arica.formats.onnx.OnnxType;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The {@link OnnxExporter.Flavour#STANDARD} graph: standard ONNX operators only (opset
@@ -21,8 +22,8 @@ class StandardGraph extends DecoderGraph {
     /** cos and sin of the rotary angles, [batch, 1, seq, head_dim]. */
     private String cos, sin;
 
-    StandardGraph(ModelDescription m, DType weightType, Quantization quantization) {
-        super(m, weightType, quantization);
+    StandardGraph(ModelDescription m, DType weightType, Quantization quantization, Map<String, LoraBranch> branches) {
+        super(m, weightType, quantization, branches);
     }
 
     @Override

@@ -145,6 +145,12 @@ public final class OnnxExportCache {
             b.append("quantized-ops ").append(options.portable() ? "portable" : "matmul-nbits").append(' ')
                     .append(options.accuracyLevel()).append('\n');
         }
+        if (options.adapter() != null) {
+            // Only named with an adapter, so that the keys of exports without one stay as they were.
+            b.append("adapter ").append(FileDigest.sha256(options.adapter().config().file(), digestCache).sha256())
+                    .append(' ').append(FileDigest.sha256(options.adapter().weights().path(), digestCache).sha256())
+                    .append('\n');
+        }
         b.append("source-format ").append(in.format()).append('\n');
         for (Path data : in.dataFiles()) {
             FileDigest.Digest digest = FileDigest.sha256(data, digestCache);

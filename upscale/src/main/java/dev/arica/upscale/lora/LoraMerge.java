@@ -9,6 +9,7 @@ import dev.arica.formats.FormatException;
 import dev.arica.formats.Tensor;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.io.FileRange;
+import dev.arica.formats.lora.LoraAdapter;
 import dev.arica.formats.model.ModelDescription;
 import dev.arica.formats.model.Orientation;
 import dev.arica.formats.model.TensorSpec;

@@ -1,7 +1,6 @@
-package dev.arica.upscale.lora;
+package dev.arica.formats.lora;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.arica.formats.FormatException;
 import dev.arica.formats.io.Json;
 import dev.arica.formats.model.ConfigFields;
 import java.io.IOException;
@@ -112,8 +111,4 @@ public record AdapterConfig(Path file, int r, double alpha, List<String> targets
         }
     }
 
-    /** A FormatException naming the adapter's config. */
-    FormatException error(String problem) {
-        return new FormatException(file, problem);
-    }
 }

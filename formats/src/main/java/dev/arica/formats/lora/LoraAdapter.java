@@ -1,4 +1,4 @@
-package dev.arica.upscale.lora;
+package dev.arica.formats.lora;
 
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.FormatException;
