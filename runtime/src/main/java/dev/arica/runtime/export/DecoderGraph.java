@@ -103,8 +103,7 @@ abstract class DecoderGraph {
     private final Map<String, String> f32Weights = new HashMap<>();
     private final Map<String, String> offsetWeights = new HashMap<>();
     private final Set<String> floatWeights = new LinkedHashSet<>();
-    private final Map<String, String[]> quantizedInputs = new HashMap<>();
-    private final List<Plane> planes = new ArrayList<>();
+    private final QuantizedProjections quantized;
     final Map<String, Integer> opsets = new LinkedHashMap<>();
     final List<Computed> computed = new ArrayList<>();
     /** The default-domain opset this graph is written for. */
@@ -120,6 +119,7 @@ abstract class DecoderGraph {
         this.weightType = weightType;
         this.quantization = quantization;
         this.branches = branches;
+        this.quantized = new QuantizedProjections(g, quantization, opsets);
         this.opset = quantization.portable() && !quantization.weights().isEmpty() ? QUANTIZED_OPSET : OPSET;
         opsets.put("", opset);
     }
@@ -136,7 +136,7 @@ abstract class DecoderGraph {
         };
         l.decoder(Block.of(m));
         return new Built(l.g.proto(), Map.copyOf(l.opsets), Set.copyOf(l.floatWeights), List.copyOf(l.computed),
-                List.copyOf(l.planes));
+                l.quantized.planes());
     }
 
     /** A norm's weight and, for LayerNorm, its bias (null otherwise). */
@@ -326,60 +326,8 @@ abstract class DecoderGraph {
             List<String> inputs = bias == null ? List.of(x, weight(w.name())) : List.of(x, weight(w.name()), weight(bias.name()));
             return g.node("Gemm", name, inputs, attr("transB", w.orientation() == Orientation.OUT_IN ? 1L : 0L));
         }
-        String y = quantization.portable() ? dequantizeMatMul(bias == null ? name : name + "/matmul", x, q)
-                : matMulNBits(bias == null ? name : name + "/matmul", x, q);
+        String y = quantized.apply(bias == null ? name : name + "/matmul", x, q, axis0);
         return bias == null ? y : g.node("Add", name, List.of(y, weight(bias.name())));
-    }
-
-    private String matMulNBits(String name, String x, QuantizedWeight q) {
-        String[] in = quantizedInputs.computeIfAbsent(q.name(), n -> {
-            MatMulNBitsWeights w = new MatMulNBitsWeights(q.layout(), q.n(), q.k());
-            String codes = plane(q, PlaneKind.NBITS_CODES, OnnxWriter.Initializer.of(w.codes(n + ".MatMulNBits.B")));
-            String scales = plane(q, PlaneKind.NBITS_SCALES, OnnxWriter.Initializer.of(w.scales(n + ".MatMulNBits.scales")));
-            List<String> inputs = new ArrayList<>(List.of(codes, f32(scales)));
-            if (w.hasZeroPoints()) {
-                inputs.add(plane(q, PlaneKind.NBITS_ZERO_POINTS, OnnxWriter.Initializer.of(w.zeroPoints(n + ".MatMulNBits.zero_points"))));
-            }
-            return inputs.toArray(String[]::new);
-        });
-        opsets.put(MS_DOMAIN, 1);
-        List<String> inputs = new ArrayList<>(List.of(x));
-        inputs.addAll(List.of(in));
-        g.node(MS_DOMAIN, "MatMulNBits", List.of(name), inputs, attr("K", q.k()), attr("N", q.n()),
-                attr("bits", (long) q.layout().bits()), attr("block_size", (long) q.layout().groupSize()),
-                attr("accuracy_level", (long) quantization.accuracyLevel()));
-        return name;
-    }
-
-    private String dequantizeMatMul(String name, String x, QuantizedWeight q) {
-        String[] in = quantizedInputs.computeIfAbsent(q.name(), n -> {
-            DequantizeLinearWeights w = new DequantizeLinearWeights(q.layout(), q.n(), q.k());
-            List<String> inputs = new ArrayList<>(List.of(plane(q, PlaneKind.DQ_CODES, w.codes(n + ".quantized")),
-                    f32(plane(q, PlaneKind.DQ_SCALES, w.scales(n + ".scales")))));
-            if (q.layout().asymmetric()) {
-                inputs.add(plane(q, PlaneKind.DQ_ZERO_POINTS, w.zeroPoints(n + ".zero_points")));
-            }
-            String weight = g.node("DequantizeLinear", n + "/dequantized", inputs, attr("axis", 0L),
-                    attr("block_size", (long) q.layout().groupSize()));
-            if (w.paddedK() != q.k()) {
-                weight = g.node("Slice", n + "/unpadded", List.of(weight, g.ints(n + "/slice_start", 0),
-                        g.ints(n + "/slice_end", q.k()), axis0));
-            }
-            return new String[] {weight};
-        });
-        return g.node("MatMul", name, List.of(x, in[0]));
-    }
-
-    /** Declares an initializer repacked from a quantized weight. */
-    private String plane(QuantizedWeight q, PlaneKind kind, OnnxWriter.Initializer init) {
-        g.reserve(init.name());
-        planes.add(new Plane(q, kind, init));
-        return init.name();
-    }
-
-    /** fp16 scales as float32, the activations' type (ONNX Runtime folds the Cast when it loads the model). */
-    private String f32(String f16) {
-        return g.node("Cast", f16 + "/f32", f16, attr("to", OnnxType.FLOAT.code()));
     }
 
     /** inv_freq[j] = 1 / theta^(2j / head_dim), j < head_dim / 2: computed in double, used as float32. */
