@@ -154,4 +154,34 @@ class MergeLoraCommandTest {
         // Measured: 2e-6: the same arithmetic, summed in another order.
         assertTrue(worst <= 1e-4, "q8_0 + adapter branch vs the adapter merged into the stored values: " + worst);
     }
+
+    /** Into an .arica file: the adapted weights dequantized, merged and requantized with the file's layout. */
+    @Test
+    void mergingIntoAnAricaFileRequantizesTheAdaptedWeights() throws IOException {
+        Path q = tmp.resolve("requant-base-q8_0.arica");
+        ok("quantize", BASE.dir().toString(), "-o", q.toString(), "--scheme", "q8_0", "--no-digest-cache");
+        Path out = tmp.resolve("merged-q8_0.arica");
+        CliTesting.Run r = ok("merge-lora", q.toString(), ADAPTER.dir().toString(), "-o", out.toString());
+        assertTrue(r.out().contains("28 weights merged"), r.out());
+        assertTrue(r.out().matches("(?s).*model\\.layers\\.0\\.self_attn\\.q_proj\\.weight +q8_0 +\\d+\\.\\d .*"), r.out());
+        ok("verify", out.toString());
+        // The same as dequantizing, merging the floats and quantizing them again, byte for byte.
+        Path dequantized = tmp.resolve("requant-dequantized");
+        ok("convert", q.toString(), "-o", dequantized.toString());
+        Path mergedFloats = tmp.resolve("requant-merged-floats");
+        ok("merge-lora", dequantized.toString(), ADAPTER.dir().toString(), "-o", mergedFloats.toString());
+        Path expected = tmp.resolve("requant-expected.arica");
+        ok("quantize", mergedFloats.toString(), "-o", expected.toString(), "--scheme", "q8_0", "--no-digest-cache");
+        try (dev.arica.formats.arica.AricaFile a = dev.arica.formats.arica.AricaFile.open(out);
+                dev.arica.formats.arica.AricaFile b = dev.arica.formats.arica.AricaFile.open(expected)) {
+            assertEquals(b.entries().size(), a.entries().size());
+            for (dev.arica.formats.arica.AricaEntry e : b.entries()) {
+                dev.arica.formats.arica.AricaEntry got = a.entry(e.name()).orElseThrow();
+                assertEquals(e.storage(), got.storage(), e.name());
+                assertEquals(e.crc32c(), got.crc32c(), e.name() + ": stored bytes");
+            }
+        }
+        assertBadInput(run("merge-lora", q.toString(), ADAPTER.dir().toString(), "-o", tmp.resolve("x").toString()),
+                "writes an .arica file");
+    }
 }

@@ -139,10 +139,29 @@ public final class LoraMerge implements Checkpoint {
     private Tensor merge(Merge m) throws IOException {
         TensorInfo info = infos.get(m.weight());
         MemorySegment w = f32(base.tensor(m.weight()));
+        addDelta(m.weight(), w, layout(m.weight()));
+        return Tensor.of(info, cast(w, info.dtype()));
+    }
+
+    /** How {@code weight} (one the adapter changes) is laid out in the base: [out, in], or [in, out] (Conv1D). */
+    public Orientation layout(String weight) {
+        return merges.get(weight).transposed() ? Orientation.IN_OUT : Orientation.OUT_IN;
+    }
+
+    /** Whether {@code weight} is one the adapter changes. */
+    public boolean merges(String weight) {
+        return merges.containsKey(weight);
+    }
+
+    /**
+     * Adds scaling * B @ A to {@code weight}'s float32 values in {@code f32}, laid out as {@code layout} says: [out, in]
+     * rows, or their transpose (a Conv1D weight as stored in a checkpoint).
+     */
+    public void addDelta(String weight, MemorySegment f32, Orientation layout) throws IOException {
+        Merge m = merges.get(weight);
         float[] a = floats(adapter.weights().tensor(m.module().a()));
         float[] b = floats(adapter.weights().tensor(m.module().b()));
         int rank = m.rank();
-        long cols = info.shape()[1];
         int in = a.length / rank;
         int out = b.length / rank;
         float[] delta = new float[in];
@@ -155,11 +174,10 @@ public final class LoraMerge implements Checkpoint {
                 }
             }
             for (int i = 0; i < in; i++) {
-                long at = m.transposed() ? (long) i * cols + o : (long) o * cols + i;
-                w.setAtIndex(FloatCast.F32_LE, at, w.getAtIndex(FloatCast.F32_LE, at) + (float) (m.scaling() * delta[i]));
+                long at = layout == Orientation.IN_OUT ? (long) i * out + o : (long) o * in + i;
+                f32.setAtIndex(FloatCast.F32_LE, at, f32.getAtIndex(FloatCast.F32_LE, at) + (float) (m.scaling() * delta[i]));
             }
         }
-        return Tensor.of(info, cast(w, info.dtype()));
     }
 
     /** A tensor as float32 in memory of its own (freed with the returned segment). */
