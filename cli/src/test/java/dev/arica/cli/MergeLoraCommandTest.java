@@ -10,12 +10,15 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.arica.formats.Checkpoint;
 import dev.arica.formats.io.Json;
 import dev.arica.formats.testing.ReferenceModel;
 import dev.arica.runtime.ort.OrtRuntime;
+import dev.arica.testdata.SyntheticAdapter;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -183,5 +186,43 @@ class MergeLoraCommandTest {
         }
         assertBadInput(run("merge-lora", q.toString(), ADAPTER.dir().toString(), "-o", tmp.resolve("x").toString()),
                 "writes an .arica file");
+    }
+
+    /**
+     * Fused and Conv1D targets: adapters made for Falcon's query_key_value and GPT-2's Conv1D weights (stored
+     * [in, out], merged with the delta transposed) compute the same merged as as a branch.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-falcon", "tiny-gpt2"})
+    void fusedAndConv1DTargetsMergeAsTheirBranchComputes(String model) throws IOException {
+        ReferenceModel ref = new ReferenceModel(model);
+        Path adapter = tmp.resolve(model + "-adapter");
+        List<String> targets = model.equals("tiny-gpt2") ? List.of("c_attn", "c_proj", "c_fc")
+                : List.of("query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h");
+        try (Checkpoint base = Checkpoint.open(ref.dir())) {
+            List<String> adapted = SyntheticAdapter.write(base, adapter, 4, 8, targets, 0.05, 7);
+            assertEquals(12, adapted.size(), "four weights in each of three layers: " + adapted);
+        }
+        Path merged = tmp.resolve(model + "-merged");
+        ok("merge-lora", ref.dir().toString(), adapter.toString(), "-o", merged.toString());
+        Path a = tmp.resolve(model + "-branch.npy");
+        Path b = tmp.resolve(model + "-merged.npy");
+        Path c = tmp.resolve(model + "-base.npy");
+        String ids = ReferenceRuns.list(ref.greedyIds());
+        runs.run("forward", ref.dir(), "--ids", ids, "-o", a.toString(), "--adapter", adapter.toString());
+        runs.run("forward", merged, "--ids", ids, "-o", b.toString());
+        runs.run("forward", ref.dir(), "--ids", ids, "-o", c.toString());
+        float[][] branch = ForwardCommandTest.Npy.read(a).values();
+        float[][] mergedLogits = ForwardCommandTest.Npy.read(b).values();
+        float[][] baseLogits = ForwardCommandTest.Npy.read(c).values();
+        double worst = 0, changed = 0;
+        for (int t = 0; t < branch.length; t++) {
+            for (int v = 0; v < branch[t].length; v++) {
+                worst = Math.max(worst, Math.abs(branch[t][v] - mergedLogits[t][v]));
+                changed = Math.max(changed, Math.abs(baseLogits[t][v] - mergedLogits[t][v]));
+            }
+        }
+        assertTrue(worst <= 1e-4, model + ": merged and branch differ by " + worst);
+        assertTrue(changed > 1e-2, model + ": the adapter changes the logits (" + changed + ")");
     }
 }

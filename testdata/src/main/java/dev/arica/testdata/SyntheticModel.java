@@ -146,7 +146,7 @@ public final class SyntheticModel {
     }
 
     /** A standard normal sample (Box-Muller on one uniform pair; the other sample is dropped for simplicity). */
-    private static double gaussian(SplittableRandom rnd) {
+    static double gaussian(SplittableRandom rnd) {
         double u1 = 1.0 - rnd.nextDouble();
         double u2 = rnd.nextDouble();
         return Math.sqrt(-2.0 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
