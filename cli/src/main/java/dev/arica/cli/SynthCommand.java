@@ -1,9 +1,11 @@
 package dev.arica.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.arica.formats.Checkpoint;
 import dev.arica.formats.Converter;
 import dev.arica.formats.DType;
 import dev.arica.formats.io.ByteSize;
+import dev.arica.testdata.SyntheticAdapter;
 import dev.arica.testdata.SyntheticLlama;
 import dev.arica.testdata.SyntheticModel;
 import java.io.PrintWriter;
@@ -46,6 +48,14 @@ final class SynthCommand implements Callable<Integer> {
             description = "Largest shard (default: ${DEFAULT-VALUE}).")
     String maxShardSize;
 
+    @Option(names = "--lora-for", paramLabel = "BASE",
+            description = "Instead of a model, write a PEFT LoRA adapter for the checkpoint BASE (every projection of its "
+                    + "layers; factors N(0, 0.02), alpha = 2 x rank) into -o, for tests and benchmarks of merge-lora.")
+    Path loraFor;
+
+    @Option(names = "--rank", paramLabel = "R", defaultValue = "16", description = "The adapter's rank (default: ${DEFAULT-VALUE}).")
+    int rank;
+
     @Option(names = "--force", description = "Replace an existing non-empty output directory.")
     boolean force;
 
@@ -54,6 +64,9 @@ final class SynthCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (loraFor != null) {
+            return adapter();
+        }
         Optional<SyntheticModel.Preset> family = familyPreset(preset);
         SyntheticLlama.Preset llama = family.isPresent() ? null : llamaPreset(preset);
         long shard;
@@ -125,5 +138,28 @@ final class SynthCommand implements Callable<Integer> {
             throw AricaException.badInput("--preset: unknown preset '" + name
                     + "' (tiny, tiny-gqa, tiny-untied, bench, bench32, gemma2-bench)");
         }
+    }
+
+    private int adapter() throws Exception {
+        if (rank < 1) {
+            throw AricaException.badInput("--rank must be at least 1, not " + rank);
+        }
+        if (!force && Files.isDirectory(output)) {
+            try (Stream<Path> entries = Files.list(output)) {
+                if (entries.findAny().isPresent()) {
+                    throw new DirectoryNotEmptyException(output.toString());
+                }
+            }
+        }
+        List<String> targets = List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
+                "c_attn", "c_proj", "c_fc", "query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h");
+        List<String> adapted;
+        try (Checkpoint base = Checkpoint.open(loraFor)) {
+            adapted = SyntheticAdapter.write(base, output, rank, 2.0 * rank, targets, 0.02, seed != null ? seed : 1);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        out.printf("wrote %s: a rank-%d LoRA adapter of %d weights of %s%n", output, rank, adapted.size(), loraFor);
+        out.flush();
+        return ExitCode.OK;
     }
 }

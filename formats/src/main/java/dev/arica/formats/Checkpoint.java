@@ -32,6 +32,14 @@ public interface Checkpoint extends AutoCloseable {
     Tensor tensor(String name) throws IOException;
 
     /**
+     * The same, for checkpoints that compute a tensor (a merged adapter): the memory it needs comes from {@code arena},
+     * which the caller closes once the tensor is written, so that memory stays bounded by one tensor.
+     */
+    default Tensor tensor(String name, java.lang.foreign.Arena arena) throws IOException {
+        return tensor(name);
+    }
+
+    /**
      * Where the named tensor's bytes lie in a file, when they are stored there contiguously and unchanged;
      * empty when the reader builds the tensor from other bytes (a row permutation, a decompression).
      */

@@ -5,6 +5,7 @@ import dev.arica.formats.hf.HfCheckpointWriter;
 import dev.arica.formats.io.CastPipeline;
 import dev.arica.formats.safetensors.SafetensorsWriter;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -72,13 +73,16 @@ public final class Converter {
         progress.start("convert", total);
         try (writer; CastPipeline pipeline = new CastPipeline(writer, progress)) {
             for (int i = 0; i < outInfos.size(); i++) {
-                Tensor src = in.tensor(in.tensors().get(i).name());
+                // A computed tensor's memory is freed once it is written (a mapped one needs none).
+                Arena memory = Arena.ofShared();
+                Tensor src = in.tensor(in.tensors().get(i).name(), memory);
                 TensorInfo dst = outInfos.get(i);
                 if (dst.dtype() == src.info().dtype()) {
                     pipeline.copy(src);
                 } else {
                     pipeline.cast(src, dst.dtype());
                 }
+                pipeline.then(memory::close);
             }
             pipeline.drain();
             writer.commit();

@@ -60,6 +60,11 @@ public final class CastPipeline implements AutoCloseable {
         }
     }
 
+    /** Runs {@code action} once everything queued before it is written. */
+    public void then(ChunkPipeline.Action action) throws IOException {
+        pipeline.then(action);
+    }
+
     /** Writes every chunk still in flight. */
     public void drain() throws IOException {
         pipeline.drain();

@@ -124,23 +124,30 @@ public final class LoraMerge implements Checkpoint {
         return base.tensors();
     }
 
+    /** A merged tensor in memory the garbage collector frees; {@link #tensor(String, Arena)} frees it sooner. */
     @Override
     public Tensor tensor(String name) throws IOException {
+        return tensor(name, Arena.ofAuto());
+    }
+
+    @Override
+    public Tensor tensor(String name, Arena arena) throws IOException {
         String saved = adapter.saved().get(name);
         if (saved != null) {
             Tensor s = adapter.weights().tensor(saved);
             TensorInfo want = infos.get(name);
-            return s.info().dtype() == want.dtype() ? new Tensor(want, s.parts()) : Tensor.of(want, cast(f32(s), want.dtype()));
+            return s.info().dtype() == want.dtype() ? new Tensor(want, s.parts())
+                    : Tensor.of(want, cast(f32(s, arena), want.dtype(), arena));
         }
         Merge m = merges.get(name);
-        return m == null ? base.tensor(name) : merge(m);
+        return m == null ? base.tensor(name) : merge(m, arena);
     }
 
-    private Tensor merge(Merge m) throws IOException {
+    private Tensor merge(Merge m, Arena arena) throws IOException {
         TensorInfo info = infos.get(m.weight());
-        MemorySegment w = f32(base.tensor(m.weight()));
+        MemorySegment w = f32(base.tensor(m.weight()), arena);
         addDelta(m.weight(), w, layout(m.weight()));
-        return Tensor.of(info, cast(w, info.dtype()));
+        return Tensor.of(info, cast(w, info.dtype(), arena));
     }
 
     /** How {@code weight} (one the adapter changes) is laid out in the base: [out, in], or [in, out] (Conv1D). */
@@ -180,10 +187,10 @@ public final class LoraMerge implements Checkpoint {
         }
     }
 
-    /** A tensor as float32 in memory of its own (freed with the returned segment). */
-    private static MemorySegment f32(Tensor t) {
+    /** A tensor as float32 in memory of {@code arena}. */
+    private static MemorySegment f32(Tensor t, Arena arena) {
         long n = t.info().elements();
-        MemorySegment out = Arena.ofAuto().allocate(n * Float.BYTES, 64);
+        MemorySegment out = arena.allocate(n * Float.BYTES, 64);
         DType from = t.info().dtype();
         long at = 0;
         for (MemorySegment part : t.parts()) {
@@ -195,15 +202,17 @@ public final class LoraMerge implements Checkpoint {
     }
 
     private static float[] floats(Tensor t) {
-        return f32(t).toArray(FloatCast.F32_LE);
+        try (Arena arena = Arena.ofConfined()) {
+            return f32(t, arena).toArray(FloatCast.F32_LE);
+        }
     }
 
-    private static MemorySegment cast(MemorySegment f32, DType to) {
+    private static MemorySegment cast(MemorySegment f32, DType to, Arena arena) {
         if (to == DType.F32) {
             return f32;
         }
         long n = f32.byteSize() / Float.BYTES;
-        MemorySegment out = Arena.ofAuto().allocate(to.bytesFor(n), 64);
+        MemorySegment out = arena.allocate(to.bytesFor(n), 64);
         FloatCast.cast(DType.F32, f32, to, out, n);
         return out;
     }
