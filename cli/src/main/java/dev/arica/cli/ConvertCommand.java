@@ -37,7 +37,8 @@ final class ConvertCommand implements Callable<Integer> {
         }
     }
 
-    @Parameters(index = "0", paramLabel = "IN", description = "A .safetensors file, an HF directory, a llama2.c .bin or an .arica file.")
+    @Parameters(index = "0", paramLabel = "IN", description = "A .safetensors file, an HF directory, a PyTorch file "
+            + "(torch.save: .bin, .pt), a llama2.c .bin or an .arica file.")
     Path input;
 
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT",

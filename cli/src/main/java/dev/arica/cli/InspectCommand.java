@@ -32,7 +32,8 @@ import picocli.CommandLine.Spec;
 final class InspectCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "PATH",
-            description = "A .safetensors file, an HF checkpoint directory, a llama2.c .bin, an .arica or an .onnx file.")
+            description = "A .safetensors file, an HF checkpoint directory, a PyTorch file (torch.save: .bin, .pt), "
+                    + "a llama2.c .bin, an .arica or an .onnx file.")
     Path path;
 
     @Option(names = "--json", description = "Print one JSON object on stdout.")

@@ -45,7 +45,8 @@ final class QuantizeCommand implements Callable<Integer> {
     /** Default zstd level of --compress. */
     static final int DEFAULT_ZSTD_LEVEL = 3;
 
-    @Parameters(index = "0", paramLabel = "IN", description = "A .safetensors file, an HF directory or a llama2.c .bin.")
+    @Parameters(index = "0", paramLabel = "IN",
+            description = "A .safetensors file, an HF directory, a PyTorch file (torch.save) or a llama2.c .bin.")
     Path input;
 
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT.arica", description = "The .arica file to write.")

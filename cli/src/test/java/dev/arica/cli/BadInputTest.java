@@ -11,7 +11,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.arica.cli.CliTesting.St;
 import dev.arica.formats.Progress;
+import dev.arica.formats.TestSupport;
+import dev.arica.formats.testing.PickleWriter;
 import dev.arica.formats.testing.Stories260K;
+import dev.arica.formats.testing.TorchSave;
+import dev.arica.formats.testing.TorchSave.StorageType;
 import dev.arica.testdata.SyntheticLlama;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -20,6 +24,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -152,20 +157,55 @@ class BadInputTest {
         convertFails(in, tmp.resolve("out.safetensors"), in.toString(), "'w'");
     }
 
+    /** A broken PyTorch file: {@code fault} names how, the bytes follow torch.save's otherwise. */
+    private static byte[] brokenPyTorchFile(String fault, Path marker) {
+        byte[] pkl = new TorchSave().tensor("w", StorageType.FLOAT, TestSupport.f32(1, 2, 3), 3).dataPkl();
+        Map<String, byte[]> storage = Map.of("0", TestSupport.f32(1, 2, 3));
+        byte[] whole = TorchSave.zip("archive", pkl, storage);
+        return switch (fault) {
+            case "runs code" -> TorchSave.zip("archive", new PickleWriter().op(0x80, 2).global("os", "system")
+                    .unicode("touch " + marker).op(0x85, 'R', '.').toByteArray(), Map.of());
+            case "truncated" -> Arrays.copyOf(whole, whole.length - 30);
+            case "lying size" -> TorchSave.zip("archive", pkl, Map.of("0", TestSupport.f32(1, 2)));
+            case "lying length" -> TorchSave.zip("archive", new PickleWriter().op(0x80, 2, 'X').u32(0xfffffff0L)
+                    .toByteArray(), Map.of());
+            case "missing storage" -> TorchSave.zip("archive", pkl, Map.of());
+            case "bad persistent id" -> TorchSave.zip("archive", new PickleWriter().op(0x80, 2).unicode("storage")
+                    .op('Q', '.').toByteArray(), Map.of());
+            case "unknown opcode" -> TorchSave.zip("archive", new PickleWriter().op(0x80, 2, 0x81, '.').toByteArray(),
+                    Map.of());
+            case "legacy truncated" -> {
+                byte[] legacy = new TorchSave().tensor("w", StorageType.FLOAT, TestSupport.f32(1, 2, 3), 3).legacy();
+                yield Arrays.copyOf(legacy, legacy.length - 2);
+            }
+            case "other pickle" -> PickleWriter.dump(Map.of("w", 1));
+            default -> throw new IllegalArgumentException(fault);
+        };
+    }
+
     @ParameterizedTest
-    @ValueSource(strings = {"pickle", "zip"})
-    void pytorchBinIsRefused(String kind) throws IOException {
-        byte[] bytes = kind.equals("pickle")
-                // protocol 2 pickle of an OrderedDict, as torch.save wrote before zip archives
-                ? new byte[] {(byte) 0x80, 0x02, 'c', 'c', 'o', 'l', 'l', 'e', 'c', 't', 'i', 'o', 'n', 's', '\n', 'O', 'r',
-                    'd', 'e', 'r', 'e', 'd', 'D', 'i', 'c', 't', '\n', 'q', 0, ')', 'R', 'q', 1, '.'}
-                : new byte[] {'P', 'K', 3, 4, 20, 0, 0, 0, 0, 0, 'a', 'r', 'c', 'h', 'i', 'v', 'e', '/', 'd', 'a', 't', 'a', '.',
-                    'p', 'k', 'l', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    @ValueSource(strings = {"runs code", "truncated", "lying size", "lying length", "missing storage", "bad persistent id",
+        "unknown opcode", "legacy truncated", "other pickle"})
+    void brokenPyTorchFilesAreRefusedInOneLine(String fault) throws IOException {
+        Path marker = tmp.resolve("marker");
         Path in = tmp.resolve("pytorch_model.bin");
-        Files.write(in, bytes);
-        String line = convertFails(in, tmp.resolve("out-dir"), in.toString(), "pickle");
-        assertTrue(line.contains("safetensors"), "says what to do instead: " + line);
-        assertBadInput(run("inspect", in.toString()), in.toString(), "pickle");
+        Files.write(in, brokenPyTorchFile(fault, marker));
+        String expected = switch (fault) {
+            case "runs code" -> "asks for the global os.system";
+            case "truncated" -> "no end-of-central-directory record";
+            case "lying size" -> "tensor 'w': storage '0' holds 8 bytes, but its persistent id says 3 elements";
+            case "lying length" -> "BINUNICODE needs 4294967280 bytes";
+            case "missing storage" -> "tensor 'w': its storage '0' has no entry archive/data/0";
+            case "bad persistent id" -> "persistent id 'storage' is not";
+            case "unknown opcode" -> "opcode NEWOBJ (0x81) is not one arica runs";
+            case "legacy truncated" -> "runs past the end";
+            default -> "a pickle, but not one torch.save wrote";
+        };
+        String line = convertFails(in, tmp.resolve("out-dir"), in.toString(), expected);
+        assertTrue(line.startsWith("arica: " + in + ": "), line);
+        assertBadInput(run("inspect", in.toString()), in.toString(), expected);
+        convertFails(in, tmp.resolve("out.safetensors"), in.toString(), expected);
+        assertFalse(Files.exists(marker), "the pickle's command ran");
     }
 
     @Test

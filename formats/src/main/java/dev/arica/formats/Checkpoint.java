@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.hf.HfCheckpoint;
 import dev.arica.formats.io.FileRange;
 import dev.arica.formats.llama2c.Llama2cCheckpoint;
+import dev.arica.formats.pytorch.PyTorchCheckpoint;
 import dev.arica.formats.safetensors.SafetensorsFile;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -19,7 +20,7 @@ import java.util.Optional;
  */
 public interface Checkpoint extends AutoCloseable {
 
-    /** Format name as shown by inspect: "safetensors", "hf-directory", "llama2c". */
+    /** Format name as shown by inspect: "safetensors", "hf-directory", "pytorch", "llama2c". */
     String format();
 
     /** The file or directory this was opened from. */
@@ -50,11 +51,15 @@ public interface Checkpoint extends AutoCloseable {
     /** String metadata (safetensors {@code __metadata__}). */
     Map<String, String> metadata();
 
-    /** The model configuration (HF config.json) when there is one. */
-    Optional<ObjectNode> config();
+    /** The model configuration (HF config.json) when there is one; a file of tensors alone has none. */
+    default Optional<ObjectNode> config() {
+        return Optional.empty();
+    }
 
-    /** Files that travel with the tensors: tokenizer, generation config. */
-    List<AuxFile> auxFiles();
+    /** Files that travel with the tensors: tokenizer, generation config; a file of tensors alone has none. */
+    default List<AuxFile> auxFiles() {
+        return List.of();
+    }
 
     /** Files whose bytes hold the tensors, for provenance. */
     List<Path> dataFiles();
@@ -79,8 +84,9 @@ public interface Checkpoint extends AutoCloseable {
     }
 
     /**
-     * Opens a checkpoint of any supported format: an HF directory, a {@code .safetensors} file, or a
-     * llama2.c {@code .bin} (its tokenizer looked up beside it unless {@code tokenizer} is given).
+     * Opens a checkpoint of any supported format: an HF directory, a {@code .safetensors} file, a PyTorch file
+     * (torch.save's zip or legacy format, told by its content whatever its name), or a llama2.c {@code .bin} (its
+     * tokenizer looked up beside it unless {@code tokenizer} is given).
      */
     static Checkpoint open(Path path, Path tokenizer) throws IOException {
         if (!Files.exists(path)) {
@@ -96,24 +102,26 @@ public interface Checkpoint extends AutoCloseable {
         if (SafetensorsFile.looksLikeSafetensors(path)) {
             return SafetensorsFile.open(path);
         }
+        if (PyTorchCheckpoint.looksLikePyTorch(path)) {
+            return PyTorchCheckpoint.open(path);
+        }
         if (name.endsWith(".bin")) {
-            if (looksLikePickle(path)) {
-                throw new FormatException(path, "a PyTorch pickle/zip checkpoint, which arica never loads (it can run "
-                        + "code): convert it to safetensors first");
+            if (looksLikePickle(path) && !Llama2cCheckpoint.looksLikeLlama2c(path)) {
+                throw new FormatException(path, "a pickle, but not one torch.save wrote (neither its zip archive nor "
+                        + "its legacy magic number): arica reads no other pickle");
             }
             // Anything else named .bin is read as llama2.c, whose header checks say precisely what is wrong.
             return Llama2cCheckpoint.open(path, tokenizer);
         }
-        throw new FormatException(path, "unrecognised format: expected an HF directory, a .safetensors file or a "
-                + "llama2.c .bin checkpoint");
+        throw new FormatException(path, "unrecognised format: expected an HF directory, a .safetensors file, a "
+                + "PyTorch file (torch.save) or a llama2.c .bin checkpoint");
     }
 
-    /** PyTorch files start with a pickle protocol opcode (0x80) or are zip archives ("PK\3\4"). */
+    /** A pickle starts with PROTO (0x80) and a protocol from 2 to 5. */
     private static boolean looksLikePickle(Path path) throws IOException {
         try (java.io.InputStream in = Files.newInputStream(path)) {
-            byte[] head = in.readNBytes(4);
-            return head.length >= 2 && ((head[0] & 0xff) == 0x80
-                    || (head.length == 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4));
+            byte[] head = in.readNBytes(2);
+            return head.length == 2 && (head[0] & 0xff) == 0x80 && head[1] >= 2 && head[1] <= 5;
         }
     }
 

@@ -9,6 +9,7 @@ import dev.arica.formats.Tensor;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.io.FileRange;
 import dev.arica.formats.io.Json;
+import dev.arica.formats.pytorch.PyTorchCheckpoint;
 import dev.arica.formats.safetensors.SafetensorsFile;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -25,25 +26,47 @@ import java.util.Set;
 import java.util.stream.Stream;
 
 /**
- * A Hugging Face checkpoint directory: {@code config.json} with {@code model.safetensors}, or shards
- * listed by {@code model.safetensors.index.json}. Shard names from the index may not leave the directory.
+ * A Hugging Face checkpoint directory: {@code config.json} with {@code model.safetensors}, or shards listed by
+ * {@code model.safetensors.index.json}; failing those, the same with PyTorch files ({@code pytorch_model.bin},
+ * {@code pytorch_model.bin.index.json}), as transformers prefers them. Shard names from the index may not leave
+ * the directory.
  */
 public final class HfCheckpoint implements Checkpoint {
 
     public static final String CONFIG = "config.json";
     public static final String SINGLE = "model.safetensors";
     public static final String INDEX = "model.safetensors.index.json";
+    public static final String PYTORCH_SINGLE = "pytorch_model.bin";
+    public static final String PYTORCH_INDEX = "pytorch_model.bin.index.json";
+
+    /** The two ways a directory holds its weights: one file, or shards listed by an index. */
+    private enum Weights {
+        SAFETENSORS(SINGLE, INDEX),
+        PYTORCH(PYTORCH_SINGLE, PYTORCH_INDEX);
+
+        final String single;
+        final String index;
+
+        Weights(String single, String index) {
+            this.single = single;
+            this.index = index;
+        }
+
+        Checkpoint open(Path file) throws IOException {
+            return this == SAFETENSORS ? SafetensorsFile.open(file) : PyTorchCheckpoint.open(file);
+        }
+    }
 
     private final Path dir;
     private final ObjectNode config;
-    private final List<SafetensorsFile> shards;
-    private final Map<String, SafetensorsFile> owner;
+    private final List<Checkpoint> shards;
+    private final Map<String, Checkpoint> owner;
     private final List<TensorInfo> tensors;
     private final Map<String, String> metadata;
     private final ObjectNode indexMetadata;
     private final List<AuxFile> aux;
 
-    private HfCheckpoint(Path dir, ObjectNode config, List<SafetensorsFile> shards, Map<String, SafetensorsFile> owner,
+    private HfCheckpoint(Path dir, ObjectNode config, List<Checkpoint> shards, Map<String, Checkpoint> owner,
             List<TensorInfo> tensors, ObjectNode indexMetadata, List<AuxFile> aux) {
         this.dir = dir;
         this.config = config;
@@ -61,31 +84,34 @@ public final class HfCheckpoint implements Checkpoint {
         }
         Path configFile = dir.resolve(CONFIG);
         ObjectNode config = Files.isRegularFile(configFile) ? Json.readObjectFile(configFile) : null;
-        Path index = dir.resolve(INDEX);
-        Path single = dir.resolve(SINGLE);
-        List<SafetensorsFile> shards = new ArrayList<>();
+        List<Checkpoint> shards = new ArrayList<>();
         try {
-            if (Files.isRegularFile(index)) {
-                return openSharded(dir, config, index, shards);
-            }
-            if (Files.isRegularFile(single)) {
-                SafetensorsFile f = SafetensorsFile.open(single);
-                shards.add(f);
-                Map<String, SafetensorsFile> owner = new HashMap<>();
-                for (TensorInfo t : f.tensors()) {
-                    owner.put(t.name(), f);
+            for (Weights w : Weights.values()) {
+                Path index = dir.resolve(w.index);
+                Path single = dir.resolve(w.single);
+                if (Files.isRegularFile(index)) {
+                    return openSharded(dir, config, index, w, shards);
                 }
-                return new HfCheckpoint(dir, config, shards, owner, f.tensors(), null, auxFiles(dir, Set.of(SINGLE)));
+                if (Files.isRegularFile(single)) {
+                    Checkpoint f = w.open(single);
+                    shards.add(f);
+                    Map<String, Checkpoint> owner = new HashMap<>();
+                    for (TensorInfo t : f.tensors()) {
+                        owner.put(t.name(), f);
+                    }
+                    return new HfCheckpoint(dir, config, shards, owner, f.tensors(), null, auxFiles(dir, Set.of(w.single)));
+                }
             }
         } catch (IOException | RuntimeException e) {
-            shards.forEach(SafetensorsFile::close);
+            shards.forEach(Checkpoint::close);
             throw e;
         }
-        throw new FormatException(dir, "no " + SINGLE + " or " + INDEX + " in this directory");
+        throw new FormatException(dir, "no " + SINGLE + ", " + INDEX + ", " + PYTORCH_SINGLE + " or " + PYTORCH_INDEX
+                + " in this directory");
     }
 
-    private static HfCheckpoint openSharded(Path dir, ObjectNode config, Path index, List<SafetensorsFile> shards)
-            throws IOException {
+    private static HfCheckpoint openSharded(Path dir, ObjectNode config, Path index, Weights weights,
+            List<Checkpoint> shards) throws IOException {
         ObjectNode idx = Json.readObjectFile(index);
         JsonNode wm = idx.get("weight_map");
         if (wm == null || !wm.isObject()) {
@@ -96,7 +122,7 @@ public final class HfCheckpoint implements Checkpoint {
             throw new FormatException(index, "\"metadata\" is not an object");
         }
         Path root = dir.toAbsolutePath().normalize();
-        Map<String, SafetensorsFile> byShard = new LinkedHashMap<>();
+        Map<String, Checkpoint> byShard = new LinkedHashMap<>();
         Map<String, String> wanted = new LinkedHashMap<>();
         for (Map.Entry<String, JsonNode> e : wm.properties()) {
             if (!e.getValue().isTextual()) {
@@ -110,31 +136,35 @@ public final class HfCheckpoint implements Checkpoint {
                 if (!Files.isRegularFile(p)) {
                     throw new FormatException(index, e.getKey(), "shard '" + shard + "' does not exist");
                 }
-                SafetensorsFile f = SafetensorsFile.open(p);
+                Checkpoint f = weights.open(p);
                 shards.add(f);
                 byShard.put(shard, f);
             }
         }
-        Map<String, SafetensorsFile> owner = new HashMap<>();
+        Map<String, Checkpoint> owner = new HashMap<>();
         List<TensorInfo> tensors = new ArrayList<>();
+        Map<Checkpoint, Set<String>> names = new HashMap<>();
+        for (Checkpoint f : byShard.values()) {
+            names.put(f, f.tensors().stream().map(TensorInfo::name).collect(java.util.stream.Collectors.toSet()));
+        }
         for (Map.Entry<String, String> e : wanted.entrySet()) {
-            SafetensorsFile f = byShard.get(e.getValue());
-            if (f.info(e.getKey()).isEmpty()) {
+            Checkpoint f = byShard.get(e.getValue());
+            if (!names.get(f).contains(e.getKey())) {
                 throw new FormatException(index, e.getKey(), "listed in weight_map but missing from shard '"
                         + e.getValue() + "'");
             }
         }
         // Storage order: shards by file name (model-00001-of-N first), not by weight_map's name order.
-        List<Map.Entry<String, SafetensorsFile>> inOrder = new ArrayList<>(byShard.entrySet());
+        List<Map.Entry<String, Checkpoint>> inOrder = new ArrayList<>(byShard.entrySet());
         inOrder.sort(Map.Entry.comparingByKey());
         shards.clear();
         inOrder.forEach(s -> shards.add(s.getValue()));
-        for (Map.Entry<String, SafetensorsFile> s : inOrder) {
+        for (Map.Entry<String, Checkpoint> s : inOrder) {
             for (TensorInfo t : s.getValue().tensors()) {
                 String listed = wanted.get(t.name());
                 if (listed == null) {
                     throw new FormatException(s.getValue().path(), t.name(), "is in the shard but not in "
-                            + INDEX + "'s weight_map");
+                            + weights.index + "'s weight_map");
                 }
                 if (!listed.equals(s.getKey())) {
                     throw new FormatException(s.getValue().path(), t.name(), "is also stored in this shard, but "
@@ -145,7 +175,7 @@ public final class HfCheckpoint implements Checkpoint {
             }
         }
         Set<String> skip = new java.util.HashSet<String>(byShard.keySet());
-        skip.add(INDEX);
+        skip.add(weights.index);
         return new HfCheckpoint(dir, config, shards, owner, Collections.unmodifiableList(tensors),
                 meta == null ? null : (ObjectNode) meta, auxFiles(dir, skip));
     }
@@ -194,8 +224,8 @@ public final class HfCheckpoint implements Checkpoint {
     }
 
     @Override
-    public Tensor tensor(String name) {
-        SafetensorsFile f = owner.get(name);
+    public Tensor tensor(String name) throws IOException {
+        Checkpoint f = owner.get(name);
         if (f == null) {
             throw new IllegalArgumentException("no tensor named '" + name + "' in " + dir);
         }
@@ -204,7 +234,7 @@ public final class HfCheckpoint implements Checkpoint {
 
     @Override
     public Optional<FileRange> location(String name) {
-        SafetensorsFile f = owner.get(name);
+        Checkpoint f = owner.get(name);
         return f == null ? Optional.empty() : f.location(name);
     }
 
@@ -234,12 +264,12 @@ public final class HfCheckpoint implements Checkpoint {
 
     @Override
     public List<Path> dataFiles() {
-        return shards.stream().map(SafetensorsFile::path).toList();
+        return shards.stream().map(Checkpoint::path).toList();
     }
 
     @Override
     public void close() {
-        for (SafetensorsFile f : shards) {
+        for (Checkpoint f : shards) {
             f.close();
         }
     }

@@ -2,7 +2,6 @@ package dev.arica.formats.safetensors;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.arica.formats.AuxFile;
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.DType;
 import dev.arica.formats.FormatException;
@@ -284,16 +283,6 @@ public final class SafetensorsFile implements Checkpoint {
     @Override
     public Map<String, String> metadata() {
         return metadata;
-    }
-
-    @Override
-    public Optional<ObjectNode> config() {
-        return Optional.empty();
-    }
-
-    @Override
-    public List<AuxFile> auxFiles() {
-        return List.of();
     }
 
     @Override

@@ -196,9 +196,12 @@ class HfCheckpointTest {
     void directoryWithoutModelOrIndexIsRefused() throws Exception {
         Path dir = Files.createDirectory(tmp.resolve("bare"));
         Files.writeString(dir.resolve("config.json"), "{}");
+        assertFormatError(dir, null, () -> HfCheckpoint.open(dir), "no model.safetensors, model.safetensors.index.json, "
+                + "pytorch_model.bin or pytorch_model.bin.index.json in this directory");
+        // Weights of PyTorch are read when there are no safetensors, so a broken one is reported against its file.
         Files.writeString(dir.resolve("pytorch_model.bin"), "not a pickle we would read");
-        assertFormatError(dir, null, () -> HfCheckpoint.open(dir),
-                "no model.safetensors or model.safetensors.index.json in this directory");
+        assertFormatError(dir.resolve("pytorch_model.bin"), null, () -> HfCheckpoint.open(dir),
+                "not a PyTorch checkpoint");
     }
 
     @Test

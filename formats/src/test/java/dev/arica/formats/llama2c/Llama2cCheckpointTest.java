@@ -300,4 +300,19 @@ class Llama2cCheckpointTest {
         Path t = write(dir, "tiny.bin", new byte[] {8, 0});
         assertFormatError(t, null, () -> Llama2cCheckpoint.open(m, t), "too short for its 4-byte header");
     }
+
+    /**
+     * dim 128 and 640 put 80 00 and 80 02 first, the byte of pickle's PROTO and (for 640) protocol 2: still llama2.c,
+     * since only PyTorch's magic number or a zip archive marks a PyTorch file.
+     */
+    @Test
+    void aHeaderThatStartsLikeAPickleIsStillLlama2c() throws Exception {
+        for (int dim : new int[] {128, 640}) {
+            Path f = write(dir, "dim" + dim + ".bin", Llama2cFixtures.checkpoint(dim, 8, 1, 2, 2, 4, 2, dim));
+            try (Checkpoint c = Checkpoint.open(f)) {
+                assertEquals("llama2c", c.format());
+                assertEquals(dim, c.config().orElseThrow().get("hidden_size").asInt());
+            }
+        }
+    }
 }
