@@ -59,8 +59,16 @@ abstract class DecoderGraph {
     /** An initializer the exporter computes (element by element, in row-major order) instead of copying it. */
     record Computed(TensorInfo info, LongToDoubleFunction element) {}
 
-    /** A weight stored quantized: rows n (output features) of k columns (input features). */
-    record QuantizedWeight(String name, QuantLayout layout, long n, long k) {}
+    /**
+     * A weight stored quantized: rows n (output features) of k columns (input features); {@code permuted} when the
+     * columns are stored in another order (its column order, a plane of the graph, gathers the activations to match).
+     */
+    record QuantizedWeight(String name, QuantLayout layout, long n, long k, boolean permuted) {
+        /** "int4 g32 asym", with " permuted" when the columns are. */
+        String describe() {
+            return layout.describe() + (permuted ? " permuted" : "");
+        }
+    }
 
     /**
      * How quantized weights enter the graph.
@@ -75,7 +83,7 @@ abstract class DecoderGraph {
     }
 
     /** Which plane of a quantized weight an initializer holds, and in which layout. */
-    enum PlaneKind { NBITS_CODES, NBITS_SCALES, NBITS_ZERO_POINTS, DQ_CODES, DQ_SCALES, DQ_ZERO_POINTS }
+    enum PlaneKind { NBITS_CODES, NBITS_SCALES, NBITS_ZERO_POINTS, DQ_CODES, DQ_SCALES, DQ_ZERO_POINTS, COLUMN_ORDER }
 
     /** An initializer repacked from a quantized weight's stored bytes. */
     record Plane(QuantizedWeight weight, PlaneKind kind, OnnxWriter.Initializer initializer) {}
@@ -100,6 +108,7 @@ abstract class DecoderGraph {
     private final Map<String, String> offsetWeights = new HashMap<>();
     private final Set<String> floatWeights = new LinkedHashSet<>();
     private final Map<String, String[]> quantizedInputs = new HashMap<>();
+    private final Map<String, String> columnOrders = new HashMap<>();
     private final List<Plane> planes = new ArrayList<>();
     final Map<String, Integer> opsets = new LinkedHashMap<>();
     final List<Computed> computed = new ArrayList<>();
@@ -309,9 +318,17 @@ abstract class DecoderGraph {
             List<String> inputs = bias == null ? List.of(x, weight(w.name())) : List.of(x, weight(w.name()), weight(bias.name()));
             return g.node("Gemm", name, inputs, attr("transB", w.orientation() == Orientation.OUT_IN ? 1L : 0L));
         }
-        String y = quantization.portable() ? dequantizeMatMul(bias == null ? name : name + "/matmul", x, q)
-                : matMulNBits(bias == null ? name : name + "/matmul", x, q);
+        String in = q.permuted() ? permutedInput(name, x, q) : x;
+        String y = quantization.portable() ? dequantizeMatMul(bias == null ? name : name + "/matmul", in, q)
+                : matMulNBits(bias == null ? name : name + "/matmul", in, q);
         return bias == null ? y : g.node("Add", name, List.of(y, weight(bias.name())));
+    }
+
+    /** x's input features in the stored column order of {@code q}: a Gather by its column order (int64 [k]). */
+    private String permutedInput(String name, String x, QuantizedWeight q) {
+        String order = columnOrders.computeIfAbsent(q.name(), n -> plane(q, PlaneKind.COLUMN_ORDER,
+                new OnnxWriter.Initializer(n + ".column_order", OnnxType.INT64, new long[] {q.k()})));
+        return g.node("Gather", name + "/permuted_input", List.of(x, order), attr("axis", 1L));
     }
 
     private String matMulNBits(String name, String x, QuantizedWeight q) {
