@@ -23,7 +23,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "convert", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
         description = {"Convert a checkpoint to a .safetensors file or an HF directory (decided by OUT's name).",
                 "Floating-point tensors are cast with --dtype; others are copied. Written atomically.",
-                "An .arica input is dequantized; its config and tokenizer are restored in a directory output."})
+                "An .arica input is dequantized; its config and tokenizer are restored in a directory output.",
+                "A GPTQ checkpoint is dequantized to float32 weights (exactly; --dtype casts them)."})
 final class ConvertCommand implements Callable<Integer> {
 
     /** The float types --dtype accepts. */
@@ -37,8 +38,8 @@ final class ConvertCommand implements Callable<Integer> {
         }
     }
 
-    @Parameters(index = "0", paramLabel = "IN", description = "A .safetensors file, an HF directory, a PyTorch file "
-            + "(torch.save: .bin, .pt), a llama2.c .bin or an .arica file.")
+    @Parameters(index = "0", paramLabel = "IN", description = "A .safetensors file, an HF directory (GPTQ too), a PyTorch "
+            + "file (torch.save: .bin, .pt), a llama2.c .bin or an .arica file.")
     Path input;
 
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT",

@@ -4,15 +4,21 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.Checkpoint;
+import dev.arica.formats.FormatException;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.arica.AricaEntry;
 import dev.arica.formats.arica.AricaFile;
 import dev.arica.formats.arica.Storage;
+import dev.arica.formats.gptq.GptqCheckpoint;
+import dev.arica.formats.gptq.GptqConfig;
+import dev.arica.formats.gptq.GptqWeight;
 import dev.arica.formats.hf.HfCheckpoint;
 import dev.arica.formats.io.ByteSize;
 import dev.arica.formats.io.Json;
 import dev.arica.formats.onnx.OnnxModel;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -93,11 +99,50 @@ final class InspectCommand implements Callable<Integer> {
         FamilySummary.of(c).putInto(r);
         ArrayNode files = r.putArray("files");
         c.auxFiles().forEach(a -> files.add(a.name()));
+        GptqCheckpoint gptq = c instanceof GptqCheckpoint g ? g : null;
+        if (gptq != null) {
+            GptqConfig q = gptq.gptq();
+            r.putObject("gptq").put("bits", q.bits()).put("group_size", q.groupSize()).put("sym", q.sym())
+                    .put("desc_act", q.descAct()).put("checkpoint_format", q.format().id)
+                    .put("file", q.file().getFileName().toString());
+        }
         ArrayNode tensors = r.putArray("tensors");
         for (TensorInfo t : c.tensors()) {
-            tensorRow(tensors, t.name(), t.dtype().safetensorsName(), t.shape(), t.byteSize());
+            GptqWeight w = gptq == null ? null : gptq.weight(t.name()).orElse(null);
+            ObjectNode o = tensorRow(tensors, t.name(), t.dtype().safetensorsName(), t.shape(),
+                    w == null ? t.byteSize() : w.storedBytes());
+            if (w != null) {
+                putGptq(o, gptq, w);
+            }
         }
         return r;
+    }
+
+    /** A GPTQ layer's row: how it is quantized and the tensors that store it. */
+    private static void putGptq(ObjectNode o, GptqCheckpoint c, GptqWeight w) {
+        GptqConfig q = c.gptq();
+        boolean inOrder;
+        try {
+            inOrder = c.planes(w).inOrder(q.groupRows(w.in()));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        o.put("scheme", "gptq").put("bits", q.bits()).put("group_size", q.groupSize()).put("sym", q.sym())
+                .put("desc_act", !inOrder).put("checkpoint_format", q.format().id);
+        ArrayNode stored = o.putArray("stored");
+        for (String s : w.stored()) {
+            stored.add(s);
+        }
+    }
+
+    /** "gptq 4-bit g32 sym, g_idx in order, zeros minus one (qweight, ...)": a GPTQ layer's note in the table. */
+    private static String gptqNote(JsonNode t) {
+        List<String> stored = new java.util.ArrayList<>();
+        t.get("stored").forEach(n -> stored.add(n.asText().substring(n.asText().lastIndexOf('.') + 1)));
+        return "gptq " + t.get("bits").asInt() + "-bit g" + t.get("group_size").asInt() + " "
+                + (t.get("sym").asBoolean() ? "sym" : "asym") + ", " + (t.get("desc_act").asBoolean() ? "desc_act"
+                : "g_idx in order") + ", " + (t.get("checkpoint_format").asText().equals(GptqConfig.Format.V2.id)
+                ? "true zeros" : "zeros minus one") + " (" + String.join(", ", stored) + ")";
     }
 
     private static void printHuman(PrintWriter out, Checkpoint c, ObjectNode r) {
@@ -112,6 +157,9 @@ final class InspectCommand implements Callable<Integer> {
                 .map(e -> e.getKey() + "=" + e.getValue()).reduce((a, b) -> a + ", " + b).orElse(""));
         c.config().ifPresentOrElse(cfg -> row(out, "config", configSummary(cfg)), () -> row(out, "config", "(none)"));
         c.config().ifPresent(cfg -> row(out, "family", FamilySummary.of(c).line()));
+        if (c instanceof GptqCheckpoint g) {
+            row(out, "gptq", g.gptq().describe() + ", from " + g.gptq().file().getFileName());
+        }
         if (!c.auxFiles().isEmpty()) {
             row(out, "files", c.auxFiles().stream().map(a -> a.name()).reduce((a, b) -> a + ", " + b).orElse(""));
         }
@@ -119,10 +167,16 @@ final class InspectCommand implements Callable<Integer> {
         List<TensorInfo> ts = c.tensors();
         int nameWidth = Math.max(4, ts.stream().mapToInt(t -> t.name().length()).max().orElse(4));
         int shapeWidth = Math.max(5, ts.stream().mapToInt(t -> t.shapeString().length()).max().orElse(5));
-        String f = "%-" + nameWidth + "s  %-7s  %-" + shapeWidth + "s  %12s%n";
-        out.printf(Locale.ROOT, f, "NAME", "DTYPE", "SHAPE", "SIZE");
-        for (TensorInfo t : ts) {
-            out.printf(Locale.ROOT, f, t.name(), t.dtype().safetensorsName(), t.shapeString(), ByteSize.format(t.byteSize()));
+        // A GPTQ checkpoint's table says how each layer is stored (and its size is the stored one).
+        boolean notes = c instanceof GptqCheckpoint;
+        String f = "%-" + nameWidth + "s  %-7s  %-" + shapeWidth + "s  %12s" + (notes ? "  %s" : "%s");
+        out.println(String.format(Locale.ROOT, f, "NAME", "DTYPE", "SHAPE", "SIZE", notes ? "NOTE" : ""));
+        JsonNode rows = r.get("tensors");
+        for (int i = 0; i < ts.size(); i++) {
+            TensorInfo t = ts.get(i);
+            JsonNode row = rows.get(i);
+            out.println(String.format(Locale.ROOT, f, t.name(), t.dtype().safetensorsName(), t.shapeString(),
+                    ByteSize.format(row.get("bytes").asLong()), row.has("scheme") ? gptqNote(row) : "").stripTrailing());
         }
     }
 
@@ -173,6 +227,9 @@ final class InspectCommand implements Callable<Integer> {
                 if (q.transposed()) {
                     o.put("transposed", true);
                 }
+                if (q.permuted()) {
+                    o.put("permuted", true);
+                }
                 long padded = q.layout().groups(cols) * q.layout().groupSize();
                 // Rows are padded with zeros to whole groups (docs/arica-format.md); say so where it happened.
                 if (padded != cols) {
@@ -216,6 +273,9 @@ final class InspectCommand implements Callable<Integer> {
             String comp = e.compressed() ? String.format(Locale.ROOT, "zstd %.2fx", (double) e.rawLength() / Math.max(1, e.length())) : "-";
             JsonNode padded = entries.get(i).get("padded_columns");
             String note = padded == null ? "" : "rows padded " + e.shape()[e.shape().length - 1] + " -> " + padded.asLong();
+            if (entries.get(i).has("permuted")) {
+                note = (note.isEmpty() ? "" : note + "; ") + "input features permuted (GPTQ desc_act)";
+            }
             out.printf(Locale.ROOT, fmt, e.name(), e.dtype().safetensorsName(), storage,
                     java.util.Arrays.toString(e.shape()), ByteSize.format(e.length()), comp, note);
         }

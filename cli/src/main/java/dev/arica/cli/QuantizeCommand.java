@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.FloatCast;
 import dev.arica.formats.arica.AricaFile;
+import dev.arica.formats.gptq.GptqCheckpoint;
+import dev.arica.formats.gptq.GptqConfig;
 import dev.arica.formats.io.ByteSize;
 import dev.arica.formats.io.ChunkPipeline;
 import dev.arica.formats.io.FileDigest;
@@ -39,21 +41,24 @@ import picocli.CommandLine.Spec;
 @Command(name = "quantize", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
         description = {"Quantize a checkpoint into one .arica file and report the error tensor by tensor.",
                 "By default the 2-D weights of the transformer layers are quantized; embeddings, the output head,",
-                "norms and biases stay float. Streams: memory does not grow with the model. Written atomically."})
+                "norms and biases stay float. Streams: memory does not grow with the model. Written atomically.",
+                "A GPTQ checkpoint without --scheme keeps its quantization: its codes, scales and zero points are",
+                "stored as int4/int8 asymmetric groups with the same values, not requantized."})
 final class QuantizeCommand implements Callable<Integer> {
 
     /** Default zstd level of --compress. */
     static final int DEFAULT_ZSTD_LEVEL = 3;
 
     @Parameters(index = "0", paramLabel = "IN",
-            description = "A .safetensors file, an HF directory, a PyTorch file (torch.save) or a llama2.c .bin.")
+            description = "A .safetensors file, an HF directory (GPTQ too), a PyTorch file (torch.save) or a llama2.c .bin.")
     Path input;
 
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT.arica", description = "The .arica file to write.")
     Path output;
 
-    @Option(names = "--scheme", required = true, paramLabel = "SCHEME",
-            description = "q8_0, q4_0 (GGML blocks of 32), int8 or int4 (groups of --group-size).")
+    @Option(names = "--scheme", paramLabel = "SCHEME",
+            description = "q8_0, q4_0 (GGML blocks of 32), int8 or int4 (groups of --group-size). Required, except for "
+                    + "a GPTQ checkpoint, stored as GPTQ quantized it when it is absent.")
     String scheme;
 
     @Option(names = "--group-size", paramLabel = "N",
@@ -106,7 +111,15 @@ final class QuantizeCommand implements Callable<Integer> {
                     + "'arica convert' it back to safetensors first");
         }
         Report report;
+        GptqConfig gptq = null;
         try (Checkpoint in = Checkpoint.open(input, tokenizer.file)) {
+            if (options.layout() == null) {
+                if (!(in instanceof GptqCheckpoint g)) {
+                    throw AricaException.badInput("--scheme is required: " + input + " is not a GPTQ checkpoint (only "
+                            + "those are stored as they are quantized)");
+                }
+                gptq = g.gptq();
+            }
             report = CheckpointQuantizer.quantize(in, output, options, ProgressPrinter.forStderr(spec.commandLine().getErr()));
         } catch (QuantizationException | FloatCast.UnsupportedCastException e) {
             throw AricaException.badInput(input + ": " + e.getMessage());
@@ -115,22 +128,14 @@ final class QuantizeCommand implements Callable<Integer> {
         printTable(out, report);
         if (reportFile != null) {
             dev.arica.formats.io.AtomicOutput.writeString(reportFile, Json.MAPPER.writerWithDefaultPrettyPrinter()
-                    .writeValueAsString(json(report, options)) + "\n");
+                    .writeValueAsString(json(report, options, gptq)) + "\n");
         }
         out.flush();
         return ExitCode.OK;
     }
 
     private CheckpointQuantizer.Options options() {
-        Scheme s = Scheme.parse(scheme).orElseThrow(() -> AricaException.badInput(
-                "--scheme: unknown scheme '" + scheme + "' (expected q8_0, q4_0, int8 or int4)"));
-        QuantLayout layout;
-        try {
-            layout = new QuantLayout(s, groupSize != null ? groupSize : s.defaultGroup(), asymmetric);
-        } catch (IllegalArgumentException e) {
-            throw AricaException.badInput((groupSize != null && s.fixedGroup() == 0 ? "--group-size: " : "")
-                    + e.getMessage());
-        }
+        QuantLayout layout = scheme == null ? storedAsQuantized() : layout();
         List<Pattern> patterns = new ArrayList<>();
         for (String k : keep) {
             try {
@@ -150,6 +155,27 @@ final class QuantizeCommand implements Callable<Integer> {
                 "arica " + String.join(" ", spec.commandLine().getParseResult().originalArgs()),
                 threads == null ? ChunkPipeline.defaultThreads() : threads,
                 noDigestCache ? null : FileDigest.defaultCacheDirectory());
+    }
+
+    /** The layout of --scheme, --group-size and --asymmetric. */
+    private QuantLayout layout() {
+        Scheme s = Scheme.parse(scheme).orElseThrow(() -> AricaException.badInput(
+                "--scheme: unknown scheme '" + scheme + "' (expected q8_0, q4_0, int8 or int4)"));
+        try {
+            return new QuantLayout(s, groupSize != null ? groupSize : s.defaultGroup(), asymmetric);
+        } catch (IllegalArgumentException e) {
+            throw AricaException.badInput((groupSize != null && s.fixedGroup() == 0 ? "--group-size: " : "")
+                    + e.getMessage());
+        }
+    }
+
+    /** No --scheme: a GPTQ checkpoint's own quantization (null layout), which the options choosing tensors do not change. */
+    private QuantLayout storedAsQuantized() {
+        if (groupSize != null || asymmetric || !keep.isEmpty() || quantizeEmbeddings || quantizeHead) {
+            throw AricaException.badInput("--group-size, --asymmetric, --keep, --quantize-embeddings and --quantize-head "
+                    + "apply to --scheme; without it a GPTQ checkpoint keeps GPTQ's own quantization");
+        }
+        return null;
     }
 
     static void printTable(PrintWriter out, Report r) {
@@ -175,12 +201,19 @@ final class QuantizeCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "wrote %s%n", r.output());
     }
 
-    static ObjectNode json(Report r, CheckpointQuantizer.Options o) {
+    /** The report as JSON; {@code gptq}: the checkpoint's quantization when it was kept (no --scheme), else null. */
+    static ObjectNode json(Report r, CheckpointQuantizer.Options o, GptqConfig gptq) {
         ObjectNode root = Json.MAPPER.createObjectNode();
         root.put("output", r.output().toString());
-        root.put("scheme", o.layout().scheme().id());
-        root.put("group_size", o.layout().groupSize());
-        root.put("asymmetric", o.layout().asymmetric());
+        if (gptq != null) {
+            root.put("scheme", "gptq");
+            root.put("group_size", gptq.groupSize());
+            root.put("asymmetric", !gptq.sym());
+        } else {
+            root.put("scheme", o.layout().scheme().id());
+            root.put("group_size", o.layout().groupSize());
+            root.put("asymmetric", o.layout().asymmetric());
+        }
         root.put("compression", o.zstdLevel() == 0 ? "none" : "zstd");
         ArrayNode tensors = root.putArray("tensors");
         for (TensorReport t : r.tensors()) {

@@ -41,7 +41,11 @@ record ReferenceRuns(Path work, Path cache) {
         args.addAll(Arrays.asList(extra));
         run("forward", model, args.toArray(String[]::new));
         ForwardCommandTest.Npy got = ForwardCommandTest.Npy.read(npy);
-        float[][] want = ref.logits(got.cols());
+        return largestDifference(ref.logits(got.cols()), got);
+    }
+
+    /** The largest difference between {@code want} and the logits of {@code got}, which must have as many rows. */
+    static double largestDifference(float[][] want, ForwardCommandTest.Npy got) {
         assertEquals(want.length, got.rows());
         double worst = 0;
         for (int t = 0; t < want.length; t++) {

@@ -1,6 +1,7 @@
 package dev.arica.formats;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.arica.formats.gptq.GptqCheckpoint;
 import dev.arica.formats.hf.HfCheckpoint;
 import dev.arica.formats.io.FileRange;
 import dev.arica.formats.llama2c.Llama2cCheckpoint;
@@ -84,16 +85,22 @@ public interface Checkpoint extends AutoCloseable {
     }
 
     /**
-     * Opens a checkpoint of any supported format: an HF directory, a {@code .safetensors} file, a PyTorch file
-     * (torch.save's zip or legacy format, told by its content whatever its name), or a llama2.c {@code .bin} (its
-     * tokenizer looked up beside it unless {@code tokenizer} is given).
+     * Opens a checkpoint of any supported format: an HF directory (a GPTQ one as the float model it stands for), a
+     * {@code .safetensors} file, a PyTorch file (torch.save's zip or legacy format, told by its content whatever its
+     * name), or a llama2.c {@code .bin} (its tokenizer looked up beside it unless {@code tokenizer} is given).
      */
     static Checkpoint open(Path path, Path tokenizer) throws IOException {
         if (!Files.exists(path)) {
             throw new NoSuchFileException(path.toString());
         }
         if (Files.isDirectory(path)) {
-            return HfCheckpoint.open(path);
+            HfCheckpoint hf = HfCheckpoint.open(path);
+            try {
+                return GptqCheckpoint.of(hf);
+            } catch (IOException | RuntimeException e) {
+                hf.close();
+                throw e;
+            }
         }
         String name = path.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
         if (name.endsWith(".safetensors")) {

@@ -10,6 +10,7 @@ import dev.arica.formats.Tensor;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.arica.AricaEntry;
 import dev.arica.formats.arica.AricaFile;
+import dev.arica.formats.arica.ColumnOrder;
 import dev.arica.formats.arica.Storage;
 import dev.arica.formats.hf.HfCheckpointWriter;
 import dev.arica.formats.io.CastPipeline;
@@ -28,7 +29,8 @@ import java.util.Map;
 
 /**
  * Turns an .arica file back into a safetensors file or an HF directory that any tool reads: quantized
- * tensors are dequantized chunk by chunk on worker threads, float tensors copied (bit for bit) or cast;
+ * tensors are dequantized chunk by chunk on worker threads (a permuted one's columns put back in order), float
+ * tensors copied (bit for bit) or cast;
  * the config and the embedded files (tokenizer, generation config) are restored beside the tensors.
  */
 public final class AricaDequantizer {
@@ -76,7 +78,7 @@ public final class AricaDequantizer {
             if (e.storage() instanceof Storage.Quantized q) {
                 long cols = cols(e);
                 // A transposed weight is turned back whole: the stored rows are the target's columns.
-                buffer = Math.max(buffer, q.transposed() ? 3 * e.info().elements() * 4 : 2 * rowsPerChunk(cols) * cols * 4);
+                buffer = Math.max(buffer, q.transposed() ? 3 * e.info().elements() * 4 : 3 * rowsPerChunk(cols) * cols * 4);
             }
         }
         progress.start("dequantize", total);
@@ -92,7 +94,8 @@ public final class AricaDequantizer {
                 switch (e.storage()) {
                     case Storage.Plain p -> queuePlain(pipeline, e, p.dtype(), raw, target);
                     case Storage.Quantized q when q.transposed() -> queueTransposed(pipeline, q, e, raw, target);
-                    case Storage.Quantized q -> queueQuantized(pipeline, q.layout(), e, raw, target);
+                    case Storage.Quantized q -> queueQuantized(pipeline, q.layout(), e, raw, target,
+                            in.columnOrder(e, raw).orElse(null));
                 }
                 if (decompressed != null) {
                     pipeline.then(decompressed::close);
@@ -150,8 +153,9 @@ public final class AricaDequantizer {
         }
     }
 
+    /** Rows dequantized chunk by chunk; a permuted tensor's columns put back in their logical order ({@code order}). */
     private static void queueQuantized(ChunkPipeline pipeline, QuantLayout layout, AricaEntry e, MemorySegment raw,
-            TensorInfo target) throws IOException {
+            TensorInfo target, ColumnOrder order) throws IOException {
         Quantizer q = Quantizer.of(layout);
         long cols = cols(e);
         long rows = cols == 0 ? 0 : e.info().elements() / cols;
@@ -165,10 +169,15 @@ public final class AricaDequantizer {
             pipeline.submit(buffer -> {
                 MemorySegment f32 = buffer.asSlice(0, n * cols * 4);
                 q.dequantizeRows(stored, f32, cols, 0, n);
+                if (order != null) {
+                    MemorySegment logical = buffer.asSlice(n * cols * 4, n * cols * 4);
+                    order.unpermute(f32, logical, n);
+                    f32 = logical;
+                }
                 if (to == DType.F32) {
                     return f32;
                 }
-                MemorySegment out = buffer.asSlice(n * cols * 4, to.bytesFor(n * cols));
+                MemorySegment out = buffer.asSlice(2 * n * cols * 4, to.bytesFor(n * cols));
                 FloatCast.cast(DType.F32, f32, to, out, n * cols);
                 return out;
             }, stored, to.bytesFor(n * cols));

@@ -11,7 +11,11 @@ import dev.arica.formats.Tensor;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.arica.AricaEntry;
 import dev.arica.formats.arica.AricaWriter;
+import dev.arica.formats.arica.ColumnOrder;
 import dev.arica.formats.arica.Storage;
+import dev.arica.formats.gptq.GptqCheckpoint;
+import dev.arica.formats.gptq.GptqPlanes;
+import dev.arica.formats.gptq.GptqWeight;
 import dev.arica.formats.io.CastPipeline;
 import dev.arica.formats.io.ChunkPipeline;
 import dev.arica.formats.io.FileDigest;
@@ -28,6 +32,7 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -36,7 +41,8 @@ import java.util.Optional;
  * Quantizes a checkpoint into an .arica file in one streaming pass: tensors are read from their mapping,
  * quantized chunk by chunk on worker threads (measuring the error of every element on the way) and
  * written in order; float tensors are copied or cast. The source files are hashed for the provenance on a
- * thread of their own meanwhile. Memory is a fixed set of chunk buffers whatever the model's size.
+ * thread of their own meanwhile. Memory is a fixed set of chunk buffers whatever the model's size. A GPTQ checkpoint
+ * without a scheme keeps its quantization: its layers' codes are moved into the .arica layout, not requantized.
  */
 public final class CheckpointQuantizer {
     /** float32 bytes of source rows per chunk: big enough for efficient writes, small enough to stay flat. */
@@ -45,7 +51,8 @@ public final class CheckpointQuantizer {
     static final long CHECK_F32_BYTES = 64L << 10;
 
     /**
-     * @param layout the quantization of the selected tensors
+     * @param layout the quantization of the selected tensors; null to store a GPTQ checkpoint's layers as they are
+     *     quantized ({@link GptqRepacker}), its other tensors float
      * @param floatType type of the tensors kept float (and of the logical dtype of quantized ones), or null to
      *     keep each source type
      * @param zstdLevel 0 for no compression, else the zstd level of every tensor
@@ -126,8 +133,16 @@ public final class CheckpointQuantizer {
      */
     public static List<TensorSelection.Choice> plan(Checkpoint in, Options options) {
         TensorTable table = describedTensors(in);
-        return in.tensors().stream().map(t -> options.selection().choose(t,
-                table == null ? Optional.empty() : table.byName(t.name()))).toList();
+        return in.tensors().stream().map(t -> {
+            TensorSelection.Choice c = options.selection().choose(t, table == null ? Optional.empty() : table.byName(t.name()));
+            if (options.layout() != null) {
+                return c;
+            }
+            // Stored as quantized: a GPTQ layer as GPTQ quantized it, everything else as it is.
+            boolean gptq = in instanceof GptqCheckpoint g && g.weight(t.name()).isPresent();
+            return gptq ? new TensorSelection.Choice(true, "GPTQ layer") : new TensorSelection.Choice(false,
+                    t.rank() == 2 && t.dtype().isFloat() ? "float in the GPTQ checkpoint" : c.reason());
+        }).toList();
     }
 
     /** The tensor table of {@code in}'s family, or null when it is not one arica describes (any safetensors file). */
@@ -147,9 +162,17 @@ public final class CheckpointQuantizer {
             throw new IllegalArgumentException("output " + out + " is the input; write to another path");
         }
         QuantLayout layout = options.layout();
-        Quantizer quantizer = Quantizer.of(layout);
+        GptqCheckpoint gptq = null;
+        if (layout == null) {
+            if (!(in instanceof GptqCheckpoint g)) {
+                throw new IllegalArgumentException(in.path() + " is not a GPTQ checkpoint: give a scheme to quantize it");
+            }
+            gptq = g;
+        }
+        Quantizer quantizer = layout == null ? null : Quantizer.of(layout);
         List<TensorInfo> infos = in.tensors();
         List<TensorSelection.Choice> choices = plan(in, options);
+        Map<String, GptqRepacker.Plan> gptqPlans = new HashMap<>();
         long buffer = CastPipeline.BUFFER_BYTES;
         long total = 0;
         for (int i = 0; i < infos.size(); i++) {
@@ -157,7 +180,13 @@ public final class CheckpointQuantizer {
             total += t.byteSize();
             if (choices.get(i).quantize()) {
                 long cols = storedCols(t, choices.get(i));
-                buffer = Math.max(buffer, bufferFor(layout, cols, rowsPerChunk(cols)));
+                QuantLayout l = layout;
+                if (gptq != null) {
+                    GptqRepacker.Plan p = GptqRepacker.plan(gptq.planes(gptq.weight(t.name()).orElseThrow()), gptq.gptq());
+                    gptqPlans.put(t.name(), p);
+                    l = p.layout();
+                }
+                buffer = Math.max(buffer, bufferFor(l, cols, rowsPerChunk(cols)));
                 FloatCast.check(t.name(), t.dtype(), DType.F32);
             } else if (options.floatType() != null && t.dtype().isFloat()) {
                 FloatCast.check(t.name(), t.dtype(), options.floatType());
@@ -171,8 +200,17 @@ public final class CheckpointQuantizer {
             for (int i = 0; i < infos.size(); i++) {
                 TensorInfo t = infos.get(i);
                 TensorSelection.Choice choice = choices.get(i);
+                GptqRepacker.Plan gptqPlan = gptqPlans.get(t.name());
+                if (gptqPlan != null && gptqPlan.exact()) {
+                    queueRepacked(pipeline, writer, gptq.planes(gptq.weight(t.name()).orElseThrow()), gptqPlan, options,
+                            reports);
+                    continue;
+                }
                 Tensor src = in.tensor(t.name());
-                if (choice.quantize()) {
+                if (gptqPlan != null) {
+                    queueQuantized(pipeline, writer, Quantizer.of(gptqPlan.layout()), src,
+                            new TensorSelection.Choice(true, gptqPlan.reason()), options, reports);
+                } else if (choice.quantize()) {
                     queueQuantized(pipeline, writer, quantizer, src, choice, options, reports);
                 } else {
                     queueFloat(pipeline, writer, src, choice, options, reports);
@@ -313,6 +351,60 @@ public final class CheckpointQuantizer {
         });
     }
 
+    /**
+     * A GPTQ layer stored as it is quantized ({@link GptqRepacker}): its rows written chunk by chunk, each dequantized
+     * again and compared with the GPTQ weight (the report shows the error: none), then a permuted layer's column order.
+     */
+    private static void queueRepacked(ChunkPipeline pipeline, AricaWriter writer, GptqPlanes planes, GptqRepacker.Plan plan,
+            Options options, List<TensorReport> reports) throws IOException {
+        GptqWeight w = planes.weight();
+        TensorInfo t = w.info();
+        QuantLayout layout = plan.layout();
+        Quantizer quantizer = Quantizer.of(layout);
+        DType logical = options.floatType() != null ? options.floatType() : t.dtype();
+        long cols = w.in();
+        long perChunk = rowsPerChunk(cols);
+        pipeline.then(() -> writer.begin(t.name(), logical, t.shape(), new Storage.Quantized(layout, false,
+                plan.order() != null), options.zstdLevel()));
+        List<ErrorStats> parts = new ArrayList<>();
+        for (long r0 = 0; r0 < w.out(); r0 += perChunk) {
+            int first = (int) r0;
+            int n = (int) Math.min(perChunk, w.out() - r0);
+            ErrorStats stats = new ErrorStats();
+            parts.add(stats);
+            pipeline.submit(buffer -> {
+                long outBytes = layout.bytes(n, cols);
+                MemorySegment out = buffer.asSlice(0, outBytes);
+                GptqRepacker.repackRows(planes, plan, out, first, first + n);
+                int k = (int) rowsPerCheck(cols);
+                MemorySegment source = buffer.asSlice(align(outBytes), k * cols * 4);
+                MemorySegment check = buffer.asSlice(align(outBytes) + align(k * cols * 4), k * cols * 4);
+                for (int r = 0; r < n; r += k) {
+                    int m = Math.min(k, n - r);
+                    GptqRepacker.storedOrderRows(planes, plan, source, first + r, first + r + m);
+                    quantizer.dequantizeRows(out.asSlice(r * layout.rowBytes(cols)), check, cols, 0, m);
+                    stats.add(source, check, m * cols, (first + r) * cols);
+                }
+                return out;
+            }, null, n * cols * 4);
+        }
+        if (plan.order() != null) {
+            pipeline.submit(buffer -> {
+                MemorySegment order = buffer.asSlice(0, ColumnOrder.bytes(cols));
+                plan.order().write(order);
+                return order;
+            }, null, 0);
+        }
+        pipeline.then(() -> {
+            AricaEntry e = writer.end();
+            ErrorStats error = new ErrorStats();
+            parts.forEach(error::merge);
+            reports.add(new TensorReport(t.name(), t.shape(), t.dtype(), layout.describe() + (plan.order() != null
+                    ? " permuted" : ""), true, plan.reason(), cols % layout.groupSize() != 0, error,
+                    w.storedBytes(), e.length(), e.rawLength()));
+        });
+    }
+
     private static ObjectNode provenance(Checkpoint in, Options options, List<FileDigest.Digest> digests) {
         ObjectNode p = Json.MAPPER.createObjectNode();
         p.put("arica_version", options.aricaVersion());
@@ -325,6 +417,16 @@ public final class CheckpointQuantizer {
                     .put("sha256", d.sha256());
         }
         ObjectNode q = p.putObject("quantization");
+        if (options.layout() == null && in instanceof GptqCheckpoint g) {
+            // The layers keep GPTQ's quantization; each tensor's entry gives its stored layout.
+            q.put("scheme", "gptq");
+            q.put("bits", g.gptq().bits());
+            q.put("group_size", g.gptq().groupSize());
+            q.put("sym", g.gptq().sym());
+            q.put("desc_act", g.gptq().descAct());
+            q.put("checkpoint_format", g.gptq().format().id);
+            return p;
+        }
         q.put("scheme", options.layout().scheme().id());
         q.put("group_size", options.layout().groupSize());
         q.put("asymmetric", options.layout().asymmetric());

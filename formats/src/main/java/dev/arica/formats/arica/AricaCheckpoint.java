@@ -78,6 +78,11 @@ public final class AricaCheckpoint implements Checkpoint {
         return file.checked(entry(name), arena);
     }
 
+    /** The column order of a permuted tensor, read from its stored bytes {@code raw} ({@link #stored}); else empty. */
+    public Optional<ColumnOrder> columnOrder(String name, java.lang.foreign.MemorySegment raw) throws IOException {
+        return file.columnOrder(entry(name), raw);
+    }
+
     @Override
     public Tensor tensor(String name) throws IOException {
         AricaEntry e = entry(name);

@@ -81,9 +81,9 @@ public final class AricaFile implements AutoCloseable {
             }
             int major = Short.toUnsignedInt(file.get(AricaFormat.U16, 8));
             int minor = Short.toUnsignedInt(file.get(AricaFormat.U16, 10));
-            if (major > AricaFormat.MAJOR_TRANSPOSED) {
+            if (major > AricaFormat.NEWEST) {
                 throw new FormatException(path, "format version " + major + "." + minor + " is newer than this arica reads ("
-                        + AricaFormat.MAJOR_TRANSPOSED + ".x); upgrade arica");
+                        + AricaFormat.NEWEST + ".x); upgrade arica");
             }
             if (major < 1) {
                 throw new FormatException(path, "format version " + major + "." + minor + " is not valid");
@@ -141,16 +141,11 @@ public final class AricaFile implements AutoCloseable {
             String sid = n.path("storage").asText("");
             Storage storage;
             try {
-                boolean transposed = n.path("transposed").asBoolean(false);
-                if (transposed && major < AricaFormat.MAJOR_TRANSPOSED) {
-                    throw new FormatException(path, name, "is stored transposed in a version " + major + " file (needs "
-                            + AricaFormat.MAJOR_TRANSPOSED + ")");
-                }
-                if (transposed && shape.length != 2) {
-                    throw new FormatException(path, name, "is stored transposed but has " + shape.length + " dimensions, not 2");
-                }
+                boolean transposed = flag(path, name, n, "transposed", major, AricaFormat.MAJOR_TRANSPOSED, shape);
+                boolean permuted = flag(path, name, n, "permuted", major, AricaFormat.MAJOR_PERMUTED, shape);
                 storage = Storage.parse(sid, n.path("group_size").asInt(32), n.path("asymmetric").asBoolean(false),
-                        transposed).orElseThrow(() -> new FormatException(path, name, "unknown storage type '" + sid + "'"));
+                        transposed, permuted).orElseThrow(() -> new FormatException(path, name, "unknown storage type '"
+                        + sid + "'"));
             } catch (IllegalArgumentException e) {
                 throw new FormatException(path, name, "invalid storage '" + sid + "': " + e.getMessage());
             }
@@ -182,6 +177,23 @@ public final class AricaFile implements AutoCloseable {
                     zstd ? n.path("zstd_level").asInt(0) : 0));
         }
         return Collections.unmodifiableList(out);
+    }
+
+    /**
+     * An optional storage flag of a 2-D quantized tensor ("transposed", "permuted"), which files from major version
+     * {@code since} may hold: refused in an older file (whose readers would misread the rows) and on other ranks.
+     */
+    private static boolean flag(Path path, String name, JsonNode n, String key, int major, int since, long[] shape)
+            throws FormatException {
+        boolean on = n.path(key).asBoolean(false);
+        if (on && major < since) {
+            throw new FormatException(path, name, "is stored " + key + " in a version " + major + " file (needs " + since
+                    + ")");
+        }
+        if (on && shape.length != 2) {
+            throw new FormatException(path, name, "is stored " + key + " but has " + shape.length + " dimensions, not 2");
+        }
+        return on;
     }
 
     private static List<FileEntry> parseFiles(Path path, ObjectNode idx, long dataEnd) throws FormatException {
@@ -311,6 +323,22 @@ public final class AricaFile implements AutoCloseable {
         return raw(e, into);
     }
 
+    /**
+     * The column order of a permuted tensor, read from {@code raw} (its uncompressed stored bytes) and checked; empty
+     * for any other tensor.
+     */
+    public Optional<ColumnOrder> columnOrder(AricaEntry e, MemorySegment raw) throws FormatException {
+        if (!(e.storage() instanceof Storage.Quantized q) || !q.permuted()) {
+            return Optional.empty();
+        }
+        try {
+            long rows = q.rowsBytes(e.shape());
+            return Optional.of(ColumnOrder.read(raw.asSlice(rows, raw.byteSize() - rows), e.shape()[1]));
+        } catch (IllegalArgumentException ex) {
+            throw new FormatException(path, e.name(), ex.getMessage());
+        }
+    }
+
     public List<FileEntry> files() {
         return files;
     }
@@ -353,9 +381,9 @@ public final class AricaFile implements AutoCloseable {
                 if (crc(s) != e.crc32c()) {
                     return Optional.of(new Problem(e.name(), "checksum mismatch (stored data is corrupt)"));
                 }
-                if (e.compressed()) {
+                if (e.compressed() || e.storage() instanceof Storage.Quantized q && q.permuted()) {
                     try (Arena a = Arena.ofConfined()) {
-                        raw(e, a);
+                        columnOrder(e, raw(e, a));
                     } catch (FormatException ex) {
                         return Optional.of(new Problem(e.name(), ex.problem()));
                     }

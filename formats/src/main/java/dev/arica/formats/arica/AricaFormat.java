@@ -11,6 +11,10 @@ final class AricaFormat {
     static final int MINOR = 0;
     /** The major version of files with transposed tensors: version 1 readers, which ignore unknown keys, refuse them. */
     static final int MAJOR_TRANSPOSED = 2;
+    /** The major version of files with permuted tensors: version 2 readers would read their columns out of order. */
+    static final int MAJOR_PERMUTED = 3;
+    /** The newest major version this code reads. */
+    static final int NEWEST = MAJOR_PERMUTED;
     static final int HEADER_BYTES = 64;
     static final int TRAILER_BYTES = 64;
     static final int ALIGNMENT = 64;

@@ -241,8 +241,9 @@ public final class AricaWriter implements AutoCloseable {
         }
         ObjectNode index = Json.MAPPER.createObjectNode();
         boolean transposed = entries.stream().anyMatch(e -> e.storage() instanceof Storage.Quantized q && q.transposed());
-        int major = transposed ? AricaFormat.MAJOR_TRANSPOSED : AricaFormat.MAJOR;
-        if (transposed) {
+        boolean permuted = entries.stream().anyMatch(e -> e.storage() instanceof Storage.Quantized q && q.permuted());
+        int major = permuted ? AricaFormat.MAJOR_PERMUTED : transposed ? AricaFormat.MAJOR_TRANSPOSED : AricaFormat.MAJOR;
+        if (major != AricaFormat.MAJOR) {
             ByteBuffer version = ByteBuffer.allocate(2).order(ByteOrder.LITTLE_ENDIAN).putShort(0, (short) major);
             while (version.hasRemaining()) {
                 channel.write(version, 8 + version.position());
@@ -264,6 +265,9 @@ public final class AricaWriter implements AutoCloseable {
                 o.put("asymmetric", q.layout().asymmetric());
                 if (q.transposed()) {
                     o.put("transposed", true);
+                }
+                if (q.permuted()) {
+                    o.put("permuted", true);
                 }
             }
             o.put("offset", e.offset()).put("length", e.length()).put("raw_length", e.rawLength());

@@ -24,11 +24,24 @@ public sealed interface Storage {
 
     /**
      * Elements quantized along the last axis; or, {@code transposed}, a 2-D [in, out] weight (GPT-2's Conv1D) stored
-     * as its transpose [out, in], so that every projection's groups run along its input features.
+     * as its transpose [out, in], so that every projection's groups run along its input features; or, {@code permuted},
+     * a 2-D [out, in] weight whose stored columns are its input features in another order, given by the
+     * {@link ColumnOrder} that follows the rows (a GPTQ layer quantized in activation order: each group's features
+     * made contiguous).
      */
-    record Quantized(QuantLayout layout, boolean transposed) implements Storage {
+    record Quantized(QuantLayout layout, boolean transposed, boolean permuted) implements Storage {
+        public Quantized {
+            if (transposed && permuted) {
+                throw new IllegalArgumentException("a tensor is stored transposed or permuted, not both");
+            }
+        }
+
         public Quantized(QuantLayout layout) {
-            this(layout, false);
+            this(layout, false, false);
+        }
+
+        public Quantized(QuantLayout layout, boolean transposed) {
+            this(layout, transposed, false);
         }
 
         @Override
@@ -38,6 +51,12 @@ public sealed interface Storage {
 
         @Override
         public long rawBytes(long[] shape) {
+            long rows = rowsBytes(shape);
+            return permuted ? Math.addExact(rows, ColumnOrder.bytes(shape[1])) : rows;
+        }
+
+        /** Bytes of the stored rows: all of {@link #rawBytes} but a permuted tensor's column order. */
+        public long rowsBytes(long[] shape) {
             long[] stored = storedShape(shape);
             long cols = stored.length == 0 ? 1 : stored[stored.length - 1];
             long rows = cols == 0 ? 0 : TensorInfo.elements(stored) / cols;
@@ -57,16 +76,16 @@ public sealed interface Storage {
     long rawBytes(long[] shape);
 
     static Optional<Storage> parse(String id, int groupSize, boolean asymmetric) {
-        return parse(id, groupSize, asymmetric, false);
+        return parse(id, groupSize, asymmetric, false, false);
     }
 
-    static Optional<Storage> parse(String id, int groupSize, boolean asymmetric, boolean transposed) {
+    static Optional<Storage> parse(String id, int groupSize, boolean asymmetric, boolean transposed, boolean permuted) {
         Optional<Scheme> s = Scheme.parse(id);
         if (s.isPresent()) {
-            return Optional.of(new Quantized(new QuantLayout(s.get(), groupSize, asymmetric), transposed));
+            return Optional.of(new Quantized(new QuantLayout(s.get(), groupSize, asymmetric), transposed, permuted));
         }
-        if (transposed) {
-            throw new IllegalArgumentException("only quantized tensors are stored transposed");
+        if (transposed || permuted) {
+            throw new IllegalArgumentException("only quantized tensors are stored " + (transposed ? "transposed" : "permuted"));
         }
         return DType.fromSafetensorsName(id).map(Plain::new);
     }

@@ -187,10 +187,32 @@ class AricaFileTest {
     void newerMajorVersionIsRefused() throws IOException {
         Path p = sample(false);
         byte[] all = Files.readAllBytes(p);
-        all[8] = 3;
+        all[8] = 4;
         Files.write(p, all);
         FormatException e = assertThrows(FormatException.class, () -> AricaFile.open(p));
-        assertTrue(e.getMessage().contains("version 3.0 is newer"), e.getMessage());
+        assertTrue(e.getMessage().contains("version 4.0 is newer"), e.getMessage());
+    }
+
+    /** A file of one F32 tensor stored as {@code q}, its stored bytes the concatenation of {@code parts}. */
+    private static void writeOne(Path p, String name, long[] shape, Storage q, byte[]... parts) throws IOException {
+        try (AricaWriter w = AricaWriter.create(p)) {
+            w.begin(name, DType.F32, shape, q, 0);
+            for (byte[] part : parts) {
+                w.write(MemorySegment.ofArray(part));
+            }
+            w.end();
+            w.commit(null, Json.MAPPER.createObjectNode(), Map.of());
+        }
+    }
+
+    /** {@code p} with its header's major version set to {@code major} is refused, naming {@code tensor}. */
+    private static void refusedAtVersion(Path p, int major, String tensor, String words) throws IOException {
+        byte[] all = Files.readAllBytes(p);
+        all[8] = (byte) major;
+        Files.write(p, all);
+        FormatException e = assertThrows(FormatException.class, () -> AricaFile.open(p));
+        assertEquals(tensor, e.tensor());
+        assertTrue(e.getMessage().contains(words), e.getMessage());
     }
 
     /** A Conv1D [in, out] weight stored as its transpose: version 2, raw bytes of the transposed rows. */
@@ -200,12 +222,7 @@ class AricaFileTest {
         Storage q = new Storage.Quantized(Q4, true);
         long raw = q.rawBytes(new long[] {40, 4});
         assertEquals(4 * 2 * 18, raw, "4 rows of 40 columns, padded to two groups");
-        try (AricaWriter w = AricaWriter.create(p)) {
-            w.begin("conv1d", DType.F32, new long[] {40, 4}, q, 0);
-            w.write(MemorySegment.ofArray(randomBytes(raw, 3)));
-            w.end();
-            w.commit(null, Json.MAPPER.createObjectNode(), Map.of());
-        }
+        writeOne(p, "conv1d", new long[] {40, 4}, q, randomBytes(raw, 3));
         assertEquals(2, Files.readAllBytes(p)[8], "major version in the header");
         try (AricaFile f = AricaFile.open(p)) {
             assertEquals("2.0", f.index().get("format_version").asText());
@@ -213,14 +230,60 @@ class AricaFileTest {
             assertEquals(q, e.storage());
             assertArrayEquals(new long[] {40, 4}, e.shape(), "the logical shape");
         }
-        byte[] all = Files.readAllBytes(p);
-        all[8] = 1;
-        Files.write(p, all);
-        FormatException e = assertThrows(FormatException.class, () -> AricaFile.open(p));
-        assertEquals("conv1d", e.tensor());
-        assertTrue(e.getMessage().contains("is stored transposed in a version 1 file"), e.getMessage());
+        refusedAtVersion(p, 1, "conv1d", "is stored transposed in a version 1 file");
         Path plain = sample(false);
         assertEquals(1, Files.readAllBytes(plain)[8], "files without transposed tensors stay version 1");
+    }
+
+    /** A weight whose input features are stored in another order: version 3, its column order after the rows. */
+    @Test
+    void aPermutedTensorMakesAVersion3FileAndItsOrderIsChecked() throws IOException {
+        Path p = dir.resolve("p.arica");
+        QuantLayout int4 = new QuantLayout(Scheme.INT4, 16, true);
+        Storage q = new Storage.Quantized(int4, false, true);
+        long[] shape = {3, 32};
+        assertEquals(int4.bytes(3, 32) + 32 * 4, q.rawBytes(shape), "the rows, then 32 int32");
+        int[] order = new int[32];
+        for (int j = 0; j < 32; j++) {
+            order[j] = (j * 5) % 32;
+        }
+        byte[] rows = randomBytes(int4.bytes(3, 32), 4);
+        ByteBuffer orderBytes = ByteBuffer.allocate(32 * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (int o : order) {
+            orderBytes.putInt(o);
+        }
+        writeOne(p, "gptq", shape, q, rows, orderBytes.array());
+        assertEquals(3, Files.readAllBytes(p)[8], "major version in the header");
+        try (AricaFile f = AricaFile.open(p)) {
+            assertEquals("3.0", f.index().get("format_version").asText());
+            AricaEntry e = f.entry("gptq").orElseThrow();
+            assertEquals(q, e.storage());
+            ColumnOrder read = f.columnOrder(e, f.stored(e)).orElseThrow();
+            for (int j = 0; j < 32; j++) {
+                assertEquals(order[j], read.get(j));
+            }
+            assertEquals(Optional.empty(), f.verify(Progress.NONE));
+        }
+        refusedAtVersion(p, 2, "gptq", "is stored permuted in a version 2 file");
+
+        // Stored column 1 claims logical column 0 a second time: refused where it is read, named by verify.
+        byte[] all = Files.readAllBytes(p);
+        all[8] = 3;
+        ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN).putInt(64 + rows.length + 4, 0);
+        Files.write(p, all);
+        editIndex(p, idx -> {
+            CRC32C crc = new CRC32C();
+            crc.update(all, 64, rows.length + 32 * 4);
+            tensor(idx, 0).put("crc32c", crc.getValue());
+        });
+        try (AricaFile f = AricaFile.open(p)) {
+            AricaEntry e = f.entry("gptq").orElseThrow();
+            FormatException bad = assertThrows(FormatException.class, () -> f.columnOrder(e, f.stored(e)));
+            assertTrue(bad.getMessage().contains("column 0 appears twice"), bad.getMessage());
+            assertEquals("gptq", f.verify(Progress.NONE).orElseThrow().tensor());
+        }
+        assertThrows(IllegalArgumentException.class, () -> new Storage.Quantized(int4, true, true),
+                "transposed and permuted exclude each other");
     }
 
     @Test

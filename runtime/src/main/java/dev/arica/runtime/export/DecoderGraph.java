@@ -59,8 +59,16 @@ abstract class DecoderGraph {
     /** An initializer the exporter computes (element by element, in row-major order) instead of copying it. */
     record Computed(TensorInfo info, LongToDoubleFunction element) {}
 
-    /** A weight stored quantized: rows n (output features) of k columns (input features). */
-    record QuantizedWeight(String name, QuantLayout layout, long n, long k) {}
+    /**
+     * A weight stored quantized: rows n (output features) of k columns (input features); {@code permuted} when the
+     * columns are stored in another order (its column order, a plane of the graph, gathers the activations to match).
+     */
+    record QuantizedWeight(String name, QuantLayout layout, long n, long k, boolean permuted) {
+        /** "int4 g32 asym", with " permuted" when the columns are. */
+        String describe() {
+            return layout.describe() + (permuted ? " permuted" : "");
+        }
+    }
 
     /**
      * How quantized weights enter the graph.
@@ -78,7 +86,7 @@ abstract class DecoderGraph {
     record LoraBranch(String a, String b, double scaling) {}
 
     /** Which plane of a quantized weight an initializer holds, and in which layout. */
-    enum PlaneKind { NBITS_CODES, NBITS_SCALES, NBITS_ZERO_POINTS, DQ_CODES, DQ_SCALES, DQ_ZERO_POINTS }
+    enum PlaneKind { NBITS_CODES, NBITS_SCALES, NBITS_ZERO_POINTS, DQ_CODES, DQ_SCALES, DQ_ZERO_POINTS, COLUMN_ORDER }
 
     /** An initializer repacked from a quantized weight's stored bytes. */
     record Plane(QuantizedWeight weight, PlaneKind kind, OnnxWriter.Initializer initializer) {}

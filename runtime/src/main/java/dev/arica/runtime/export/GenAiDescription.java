@@ -38,7 +38,7 @@ final class GenAiDescription {
             }
             q.put("summary", quantizationSummary(quantized, options));
             ObjectNode per = q.putObject("weights");
-            quantized.forEach(w -> per.put(w.name(), w.layout().describe()));
+            quantized.forEach(w -> per.put(w.name(), w.describe()));
         }
         g.put("activation_dtype", "f32");
         g.put("num_layers", c.layers());
@@ -85,7 +85,7 @@ final class GenAiDescription {
     /** "q8_0 x 56 (MatMulNBits, accuracy_level 0)": the stored schemes and how the graph runs them. */
     static String quantizationSummary(Collection<DecoderGraph.QuantizedWeight> weights, OnnxExporter.Options options) {
         Map<String, Integer> schemes = new TreeMap<>();
-        weights.forEach(q -> schemes.merge(q.layout().describe(), 1, Integer::sum));
+        weights.forEach(q -> schemes.merge(q.describe(), 1, Integer::sum));
         StringBuilder b = new StringBuilder();
         schemes.forEach((k, v) -> b.append(b.isEmpty() ? "" : ", ").append(k).append(" x ").append(v));
         return b + (options.portable() ? " (DequantizeLinear + MatMul)"

@@ -165,7 +165,7 @@ public final class OnnxExporter {
                 // A Conv1D weight is stored as its transpose: its rows are output features, as MatMulNBits reads.
                 a.quantizedStorage(t.name()).filter(q -> shape.length == 2).ifPresent(q -> quantized.put(t.name(),
                         new DecoderGraph.QuantizedWeight(t.name(), q.layout(), q.storedShape(shape)[0],
-                                q.storedShape(shape)[1])));
+                                q.storedShape(shape)[1], q.permuted())));
             }
         }
         Map<String, DecoderGraph.LoraBranch> branches = options.adapter() == null ? Map.of()

@@ -19,6 +19,7 @@ final class QuantizedProjections {
     private final DecoderGraph.Quantization quantization;
     private final Map<String, Integer> opsets;
     private final Map<String, String[]> inputs = new HashMap<>();
+    private final Map<String, String> columnOrders = new HashMap<>();
     private final List<DecoderGraph.Plane> planes = new ArrayList<>();
 
     QuantizedProjections(GraphBuilder g, DecoderGraph.Quantization quantization, Map<String, Integer> opsets) {
@@ -29,7 +30,15 @@ final class QuantizedProjections {
 
     /** x W^T for the quantized weight {@code q}; {@code axis0} is the graph's [0] constant. */
     String apply(String name, String x, DecoderGraph.QuantizedWeight q, String axis0) {
-        return quantization.portable() ? dequantizeMatMul(name, x, q, axis0) : matMulNBits(name, x, q);
+        String in = q.permuted() ? permutedInput(name, x, q) : x;
+        return quantization.portable() ? dequantizeMatMul(name, in, q, axis0) : matMulNBits(name, in, q);
+    }
+
+    /** x's input features in the stored column order of {@code q}: a Gather by its column order (int64 [k]). */
+    private String permutedInput(String name, String x, DecoderGraph.QuantizedWeight q) {
+        String order = columnOrders.computeIfAbsent(q.name(), n -> plane(q, DecoderGraph.PlaneKind.COLUMN_ORDER,
+                new OnnxWriter.Initializer(n + ".column_order", OnnxType.INT64, new long[] {q.k()})));
+        return g.node("Gather", name + "/permuted_input", List.of(x, order), attr("axis", 1L));
     }
 
     /** The planes declared so far, in the order the exporter writes them. */

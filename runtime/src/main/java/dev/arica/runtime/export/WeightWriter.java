@@ -5,12 +5,15 @@ import dev.arica.formats.FloatCast;
 import dev.arica.formats.Progress;
 import dev.arica.formats.Tensor;
 import dev.arica.formats.arica.AricaCheckpoint;
+import dev.arica.formats.arica.ColumnOrder;
 import dev.arica.formats.io.MappedMemory;
 import dev.arica.formats.onnx.OnnxWriter;
 import dev.arica.quantize.Quantizer;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.List;
 
 /**
@@ -21,6 +24,8 @@ import java.util.List;
 final class WeightWriter {
     /** Bytes copied per write from a mapping, then released: 16 MiB. */
     private static final long COPY_SLICE = 16L << 20;
+
+    private static final ValueLayout.OfLong I64_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** Elements cast per write: a few MB of buffer. */
     static final int CAST_CHUNK = 1 << 20;
@@ -72,7 +77,8 @@ final class WeightWriter {
 
     /**
      * Writes a quantized tensor the graph reads as floats (an embedding table for Gather) dequantized, rows at a
-     * time through {@code buffer}: the stored values exactly, in float32 or rounded to f16.
+     * time through {@code buffer}: the stored values exactly (a permuted one's columns back in order), in float32 or
+     * rounded to f16.
      */
     static void dequantize(AricaCheckpoint in, DecoderGraph.QuantizedWeight q, DType to, OnnxWriter w,
             MemorySegment buffer, Progress progress) throws IOException {
@@ -81,12 +87,17 @@ final class WeightWriter {
         long rowsPerChunk = Math.max(1, buffer.byteSize() / (q.k() * Float.BYTES));
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment stored = in.stored(q.name(), arena);
-            MemorySegment f32 = arena.allocate(q.k() * Float.BYTES * rowsPerChunk);
+            ColumnOrder order = in.columnOrder(q.name(), stored).orElse(null);
+            MemorySegment dequantized = arena.allocate(q.k() * Float.BYTES * rowsPerChunk);
+            MemorySegment f32 = order == null ? dequantized : arena.allocate(dequantized.byteSize());
             MemorySegment cast = to == DType.F32 ? f32 : arena.allocate(q.k() * to.byteSize() * rowsPerChunk);
             for (long r = 0; r < q.n(); r += rowsPerChunk) {
                 long rows = Math.min(rowsPerChunk, q.n() - r);
                 long rowBytes = q.layout().rowBytes(q.k());
-                quantizer.dequantize(stored.asSlice(r * rowBytes, rows * rowBytes), rows, q.k(), f32);
+                quantizer.dequantize(stored.asSlice(r * rowBytes, rows * rowBytes), rows, q.k(), dequantized);
+                if (order != null) {
+                    order.unpermute(dequantized, f32, rows);
+                }
                 long elements = rows * q.k();
                 MemorySegment out;
                 if (to == DType.F32) {
@@ -110,6 +121,7 @@ final class WeightWriter {
             Progress progress) throws IOException {
         Arena arena = null;
         String current = null;
+        MemorySegment raw = null;
         MemorySegment stored = null;
         MatMulNBitsWeights nbits = null;
         DequantizeLinearWeights dq = null;
@@ -127,7 +139,9 @@ final class WeightWriter {
                         arena.close();
                     }
                     arena = Arena.ofConfined();
-                    stored = in.stored(q.name(), arena);
+                    raw = in.stored(q.name(), arena);
+                    // A permuted weight's column order follows its rows; the planes are made of the rows.
+                    stored = raw.asSlice(0, q.layout().bytes(q.n(), q.k()));
                     current = q.name();
                     nbits = new MatMulNBitsWeights(q.layout(), q.n(), q.k());
                     dq = new DequantizeLinearWeights(q.layout(), q.n(), q.k());
@@ -140,6 +154,7 @@ final class WeightWriter {
                     case DQ_CODES -> dq.writeCodes(stored, buffer, sink);
                     case DQ_SCALES -> dq.writeScales(stored, buffer, sink);
                     case DQ_ZERO_POINTS -> dq.writeZeroPoints(stored, buffer, sink);
+                    case COLUMN_ORDER -> writeColumnOrder(in.columnOrder(q.name(), raw).orElseThrow(), buffer, sink);
                 }
             }
         } finally {
@@ -147,6 +162,20 @@ final class WeightWriter {
                 MappedMemory.release(stored);
                 arena.close();
             }
+        }
+    }
+
+    /** Writes a column order as the int64 indices of a Gather, through {@code buffer}. */
+    private static void writeColumnOrder(ColumnOrder order, MemorySegment buffer, MatMulNBitsWeights.Sink sink)
+            throws IOException {
+        long capacity = buffer.byteSize() / Long.BYTES;
+        for (int j = 0; j < order.size(); ) {
+            int m = (int) Math.min(capacity, order.size() - j);
+            for (int i = 0; i < m; i++) {
+                buffer.setAtIndex(I64_LE, i, order.get(j + i));
+            }
+            sink.write(buffer.asSlice(0, (long) m * Long.BYTES));
+            j += m;
         }
     }
 

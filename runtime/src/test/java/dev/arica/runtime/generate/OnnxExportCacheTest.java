@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.Progress;
 import dev.arica.formats.io.AtomicOutput;
+import dev.arica.formats.testing.GptqFixtures;
 import dev.arica.runtime.export.OnnxExporter;
 import dev.arica.testdata.SyntheticLlama;
 import java.io.IOException;
@@ -99,6 +100,23 @@ class OnnxExportCacheTest {
             assertNotEquals(base, f16, "other export options");
             assertTrue(OnnxExportCache.describe(c, OnnxExporter.Options.defaults(), "arica 1", root)
                     .contains("\ndata "), "the data files' digests are part of the key");
+        }
+    }
+
+    /** The same GPTQ tensors decoded another way (v2 zero points) are another model: the description is in the key. */
+    @Test
+    void aGptqCheckpointsQuantizeConfigIsInTheKey() throws Exception {
+        Path gptq = models.resolve("gptq");
+        GptqFixtures.write(gptq, GptqFixtures.bundled().tensors(4, false), GptqFixtures.quantizeConfig(4, true, false,
+                "gptq"), true);
+        String v1;
+        try (Checkpoint c = Checkpoint.open(gptq)) {
+            v1 = OnnxExportCache.key(c, OnnxExporter.Options.defaults(), "arica 1", null);
+        }
+        Files.writeString(gptq.resolve("quantize_config.json"), GptqFixtures.quantizeConfig(4, true, false, "gptq_v2")
+                .toString());
+        try (Checkpoint c = Checkpoint.open(gptq)) {
+            assertNotEquals(v1, OnnxExportCache.key(c, OnnxExporter.Options.defaults(), "arica 1", null));
         }
     }
 
