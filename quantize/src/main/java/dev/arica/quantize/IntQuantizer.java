@@ -1,19 +1,15 @@
 package dev.arica.quantize;
 
 import static dev.arica.quantize.Kernels.F32;
-import static dev.arica.quantize.Kernels.I16;
-import static dev.arica.quantize.Kernels.I8;
 
+import dev.arica.formats.quant.IntRow;
 import dev.arica.formats.quant.QuantLayout;
 import dev.arica.formats.quant.Scheme;
 import java.lang.foreign.MemorySegment;
 
 /**
  * INT8 and INT4 in ONNX Runtime MatMulNBits order, symmetric or asymmetric, groups of
- * {@code layout.groupSize()}. Per row: the codes of every group ({@code groupSize * bits / 8} bytes a group;
- * INT8 one uint8 per element; INT4 element 2i in the low nibble of byte i, 2i+1 in the high nibble), then one
- * fp16 scale per group, then (asymmetric only) the zero points, one byte each for INT8, two to a byte for INT4
- * (even group in the low nibble; an odd group count leaves the last high nibble 0).
+ * {@code layout.groupSize()}, rows laid out by {@link IntRow}.
  *
  * <p>With B = bits, the scale s = fp16(d) is used for the quantization itself (so dequantization errors are
  * within half a step of the stored scale); all roundings are half away from zero, in fp32:
@@ -67,28 +63,27 @@ public final class IntQuantizer implements Quantizer {
 
     static void scalarRows(QuantLayout layout, MemorySegment src, MemorySegment dst, long cols, long fromRow,
             long toRow) {
+        IntRow geometry = new IntRow(layout, cols);
         int g = layout.groupSize();
-        long rowBytes = layout.rowBytes(cols);
-        long codeBytes = layout.rowCodeBytes(cols);
-        long groups = layout.groups(cols);
         for (long r = fromRow; r < toRow; r++) {
-            long row = r * rowBytes;
+            long row = r * geometry.rowBytes();
             long s = r * cols * 4;
             long k = 0;
             for (long c = 0; c < cols; c += g, s += 4L * g, k++) {
-                group(layout, src, s, (int) Math.min(g, cols - c), dst, row, codeBytes, groups, k, r, c, cols);
+                group(geometry, src, s, (int) Math.min(g, cols - c), dst, row, k, r, c, cols);
             }
         }
     }
 
     /**
      * Quantizes group {@code k} of a row: {@code n <= groupSize} elements at byte {@code s} (zero-padded) into the
-     * row stored at byte {@code row} ({@code codeBytes} of codes, then {@code groups} scales, then zero points).
+     * row stored at byte {@code row}.
      */
-    static void group(QuantLayout layout, MemorySegment src, long s, int n, MemorySegment dst, long row,
-            long codeBytes, long groups, long k, long r, long col0, long cols) {
-        int bits = layout.bits();
-        int g = layout.groupSize();
+    static void group(IntRow geometry, MemorySegment src, long s, int n, MemorySegment dst, long row, long k, long r,
+            long col0, long cols) {
+        int bits = geometry.bits();
+        int g = geometry.groupSize();
+        boolean asymmetric = geometry.asymmetric();
         float lo = 0f;
         float hi = 0f;
         float amax = 0f;
@@ -110,30 +105,25 @@ public final class IntQuantizer implements Quantizer {
         }
         int mid = 1 << (bits - 1);
         int top = (1 << bits) - 1;
-        float d = layout.asymmetric() ? (hi - lo) / top : amax / (mid - 1);
+        float d = asymmetric ? (hi - lo) / top : amax / (mid - 1);
         short s16 = Float.floatToFloat16(d);
         if (Kernels.isInf16(s16)) {
             throw QuantizationException.scaleOverflow(r, col0, cols, g, d);
         }
         float sc = Kernels.f16(s16);
-        dst.set(I16, row + codeBytes + 2 * k, s16);
+        geometry.putScale(dst, row, k, s16);
         int zp = mid;
-        if (layout.asymmetric()) {
+        if (asymmetric) {
             if (sc != 0f) {
                 zp = Kernels.clamp(Kernels.roundHalfAway(-lo / sc), 0, top);
             }
-            writeZeroPoint(dst, row + codeBytes + 2 * groups, k, bits, zp);
+            geometry.putZeroPoint(dst, row, k, zp);
         }
-        long codes = row + k * layout.groupCodeBytes();
+        long codes = row + geometry.codesAt(k);
         for (int j = 0; j < g; j += 2) {
-            int c0 = code(Kernels.at(src, s, j, n), sc, zp, layout.asymmetric(), mid, top);
-            int c1 = code(Kernels.at(src, s, j + 1, n), sc, zp, layout.asymmetric(), mid, top);
-            if (bits == 8) {
-                dst.set(I8, codes + j, (byte) c0);
-                dst.set(I8, codes + j + 1, (byte) c1);
-            } else {
-                dst.set(I8, codes + j / 2, (byte) (c0 | c1 << 4));
-            }
+            int c0 = code(Kernels.at(src, s, j, n), sc, zp, asymmetric, mid, top);
+            int c1 = code(Kernels.at(src, s, j + 1, n), sc, zp, asymmetric, mid, top);
+            IntRow.putPair(dst, codes, j, bits, c0, c1);
         }
     }
 
@@ -145,26 +135,6 @@ public final class IntQuantizer implements Quantizer {
         return asymmetric ? Kernels.clamp(q + zp, 0, top) : Kernels.clamp(q, -mid, mid - 1) + mid;
     }
 
-    /** Writes zero point {@code k} into the row's zero-point bytes at {@code at}. */
-    static void writeZeroPoint(MemorySegment dst, long at, long k, int bits, int zp) {
-        if (bits == 8) {
-            dst.set(I8, at + k, (byte) zp);
-        } else if ((k & 1) == 0) {
-            dst.set(I8, at + k / 2, (byte) zp); // high nibble 0 until the next group fills it
-        } else {
-            long p = at + k / 2;
-            dst.set(I8, p, (byte) (dst.get(I8, p) & 0x0f | zp << 4));
-        }
-    }
-
-    static int readZeroPoint(MemorySegment stored, long at, long k, int bits) {
-        if (bits == 8) {
-            return stored.get(I8, at + k) & 0xff;
-        }
-        int b = stored.get(I8, at + k / 2) & 0xff;
-        return (k & 1) == 0 ? b & 15 : b >>> 4;
-    }
-
     @Override
     public void dequantizeRows(MemorySegment stored, MemorySegment dst, long cols, long fromRow, long toRow) {
         Kernels.checkDequantizeArgs(this, stored, dst, cols, fromRow, toRow);
@@ -173,30 +143,20 @@ public final class IntQuantizer implements Quantizer {
 
     static void scalarDequant(QuantLayout layout, MemorySegment stored, MemorySegment dst, long cols, long fromRow,
             long toRow) {
+        IntRow geometry = new IntRow(layout, cols);
         int g = layout.groupSize();
         int bits = layout.bits();
-        long rowBytes = layout.rowBytes(cols);
-        long codeBytes = layout.rowCodeBytes(cols);
-        long groups = layout.groups(cols);
-        int mid = 1 << (bits - 1);
         for (long r = fromRow; r < toRow; r++) {
-            long row = r * rowBytes;
+            long row = r * geometry.rowBytes();
             long o = r * cols * 4;
             long k = 0;
             for (long c = 0; c < cols; c += g, o += 4L * g, k++) {
-                float sc = Kernels.f16(stored.get(I16, row + codeBytes + 2 * k));
-                int zp = layout.asymmetric() ? readZeroPoint(stored, row + codeBytes + 2 * groups, k, bits) : mid;
-                long codes = row + k * layout.groupCodeBytes();
+                float sc = Kernels.f16(geometry.scale(stored, row, k));
+                int zp = geometry.zeroPoint(stored, row, k);
+                long codes = row + geometry.codesAt(k);
                 int n = (int) Math.min(g, cols - c);
                 for (int j = 0; j < n; j++) {
-                    int q;
-                    if (bits == 8) {
-                        q = stored.get(I8, codes + j) & 0xff;
-                    } else {
-                        int b = stored.get(I8, codes + j / 2) & 0xff;
-                        q = (j & 1) == 0 ? b & 15 : b >>> 4;
-                    }
-                    dst.set(F32, o + 4L * j, (q - zp) * sc);
+                    dst.set(F32, o + 4L * j, (IntRow.unpack(stored, codes, j, bits) - zp) * sc);
                 }
             }
         }

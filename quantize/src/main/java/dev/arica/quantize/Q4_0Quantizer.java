@@ -1,16 +1,17 @@
 package dev.arica.quantize;
 
+import static dev.arica.formats.quant.GgmlRow.GROUP;
+import static dev.arica.formats.quant.Q4_0Row.HALF;
 import static dev.arica.quantize.Kernels.F32;
-import static dev.arica.quantize.Kernels.I16;
-import static dev.arica.quantize.Kernels.I8;
 
+import dev.arica.formats.quant.GgmlRow;
+import dev.arica.formats.quant.Q4_0Row;
 import dev.arica.formats.quant.QuantLayout;
 import dev.arica.formats.quant.Scheme;
 import java.lang.foreign.MemorySegment;
 
 /**
- * GGML Q4_0: blocks of 18 bytes for 32 values, an fp16 scale then 16 bytes, byte j holding element j in its
- * low nibble and element j + 16 in its high nibble.
+ * GGML Q4_0, blocks laid out by {@link Q4_0Row}.
  *
  * <p>Per group, as ggml's {@code quantize_row_q4_0_ref}: {@code m} = the signed element of largest magnitude
  * (the first one on ties; 0 for an all-zero group), {@code d = m / -8}, {@code id = d != 0 ? 1 / d : 0},
@@ -21,9 +22,6 @@ import java.lang.foreign.MemorySegment;
  * clamped to [0, 15]; the stored scale is then 0 anyway.
  */
 public final class Q4_0Quantizer implements Quantizer {
-    static final int QK = 32;
-    static final int BLOCK = 18;
-
     private static final QuantLayout LAYOUT = QuantLayout.of(Scheme.Q4_0);
 
     Q4_0Quantizer() {}
@@ -44,12 +42,12 @@ public final class Q4_0Quantizer implements Quantizer {
     }
 
     static void scalarRows(MemorySegment src, MemorySegment dst, long cols, long fromRow, long toRow) {
-        long groups = (cols + QK - 1) / QK;
+        long rowBytes = new Q4_0Row(cols).rowBytes();
         for (long r = fromRow; r < toRow; r++) {
             long s = r * cols * 4;
-            long b = r * groups * BLOCK;
-            for (long c = 0; c < cols; c += QK, s += 4 * QK, b += BLOCK) {
-                group(src, s, (int) Math.min(QK, cols - c), dst, b, r, c, cols);
+            long b = r * rowBytes;
+            for (long c = 0; c < cols; c += GROUP, s += 4 * GROUP, b += Q4_0Row.BLOCK) {
+                group(src, s, (int) Math.min(GROUP, cols - c), dst, b, r, c, cols);
             }
         }
     }
@@ -79,19 +77,17 @@ public final class Q4_0Quantizer implements Quantizer {
         float id = d != 0f ? 1f / d : 0f;
         short d16 = Float.floatToFloat16(d);
         if (Kernels.isInf16(d16)) {
-            throw QuantizationException.scaleOverflow(row, col0, cols, QK, d);
+            throw QuantizationException.scaleOverflow(row, col0, cols, GROUP, d);
         }
-        dst.set(I16, b, d16);
-        for (int j = 0; j < QK / 2; j++) {
-            int lo = code(Kernels.at(src, s, j, n) * id);
-            int hi = code(Kernels.at(src, s, j + QK / 2, n) * id);
-            dst.set(I8, b + 2 + j, (byte) (lo | hi << 4));
+        GgmlRow.putD(dst, b, d16);
+        for (int j = 0; j < HALF; j++) {
+            Q4_0Row.putPair(dst, b, j, code(Kernels.at(src, s, j, n) * id), code(Kernels.at(src, s, j + HALF, n) * id));
         }
     }
 
     private static int code(float xid) {
-        int q = (int) (xid + 8.5f);
-        return q < 0 ? 0 : Math.min(15, q);
+        int q = (int) (xid + (Q4_0Row.ZERO_POINT + 0.5f));
+        return q < 0 ? 0 : Math.min(Q4_0Row.MAX_CODE, q);
     }
 
     @Override
@@ -105,22 +101,20 @@ public final class Q4_0Quantizer implements Quantizer {
     }
 
     static void scalarDequant(MemorySegment stored, MemorySegment dst, long cols, long fromRow, long toRow) {
-        long groups = (cols + QK - 1) / QK;
+        long rowBytes = new Q4_0Row(cols).rowBytes();
         for (long r = fromRow; r < toRow; r++) {
             long o = r * cols * 4;
-            long b = r * groups * BLOCK;
-            for (long c = 0; c < cols; c += QK, o += 4 * QK, b += BLOCK) {
-                dequantGroup(stored, b, dst, o, (int) Math.min(QK, cols - c));
+            long b = r * rowBytes;
+            for (long c = 0; c < cols; c += GROUP, o += 4 * GROUP, b += Q4_0Row.BLOCK) {
+                dequantGroup(stored, b, dst, o, (int) Math.min(GROUP, cols - c));
             }
         }
     }
 
     static void dequantGroup(MemorySegment stored, long b, MemorySegment dst, long o, int n) {
-        float d = Kernels.f16(stored.get(I16, b));
+        float d = Kernels.f16(GgmlRow.d(stored, b));
         for (int j = 0; j < n; j++) {
-            int packed = stored.get(I8, b + 2 + (j & 15)) & 0xff;
-            int q = j < 16 ? packed & 15 : packed >>> 4;
-            dst.set(F32, o + 4L * j, (q - 8) * d);
+            dst.set(F32, o + 4L * j, (Q4_0Row.q(stored, b, j) - Q4_0Row.ZERO_POINT) * d);
         }
     }
 }

@@ -1,15 +1,16 @@
 package dev.arica.quantize;
 
+import static dev.arica.formats.quant.GgmlRow.GROUP;
 import static dev.arica.quantize.Kernels.F32;
-import static dev.arica.quantize.Kernels.I16;
-import static dev.arica.quantize.Kernels.I8;
 
+import dev.arica.formats.quant.GgmlRow;
+import dev.arica.formats.quant.Q8_0Row;
 import dev.arica.formats.quant.QuantLayout;
 import dev.arica.formats.quant.Scheme;
 import java.lang.foreign.MemorySegment;
 
 /**
- * GGML Q8_0: blocks of 34 bytes for 32 values, an fp16 scale then 32 int8 codes.
+ * GGML Q8_0, blocks laid out by {@link Q8_0Row}.
  *
  * <p>Per group, as ggml's {@code quantize_row_q8_0_ref}: {@code amax = max|x|}, {@code d = amax / 127},
  * {@code id = d != 0 ? 1 / d : 0} (fp32), {@code q = roundf(x * id)} (half away from zero, in fp32), the
@@ -20,9 +21,6 @@ import java.lang.foreign.MemorySegment;
  * then 0 anyway, so such groups dequantize to zeros.
  */
 public final class Q8_0Quantizer implements Quantizer {
-    static final int QK = 32;
-    static final int BLOCK = 34;
-
     private static final QuantLayout LAYOUT = QuantLayout.of(Scheme.Q8_0);
 
     Q8_0Quantizer() {}
@@ -44,12 +42,12 @@ public final class Q8_0Quantizer implements Quantizer {
 
     /** The scalar kernel over whole rows (no argument checks). */
     static void scalarRows(MemorySegment src, MemorySegment dst, long cols, long fromRow, long toRow) {
-        long groups = (cols + QK - 1) / QK;
+        long rowBytes = new Q8_0Row(cols).rowBytes();
         for (long r = fromRow; r < toRow; r++) {
             long s = r * cols * 4;
-            long b = r * groups * BLOCK;
-            for (long c = 0; c < cols; c += QK, s += 4 * QK, b += BLOCK) {
-                group(src, s, (int) Math.min(QK, cols - c), dst, b, r, c, cols);
+            long b = r * rowBytes;
+            for (long c = 0; c < cols; c += GROUP, s += 4 * GROUP, b += Q8_0Row.BLOCK) {
+                group(src, s, (int) Math.min(GROUP, cols - c), dst, b, r, c, cols);
             }
         }
     }
@@ -73,12 +71,11 @@ public final class Q8_0Quantizer implements Quantizer {
         float id = d != 0f ? 1f / d : 0f;
         short d16 = Float.floatToFloat16(d);
         if (Kernels.isInf16(d16)) {
-            throw QuantizationException.scaleOverflow(row, col0, cols, QK, d);
+            throw QuantizationException.scaleOverflow(row, col0, cols, GROUP, d);
         }
-        dst.set(I16, b, d16);
-        for (int j = 0; j < QK; j++) {
-            int q = Kernels.clamp(Kernels.roundHalfAway(Kernels.at(src, s, j, n) * id), -127, 127);
-            dst.set(I8, b + 2 + j, (byte) q);
+        GgmlRow.putD(dst, b, d16);
+        for (int j = 0; j < GROUP; j++) {
+            Q8_0Row.putQ(dst, b, j, Kernels.clamp(Kernels.roundHalfAway(Kernels.at(src, s, j, n) * id), -127, 127));
         }
     }
 
@@ -93,20 +90,20 @@ public final class Q8_0Quantizer implements Quantizer {
     }
 
     static void scalarDequant(MemorySegment stored, MemorySegment dst, long cols, long fromRow, long toRow) {
-        long groups = (cols + QK - 1) / QK;
+        long rowBytes = new Q8_0Row(cols).rowBytes();
         for (long r = fromRow; r < toRow; r++) {
             long o = r * cols * 4;
-            long b = r * groups * BLOCK;
-            for (long c = 0; c < cols; c += QK, o += 4 * QK, b += BLOCK) {
-                dequantGroup(stored, b, dst, o, (int) Math.min(QK, cols - c));
+            long b = r * rowBytes;
+            for (long c = 0; c < cols; c += GROUP, o += 4 * GROUP, b += Q8_0Row.BLOCK) {
+                dequantGroup(stored, b, dst, o, (int) Math.min(GROUP, cols - c));
             }
         }
     }
 
     static void dequantGroup(MemorySegment stored, long b, MemorySegment dst, long o, int n) {
-        float d = Kernels.f16(stored.get(I16, b));
+        float d = Kernels.f16(GgmlRow.d(stored, b));
         for (int j = 0; j < n; j++) {
-            dst.set(F32, o + 4L * j, stored.get(I8, b + 2 + j) * d);
+            dst.set(F32, o + 4L * j, Q8_0Row.q(stored, b, j) * d);
         }
     }
 }

@@ -1,9 +1,16 @@
 package dev.arica.quantize;
 
+import static dev.arica.formats.quant.GgmlRow.CODES;
+import static dev.arica.formats.quant.GgmlRow.GROUP;
 import static dev.arica.quantize.Kernels.I16;
 import static dev.arica.quantize.Kernels.I8;
 
+import dev.arica.formats.quant.GgmlRow;
+import dev.arica.formats.quant.IntRow;
+import dev.arica.formats.quant.Q4_0Row;
+import dev.arica.formats.quant.Q8_0Row;
 import dev.arica.formats.quant.QuantLayout;
+import dev.arica.formats.quant.RowGeometry;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -103,19 +110,19 @@ final class VectorKernels {
     // ---------------------------------------------------------------- Q8_0
 
     static void q8Rows(MemorySegment src, MemorySegment dst, long cols, long fromRow, long toRow) {
-        long full = cols / 32;
-        int tail = (int) (cols % 32);
-        long rowBytes = (cols + 31) / 32 * 34;
+        long full = cols / GROUP;
+        int tail = (int) (cols % GROUP);
+        long rowBytes = new Q8_0Row(cols).rowBytes();
         for (long r = fromRow; r < toRow; r++) {
             long s = r * cols * 4;
             long b = r * rowBytes;
-            for (long g = 0; g < full; g++, s += 128, b += 34) {
+            for (long g = 0; g < full; g++, s += 4 * GROUP, b += Q8_0Row.BLOCK) {
                 if (!q8Group(src, s, dst, b)) {
-                    Q8_0Quantizer.group(src, s, 32, dst, b, r, g * 32, cols);
+                    Q8_0Quantizer.group(src, s, GROUP, dst, b, r, g * GROUP, cols);
                 }
             }
             if (tail != 0) {
-                Q8_0Quantizer.group(src, s, tail, dst, b, r, full * 32, cols);
+                Q8_0Quantizer.group(src, s, tail, dst, b, r, full * GROUP, cols);
             }
         }
     }
@@ -124,7 +131,7 @@ final class VectorKernels {
     private static boolean q8Group(MemorySegment src, long s, MemorySegment dst, long b) {
         int n = F.length();
         IntVector acc = IntVector.zero(I);
-        for (int j = 0; j < 32; j += n) {
+        for (int j = 0; j < GROUP; j += n) {
             acc = acc.max(IntVector.fromMemorySegment(I, src, s + 4L * j, LE).and(ABS));
         }
         int amaxBits = acc.reduceLanes(VectorOperators.MAX);
@@ -137,11 +144,11 @@ final class VectorKernels {
         if (Kernels.isInf16(d16) || id == Float.POSITIVE_INFINITY) {
             return false;
         }
-        dst.set(I16, b, d16);
-        for (int j = 0; j < 32; j += n) {
+        GgmlRow.putD(dst, b, d16);
+        for (int j = 0; j < GROUP; j += n) {
             FloatVector p = FloatVector.fromMemorySegment(F, src, s + 4L * j, LE).mul(id);
             IntVector q = roundHalfAway(p);
-            store((ByteVector) q.convertShape(VectorOperators.I2B, B, 0), n, dst, b + 2 + j);
+            store((ByteVector) q.convertShape(VectorOperators.I2B, B, 0), n, dst, b + CODES + j);
         }
         return true;
     }
@@ -151,13 +158,13 @@ final class VectorKernels {
             Q8_0Quantizer.scalarDequant(stored, dst, cols, fromRow, toRow);
             return;
         }
-        long full = cols / 32;
-        int tail = (int) (cols % 32);
-        long rowBytes = (cols + 31) / 32 * 34;
+        long full = cols / GROUP;
+        int tail = (int) (cols % GROUP);
+        long rowBytes = new Q8_0Row(cols).rowBytes();
         for (long r = fromRow; r < toRow; r++) {
             long o = r * cols * 4;
             long b = r * rowBytes;
-            for (long g = 0; g < full; g++, o += 128, b += 34) {
+            for (long g = 0; g < full; g++, o += 4 * GROUP, b += Q8_0Row.BLOCK) {
                 q8DequantGroup(stored, b, dst, o);
             }
             if (tail != 0) {
@@ -168,10 +175,10 @@ final class VectorKernels {
 
     private static void q8DequantGroup(MemorySegment stored, long b,
             MemorySegment dst, long o) {
-        float d = Kernels.f16(stored.get(I16, b));
+        float d = Kernels.f16(GgmlRow.d(stored, b));
         int n = F.length();
-        for (int j = 0; j < 32; j += n) {
-            ByteVector q = ByteVector.fromMemorySegment(B, stored, b + 2 + j, LE);
+        for (int j = 0; j < GROUP; j += n) {
+            ByteVector q = ByteVector.fromMemorySegment(B, stored, b + CODES + j, LE);
             FloatVector x = (FloatVector) q.convertShape(VectorOperators.B2F, F, 0);
             x.mul(d).intoMemorySegment(dst, o + 4L * j, LE);
         }
@@ -180,19 +187,19 @@ final class VectorKernels {
     // ---------------------------------------------------------------- Q4_0
 
     static void q4Rows(MemorySegment src, MemorySegment dst, long cols, long fromRow, long toRow) {
-        long full = cols / 32;
-        int tail = (int) (cols % 32);
-        long rowBytes = (cols + 31) / 32 * 18;
+        long full = cols / GROUP;
+        int tail = (int) (cols % GROUP);
+        long rowBytes = new Q4_0Row(cols).rowBytes();
         for (long r = fromRow; r < toRow; r++) {
             long s = r * cols * 4;
             long b = r * rowBytes;
-            for (long g = 0; g < full; g++, s += 128, b += 18) {
+            for (long g = 0; g < full; g++, s += 4 * GROUP, b += Q4_0Row.BLOCK) {
                 if (!q4Group(src, s, dst, b)) {
-                    Q4_0Quantizer.group(src, s, 32, dst, b, r, g * 32, cols);
+                    Q4_0Quantizer.group(src, s, GROUP, dst, b, r, g * GROUP, cols);
                 }
             }
             if (tail != 0) {
-                Q4_0Quantizer.group(src, s, tail, dst, b, r, full * 32, cols);
+                Q4_0Quantizer.group(src, s, tail, dst, b, r, full * GROUP, cols);
             }
         }
     }
@@ -201,7 +208,7 @@ final class VectorKernels {
         int n = F.length();
         IntVector pos = IntVector.broadcast(I, Integer.MIN_VALUE);
         IntVector neg = pos;
-        for (int j = 0; j < 32; j += n) {
+        for (int j = 0; j < GROUP; j += n) {
             IntVector x = IntVector.fromMemorySegment(I, src, s + 4L * j, LE);
             pos = pos.max(x); // largest bits among non-negative floats = largest of them
             neg = neg.max(x.lanewise(VectorOperators.XOR, SIGN)); // likewise for the magnitudes of negative ones
@@ -225,14 +232,15 @@ final class VectorKernels {
         if (Kernels.isInf16(d16) || Float.isInfinite(id)) {
             return false;
         }
-        dst.set(I16, b, d16);
-        for (int j = 0; j < 16; j += n) {
-            FloatVector lo = FloatVector.fromMemorySegment(F, src, s + 4L * j, LE).mul(id).add(8.5f);
-            FloatVector hi = FloatVector.fromMemorySegment(F, src, s + 4L * (j + 16), LE).mul(id).add(8.5f);
-            IntVector ql = ((IntVector) lo.convert(VectorOperators.F2I, 0)).min(15);
-            IntVector qh = ((IntVector) hi.convert(VectorOperators.F2I, 0)).min(15);
+        GgmlRow.putD(dst, b, d16);
+        for (int j = 0; j < Q4_0Row.HALF; j += n) {
+            FloatVector lo = FloatVector.fromMemorySegment(F, src, s + 4L * j, LE).mul(id).add(Q4_0Row.ZERO_POINT + 0.5f);
+            FloatVector hi = FloatVector.fromMemorySegment(F, src, s + 4L * (j + Q4_0Row.HALF), LE).mul(id)
+                    .add(Q4_0Row.ZERO_POINT + 0.5f);
+            IntVector ql = ((IntVector) lo.convert(VectorOperators.F2I, 0)).min(Q4_0Row.MAX_CODE);
+            IntVector qh = ((IntVector) hi.convert(VectorOperators.F2I, 0)).min(Q4_0Row.MAX_CODE);
             IntVector packed = ql.or(qh.lanewise(VectorOperators.LSHL, 4));
-            store((ByteVector) packed.convertShape(VectorOperators.I2B, B, 0), n, dst, b + 2 + j);
+            store((ByteVector) packed.convertShape(VectorOperators.I2B, B, 0), n, dst, b + CODES + j);
         }
         return true;
     }
@@ -242,13 +250,13 @@ final class VectorKernels {
             Q4_0Quantizer.scalarDequant(stored, dst, cols, fromRow, toRow);
             return;
         }
-        long full = cols / 32;
-        int tail = (int) (cols % 32);
-        long rowBytes = (cols + 31) / 32 * 18;
+        long full = cols / GROUP;
+        int tail = (int) (cols % GROUP);
+        long rowBytes = new Q4_0Row(cols).rowBytes();
         for (long r = fromRow; r < toRow; r++) {
             long o = r * cols * 4;
             long b = r * rowBytes;
-            for (long g = 0; g < full; g++, o += 128, b += 18) {
+            for (long g = 0; g < full; g++, o += 4 * GROUP, b += Q4_0Row.BLOCK) {
                 q4DequantGroup(stored, b, dst, o);
             }
             if (tail != 0) {
@@ -259,16 +267,16 @@ final class VectorKernels {
 
     private static void q4DequantGroup(MemorySegment stored, long b,
             MemorySegment dst, long o) {
-        float d = Kernels.f16(stored.get(I16, b));
+        float d = Kernels.f16(GgmlRow.d(stored, b));
         int n = F.length();
-        for (int j = 0; j < 16; j += n) {
-            ByteVector packed = ByteVector.fromMemorySegment(B, stored, b + 2 + j, LE);
-            ByteVector lo = packed.and((byte) 15);
-            ByteVector hi = packed.lanewise(VectorOperators.LSHR, 4).and((byte) 15);
-            ((FloatVector) lo.convertShape(VectorOperators.B2F, F, 0)).sub(8f).mul(d)
+        for (int j = 0; j < Q4_0Row.HALF; j += n) {
+            ByteVector packed = ByteVector.fromMemorySegment(B, stored, b + CODES + j, LE);
+            ByteVector lo = packed.and((byte) Q4_0Row.MAX_CODE);
+            ByteVector hi = packed.lanewise(VectorOperators.LSHR, 4).and((byte) Q4_0Row.MAX_CODE);
+            ((FloatVector) lo.convertShape(VectorOperators.B2F, F, 0)).sub(Q4_0Row.ZERO_POINT).mul(d)
                     .intoMemorySegment(dst, o + 4L * j, LE);
-            ((FloatVector) hi.convertShape(VectorOperators.B2F, F, 0)).sub(8f).mul(d)
-                    .intoMemorySegment(dst, o + 4L * (j + 16), LE);
+            ((FloatVector) hi.convertShape(VectorOperators.B2F, F, 0)).sub(Q4_0Row.ZERO_POINT).mul(d)
+                    .intoMemorySegment(dst, o + 4L * (j + Q4_0Row.HALF), LE);
         }
     }
 
@@ -276,33 +284,31 @@ final class VectorKernels {
 
     static void intRows(QuantLayout layout, MemorySegment src, MemorySegment dst, long cols, long fromRow,
             long toRow) {
+        IntRow geometry = new IntRow(layout, cols);
         int g = layout.groupSize();
         int bits = layout.bits();
         boolean asym = layout.asymmetric();
-        int gcb = layout.groupCodeBytes();
-        long rowBytes = layout.rowBytes(cols);
-        long codeBytes = layout.rowCodeBytes(cols);
-        long groups = layout.groups(cols);
         long full = cols / g;
         int tail = (int) (cols % g);
         for (long r = fromRow; r < toRow; r++) {
-            long row = r * rowBytes;
+            long row = r * geometry.rowBytes();
             long s = r * cols * 4;
             for (long k = 0; k < full; k++, s += 4L * g) {
-                if (!intGroup(bits, asym, g, src, s, dst, row + k * gcb, row + codeBytes + 2 * k,
-                        row + codeBytes + 2 * groups, k)) {
-                    IntQuantizer.group(layout, src, s, g, dst, row, codeBytes, groups, k, r, k * g, cols);
+                // offsets, not the geometry: handed an object, the compiled group ran twice as slow (JMH int4a)
+                if (!intGroup(bits, asym, g, src, s, dst, row + geometry.codesAt(k), row + geometry.scaleAt(k),
+                        row + geometry.zeroPointsAt(), k)) {
+                    IntQuantizer.group(geometry, src, s, g, dst, row, k, r, k * g, cols);
                 }
             }
             if (tail != 0) {
-                IntQuantizer.group(layout, src, s, tail, dst, row, codeBytes, groups, full, r, full * g, cols);
+                IntQuantizer.group(geometry, src, s, tail, dst, row, full, r, full * g, cols);
             }
         }
     }
 
     /**
      * One full group of {@code g} elements at byte {@code s}: codes at {@code codes}, the scale at {@code scaleAt},
-     * zero point {@code k} into the zero-point bytes at {@code zpAt}; false when the scalar code must do it.
+     * zero point {@code k} into the zero points at {@code zpAt}; false when the scalar code must do it.
      */
     private static boolean intGroup(int bits, boolean asym, int g, MemorySegment src, long s, MemorySegment dst,
             long codes, long scaleAt, long zpAt, long k) {
@@ -329,11 +335,11 @@ final class VectorKernels {
         if (Kernels.isInf16(s16) || sc == 0f) {
             return false;
         }
-        dst.set(I16, scaleAt, s16);
+        dst.set(RowGeometry.F16, scaleAt, s16);
         int zp = mid;
         if (asym) {
             zp = Kernels.clamp(Kernels.roundHalfAway(-lo / sc), 0, top);
-            IntQuantizer.writeZeroPoint(dst, zpAt, k, bits, zp);
+            IntRow.putZeroPoint(dst, zpAt, k, bits, zp);
         }
         for (int j = 0; j < g; j += n) {
             IntVector c = roundHalfAway(FloatVector.fromMemorySegment(F, src, s + 4L * j, LE).div(sc));

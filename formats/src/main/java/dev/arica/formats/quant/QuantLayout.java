@@ -1,8 +1,8 @@
 package dev.arica.formats.quant;
 
 /**
- * A scheme with its group size and symmetry: everything needed to know how many bytes a quantized
- * tensor takes and where each row's codes, scales and zero points lie.
+ * A scheme with its group size and symmetry: how many groups and codes a row has; where its bytes lie is
+ * the {@link RowGeometry} of {@link #geometry(long)}.
  */
 public record QuantLayout(Scheme scheme, int groupSize, boolean asymmetric) {
 
@@ -30,7 +30,7 @@ public record QuantLayout(Scheme scheme, int groupSize, boolean asymmetric) {
 
     /** Groups in a row of {@code cols} elements (the last one padded). */
     public long groups(long cols) {
-        return (cols + groupSize - 1) / groupSize;
+        return Math.ceilDiv(cols, groupSize);
     }
 
     /** Bytes of codes for one group. */
@@ -38,22 +38,23 @@ public record QuantLayout(Scheme scheme, int groupSize, boolean asymmetric) {
         return groupSize * scheme.bits() / 8;
     }
 
-    /** Bytes of codes in a row (INT8/INT4 layout; for GGML schemes the codes are inside blocks). */
+    /** Bytes of codes in a row (for GGML schemes the codes are spread over the blocks). */
     public long rowCodeBytes(long cols) {
         return groups(cols) * groupCodeBytes();
     }
 
-    /** Bytes of packed zero points in a row; 0 when symmetric. */
-    public long rowZeroPointBytes(long cols) {
-        return asymmetric ? (groups(cols) * scheme.bits() + 7) / 8 : 0;
+    /** Where the scales, codes and zero points of a stored row of {@code cols} elements lie. */
+    public RowGeometry geometry(long cols) {
+        return switch (scheme) {
+            case Q8_0 -> new Q8_0Row(cols);
+            case Q4_0 -> new Q4_0Row(cols);
+            case INT8, INT4 -> new IntRow(this, cols);
+        };
     }
 
     /** Bytes of one stored row. */
     public long rowBytes(long cols) {
-        return switch (scheme) {
-            case Q8_0, Q4_0 -> groups(cols) * (2 + groupCodeBytes());
-            case INT8, INT4 -> rowCodeBytes(cols) + groups(cols) * 2 + rowZeroPointBytes(cols);
-        };
+        return geometry(cols).rowBytes();
     }
 
     /** Bytes of a stored tensor of {@code rows} rows of {@code cols} elements. */

@@ -8,22 +8,19 @@ import java.util.Optional;
  * its last axis in groups; a row whose length is not a multiple of the group size is padded with zeros
  * up to the next group (the padding takes part in no scale and is dropped on dequantization).
  *
- * <p>Stored layout, row after row:
+ * <p>Stored layout, row after row; the bytes of a row are described once, by its {@link RowGeometry}
+ * ({@link QuantLayout#geometry(long)}):
  * <ul>
- *   <li>{@link #Q8_0}: GGML blocks of 34 bytes: fp16 scale d, 32 int8 codes. Value = q * d.</li>
- *   <li>{@link #Q4_0}: GGML blocks of 18 bytes: fp16 scale d, 16 bytes of codes where byte j holds
- *       element j in its low nibble and element j + 16 in its high nibble. Value = (q - 8) * d.</li>
- *   <li>{@link #INT8}, {@link #INT4}: ONNX Runtime MatMulNBits order. Per row: the codes of every group
- *       (uint8, {@code groupSize * bits / 8} bytes a group; for 4 bits element 2i in the low nibble of
- *       byte i, element 2i+1 in the high nibble), then one fp16 scale per group, then, when asymmetric,
- *       the zero points packed {@code 8 / bits} to a byte (low nibble first) in
- *       {@code ceil(groups * bits / 8)} bytes. Symmetric codes use the implicit zero point
- *       {@code 2^(bits-1)}. Value = (q - zero_point) * scale.</li>
+ *   <li>{@link #Q8_0}: GGML blocks of 34 bytes, fp16 scale d then 32 int8 codes ({@link Q8_0Row}).</li>
+ *   <li>{@link #Q4_0}: GGML blocks of 18 bytes, fp16 scale d then 32 nibbles, codes offset by 8
+ *       ({@link Q4_0Row}).</li>
+ *   <li>{@link #INT8}, {@link #INT4}: ONNX Runtime MatMulNBits order, the codes of every group, then one
+ *       fp16 scale per group, then, when asymmetric, packed zero points ({@link IntRow}).</li>
  * </ul>
  */
 public enum Scheme {
-    Q8_0(8, 32, 32, false),
-    Q4_0(4, 32, 32, false),
+    Q8_0(8, GgmlRow.GROUP, GgmlRow.GROUP, false),
+    Q4_0(4, GgmlRow.GROUP, GgmlRow.GROUP, false),
     INT8(8, 0, 128, true),
     INT4(4, 0, 32, true);
 

@@ -3,10 +3,10 @@ package dev.arica.runtime.export;
 import dev.arica.formats.onnx.OnnxType;
 import dev.arica.formats.onnx.OnnxWriter;
 import dev.arica.formats.quant.QuantLayout;
+import dev.arica.formats.quant.RowGeometry;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 
 /**
  * The initializers of a standard ONNX {@code DequantizeLinear} (opset 21, blocked along axis 0) feeding a
@@ -22,7 +22,6 @@ import java.nio.ByteOrder;
  * @param k columns (input features; the last group may be padded)
  */
 public record DequantizeLinearWeights(QuantLayout layout, long n, long k) {
-    private static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** Bytes of codes gathered per pass: enough groups of columns to make long writes, few enough to stay small. */
     private static final long TILE_BYTES = 4L << 20;
 
@@ -59,10 +58,6 @@ public record DequantizeLinearWeights(QuantLayout layout, long n, long k) {
                 new long[] {groups(), n});
     }
 
-    private long rowBytes() {
-        return layout.rowBytes(k);
-    }
-
     private void checkStored(MemorySegment stored) {
         layout.checkStored(stored, n, k);
     }
@@ -73,18 +68,20 @@ public record DequantizeLinearWeights(QuantLayout layout, long n, long k) {
      */
     public void writeCodes(MemorySegment stored, MemorySegment scratch, MatMulNBitsWeights.Sink sink) throws IOException {
         checkStored(stored);
+        RowGeometry geometry = layout.geometry(k);
         int g = layout.groupSize();
         long groupsPerTile = Math.max(1, Math.min(groups(), TILE_BYTES / Math.max(1, (long) g * n)));
         byte[] tile = new byte[Math.toIntExact(groupsPerTile * g * n)];
         int[] block = new int[g];
         Packer out = new Packer(layout.bits(), scratch, sink);
-        int shift = layout.asymmetric() ? 0 : 1 << (layout.bits() - 1);
         for (long g0 = 0; g0 < groups(); g0 += groupsPerTile) {
             long tileGroups = Math.min(groupsPerTile, groups() - g0);
             for (long r = 0; r < n; r++) {
-                MemorySegment row = stored.asSlice(r * rowBytes(), rowBytes());
+                long row = r * geometry.rowBytes();
                 for (long b = 0; b < tileGroups; b++) {
-                    unsignedCodes(row, g0 + b, block);
+                    geometry.codes(stored, row, g0 + b, block);
+                    // symmetric: the zero point folded into signed codes; asymmetric: it has its own initializer
+                    int shift = layout.asymmetric() ? 0 : geometry.zeroPoint(stored, row, g0 + b);
                     for (int j = 0; j < g; j++) {
                         tile[(int) (((b * g) + j) * n + r)] = (byte) (block[j] - shift);
                     }
@@ -98,11 +95,12 @@ public record DequantizeLinearWeights(QuantLayout layout, long n, long k) {
     /** Writes the fp16 scales, [groups, N], one group of every row at a time. */
     public void writeScales(MemorySegment stored, MemorySegment scratch, MatMulNBitsWeights.Sink sink) throws IOException {
         checkStored(stored);
+        RowGeometry geometry = layout.geometry(k);
         long perFlush = scratch.byteSize() / 2;
         long filled = 0;
         for (long b = 0; b < groups(); b++) {
             for (long r = 0; r < n; r++) {
-                scratch.set(F16, 2 * filled, stored.get(F16, r * rowBytes() + scaleOffset(b)));
+                scratch.set(RowGeometry.F16, 2 * filled, geometry.scale(stored, r * geometry.rowBytes(), b));
                 if (++filled == perFlush) {
                     sink.write(scratch.asSlice(0, 2 * filled));
                     filled = 0;
@@ -121,61 +119,16 @@ public record DequantizeLinearWeights(QuantLayout layout, long n, long k) {
         if (!layout.asymmetric()) {
             throw new IllegalStateException(layout.describe() + " has no zero points");
         }
-        int bits = layout.bits();
-        long at = layout.rowCodeBytes(k) + groups() * 2;
-        Packer out = new Packer(bits, scratch, sink);
+        RowGeometry geometry = layout.geometry(k);
+        Packer out = new Packer(layout.bits(), scratch, sink);
         byte[] one = new byte[1];
         for (long b = 0; b < groups(); b++) {
             for (long r = 0; r < n; r++) {
-                int packed = stored.get(ValueLayout.JAVA_BYTE, r * rowBytes() + at + (bits == 8 ? b : b / 2)) & 0xff;
-                one[0] = (byte) (bits == 8 ? packed : (b % 2 == 0 ? packed : packed >>> 4) & 0x0f);
+                one[0] = (byte) geometry.zeroPoint(stored, r * geometry.rowBytes(), b);
                 out.put(one, 1);
             }
         }
         out.flush();
-    }
-
-    /** Byte offset, within a stored row, of group {@code b}'s fp16 scale. */
-    private long scaleOffset(long b) {
-        return switch (layout.scheme()) {
-            case Q8_0 -> b * 34;
-            case Q4_0 -> b * 18;
-            case INT8, INT4 -> layout.rowCodeBytes(k) + 2 * b;
-        };
-    }
-
-    /** The codes of group {@code b} of a stored row as unsigned values (zero point 2^(bits-1) when symmetric). */
-    private void unsignedCodes(MemorySegment row, long b, int[] out) {
-        switch (layout.scheme()) {
-            case Q8_0 -> {
-                long s = b * 34 + 2;
-                for (int j = 0; j < 32; j++) {
-                    out[j] = row.get(ValueLayout.JAVA_BYTE, s + j) + 128;
-                }
-            }
-            case Q4_0 -> {
-                long s = b * 18 + 2;
-                for (int j = 0; j < 16; j++) {
-                    int v = row.get(ValueLayout.JAVA_BYTE, s + j) & 0xff;
-                    out[j] = v & 0x0f;
-                    out[j + 16] = v >>> 4;
-                }
-            }
-            case INT8 -> {
-                long s = b * layout.groupCodeBytes();
-                for (int j = 0; j < out.length; j++) {
-                    out[j] = row.get(ValueLayout.JAVA_BYTE, s + j) & 0xff;
-                }
-            }
-            case INT4 -> {
-                long s = b * layout.groupCodeBytes();
-                for (int j = 0; j < out.length; j += 2) {
-                    int v = row.get(ValueLayout.JAVA_BYTE, s + j / 2) & 0xff;
-                    out[j] = v & 0x0f;
-                    out[j + 1] = v >>> 4;
-                }
-            }
-        }
     }
 
     /** Element values in, bytes out: one per element for 8 bits, two per byte (low nibble first) for 4. */

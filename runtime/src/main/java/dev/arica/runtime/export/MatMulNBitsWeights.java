@@ -2,11 +2,13 @@ package dev.arica.runtime.export;
 
 import dev.arica.formats.DType;
 import dev.arica.formats.TensorInfo;
+import dev.arica.formats.quant.GgmlRow;
+import dev.arica.formats.quant.IntRow;
 import dev.arica.formats.quant.QuantLayout;
+import dev.arica.formats.quant.RowGeometry;
 import dev.arica.formats.quant.Scheme;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * The inputs of ONNX Runtime's {@code MatMulNBits} (com.microsoft) for a weight stored quantized in an .arica
@@ -14,12 +16,13 @@ import java.lang.foreign.ValueLayout;
  * scales {@code [N, k_blocks]} (kept fp16 here; the graph casts them to the activation type) and, for
  * asymmetric int8/int4, the packed zero points {@code uint8 [N, ceil(k_blocks * bits / 8)]}.
  *
+ * <p>The stored row is read through its {@link RowGeometry}, whose unsigned codes and zero points follow
+ * MatMulNBits' rule (value = (code - zero point) * scale, default zero point 2^(bits-1)), and B is written in
+ * the order of an int8/int4 row's codes ({@link IntRow}):
  * <ul>
  *   <li>{@code int8}/{@code int4}: each stored row already is [codes | scales | zero points] in MatMulNBits
  *       order; the planes are the row pieces regrouped.</li>
- *   <li>{@code q8_0}: code q (int8) becomes q + 128 with MatMulNBits' default 8-bit zero point 128.</li>
- *   <li>{@code q4_0}: codes 0..15 with the default 4-bit zero point 8; GGML pairs element j with j + 16 in a
- *       byte, MatMulNBits pairs 2i with 2i + 1, so the nibbles are re-paired.</li>
+ *   <li>{@code q8_0}, {@code q4_0}: the GGML blocks' codes, read unsigned, are packed in that order.</li>
  * </ul>
  *
  * @param layout the stored scheme
@@ -27,8 +30,6 @@ import java.lang.foreign.ValueLayout;
  * @param k columns (input features; the last block may be padded)
  */
 public record MatMulNBitsWeights(QuantLayout layout, long n, long k) {
-    private static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
-
     /** Receives the planes' bytes in order. */
     @FunctionalInterface
     public interface Sink {
@@ -77,6 +78,12 @@ public record MatMulNBitsWeights(QuantLayout layout, long n, long k) {
         return layout.rowBytes(k);
     }
 
+    /** The int8/int4 row whose codes are B's row: the stored one, or, for GGML blocks, its symmetric twin. */
+    private IntRow planes() {
+        Scheme scheme = bits() == 8 ? Scheme.INT8 : Scheme.INT4;
+        return new IntRow(new QuantLayout(scheme, blockSize(), hasZeroPoints()), k);
+    }
+
     private void checkStored(MemorySegment stored) {
         layout.checkStored(stored, n, k);
     }
@@ -85,11 +92,12 @@ public record MatMulNBitsWeights(QuantLayout layout, long n, long k) {
     public void writeCodes(MemorySegment stored, MemorySegment scratch, Sink sink) throws IOException {
         checkStored(stored);
         long rowCodes = blocks() * blob();
+        RowGeometry geometry = layout.geometry(k);
+        IntRow planes = planes();
         writeRows(stored, rowCodes, scratch, sink, (src, dst) -> {
-            switch (layout.scheme()) {
-                case INT8, INT4 -> MemorySegment.copy(src, 0, dst, 0, rowCodes);
-                case Q8_0 -> q8Codes(src, dst);
-                case Q4_0 -> q4Codes(src, dst);
+            switch (geometry) {
+                case IntRow same -> MemorySegment.copy(src, same.codesAt(0), dst, 0, rowCodes);
+                case GgmlRow blocks -> repack(blocks, src, planes, dst);
             }
         });
     }
@@ -98,14 +106,11 @@ public record MatMulNBitsWeights(QuantLayout layout, long n, long k) {
     public void writeScales(MemorySegment stored, MemorySegment scratch, Sink sink) throws IOException {
         checkStored(stored);
         long rowScales = blocks() * 2;
+        RowGeometry geometry = layout.geometry(k);
+        long blocks = blocks();
         writeRows(stored, rowScales, scratch, sink, (src, dst) -> {
-            if (layout.scheme() == Scheme.INT8 || layout.scheme() == Scheme.INT4) {
-                MemorySegment.copy(src, layout.rowCodeBytes(k), dst, 0, rowScales);
-            } else {
-                long block = 2 + blob();
-                for (long b = 0; b < blocks(); b++) {
-                    dst.set(F16, 2 * b, src.get(F16, b * block));
-                }
+            for (long b = 0; b < blocks; b++) {
+                dst.set(RowGeometry.F16, 2 * b, geometry.scale(src, 0, b));
             }
         });
     }
@@ -113,11 +118,11 @@ public record MatMulNBitsWeights(QuantLayout layout, long n, long k) {
     /** Writes the packed zero points (asymmetric layouts only), row after row, through {@code scratch}. */
     public void writeZeroPoints(MemorySegment stored, MemorySegment scratch, Sink sink) throws IOException {
         checkStored(stored);
-        if (!hasZeroPoints()) {
+        if (!(layout.geometry(k) instanceof IntRow row) || !row.asymmetric()) {
             throw new IllegalStateException(layout.describe() + " has no zero points");
         }
         long rowZp = zeroPointBytesPerRow();
-        long at = layout.rowCodeBytes(k) + blocks() * 2;
+        long at = row.zeroPointsAt();
         writeRows(stored, rowZp, scratch, sink, (src, dst) -> MemorySegment.copy(src, at, dst, 0, rowZp));
     }
 
@@ -143,32 +148,14 @@ public record MatMulNBitsWeights(QuantLayout layout, long n, long k) {
         }
     }
 
-    /** One row of q8_0 blocks [d | 32 x int8] to MatMulNBits codes (q + 128). */
-    private void q8Codes(MemorySegment src, MemorySegment dst) {
-        long blocks = blocks();
-        for (long b = 0; b < blocks; b++) {
-            long s = b * 34 + 2;
-            long d = b * 32;
-            for (int j = 0; j < 32; j++) {
-                dst.set(ValueLayout.JAVA_BYTE, d + j, (byte) (src.get(ValueLayout.JAVA_BYTE, s + j) ^ 0x80));
-            }
-        }
-    }
-
-    /** One row of q4_0 blocks [d | 16 bytes: j and j + 16] to adjacent-pair nibbles (2i low, 2i + 1 high). */
-    private void q4Codes(MemorySegment src, MemorySegment dst) {
-        long blocks = blocks();
-        int[] q = new int[32];
-        for (long b = 0; b < blocks; b++) {
-            long s = b * 18 + 2;
-            for (int j = 0; j < 16; j++) {
-                int v = src.get(ValueLayout.JAVA_BYTE, s + j) & 0xff;
-                q[j] = v & 0x0f;
-                q[j + 16] = v >>> 4;
-            }
-            long d = b * 16;
-            for (int i = 0; i < 16; i++) {
-                dst.set(ValueLayout.JAVA_BYTE, d + i, (byte) (q[2 * i] | q[2 * i + 1] << 4));
+    /** One row of GGML blocks to B's row: each block's unsigned codes packed as {@code planes} packs a group. */
+    private static void repack(GgmlRow blocks, MemorySegment src, IntRow planes, MemorySegment dst) {
+        int[] q = new int[GgmlRow.GROUP];
+        for (long b = 0; b < blocks.groups(); b++) {
+            blocks.codes(src, 0, b, q);
+            long at = planes.codesAt(b);
+            for (int j = 0; j < q.length; j += 2) {
+                planes.putPair(dst, at, j, q[j], q[j + 1]);
             }
         }
     }

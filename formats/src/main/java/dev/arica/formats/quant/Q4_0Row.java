@@ -1,0 +1,41 @@
+package dev.arica.formats.quant;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * A row of GGML Q4_0 blocks of {@link #BLOCK} bytes: fp16 d, then {@link #HALF} bytes of 4-bit codes q, byte j
+ * holding element j in its low nibble and element j + 16 in its high nibble. Value = (q - {@link #ZERO_POINT}) * d.
+ */
+public final class Q4_0Row extends GgmlRow {
+    /** Code bytes in a block: elements j and j + HALF share byte j. */
+    public static final int HALF = GROUP / 2;
+    public static final int BLOCK = CODES + HALF;
+    public static final int ZERO_POINT = 8;
+    public static final int MAX_CODE = 15;
+
+    public Q4_0Row(long cols) {
+        super(cols, BLOCK);
+    }
+
+    /** The code (0..15) of element {@code j} of the block at byte {@code block} of {@code s}. */
+    public static int q(MemorySegment s, long block, int j) {
+        int b = s.get(ValueLayout.JAVA_BYTE, block + CODES + (j & (HALF - 1))) & 0xff;
+        return j < HALF ? b & MAX_CODE : b >>> 4;
+    }
+
+    /** Writes the codes of elements {@code j} and {@code j + HALF} ({@code j < HALF}) of the block at {@code block}. */
+    public static void putPair(MemorySegment s, long block, int j, int low, int high) {
+        s.set(ValueLayout.JAVA_BYTE, block + CODES + j, (byte) (low | high << 4));
+    }
+
+    @Override
+    int code(MemorySegment s, long block, int j) {
+        return q(s, block, j);
+    }
+
+    @Override
+    public int zeroPoint(MemorySegment s, long row, long group) {
+        return ZERO_POINT;
+    }
+}
