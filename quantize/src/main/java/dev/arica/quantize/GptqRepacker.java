@@ -1,13 +1,13 @@
 package dev.arica.quantize;
 
 import static dev.arica.quantize.Kernels.I16;
-import static dev.arica.quantize.Kernels.I8;
 
 import dev.arica.formats.FloatCast;
 import dev.arica.formats.arica.ColumnOrder;
 import dev.arica.formats.gptq.GptqConfig;
 import dev.arica.formats.gptq.GptqPlanes;
 import dev.arica.formats.gptq.GptqWeight;
+import dev.arica.formats.quant.IntRow;
 import dev.arica.formats.quant.QuantLayout;
 import dev.arica.formats.quant.Scheme;
 import java.lang.foreign.MemorySegment;
@@ -96,28 +96,20 @@ final class GptqRepacker {
         QuantLayout layout = plan.layout();
         int in = planes.weight().in();
         int a = layout.groupSize();
-        int bits = layout.bits();
-        long groups = layout.groups(in);
-        long codeBytes = layout.rowCodeBytes(in);
-        long rowBytes = layout.rowBytes(in);
+        IntRow geometry = new IntRow(layout, in);
         for (int n = from; n < to; n++) {
-            long row = (n - from) * rowBytes;
-            for (int k = 0; k < groups; k++) {
+            long row = (n - from) * geometry.rowBytes();
+            for (int k = 0; k < geometry.groups(); k++) {
                 int g = planes.group(feature(plan, k * a));
                 int zero = planes.zero(g, n);
-                dst.set(I16, row + codeBytes + 2L * k, planes.scaleBits(g, n));
-                IntQuantizer.writeZeroPoint(dst, row + codeBytes + 2 * groups, k, bits, zero);
-                long codes = row + (long) k * layout.groupCodeBytes();
-                for (int j = 0; j < a; j++) {
-                    int col = k * a + j;
-                    int q = col < in ? planes.code(feature(plan, col), n) : zero;
-                    if (bits == 8) {
-                        dst.set(I8, codes + j, (byte) q);
-                    } else if ((j & 1) == 0) {
-                        dst.set(I8, codes + j / 2, (byte) q);
-                    } else {
-                        dst.set(I8, codes + j / 2, (byte) (dst.get(I8, codes + j / 2) | q << 4));
-                    }
+                dst.set(I16, row + geometry.scaleAt(k), planes.scaleBits(g, n));
+                geometry.putZeroPoint(dst, row, k, zero);
+                long codes = row + geometry.codesAt(k);
+                for (int j = 0; j < a; j += 2) {
+                    // Padding columns past the row's end hold the zero point: they dequantize to 0.
+                    int c0 = k * a + j < in ? planes.code(feature(plan, k * a + j), n) : zero;
+                    int c1 = k * a + j + 1 < in ? planes.code(feature(plan, k * a + j + 1), n) : zero;
+                    geometry.putPair(dst, codes, j, c0, c1);
                 }
             }
         }
