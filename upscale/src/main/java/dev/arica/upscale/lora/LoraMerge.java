@@ -9,6 +9,7 @@ import dev.arica.formats.FormatException;
 import dev.arica.formats.Tensor;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.io.FileRange;
+import dev.arica.formats.io.MappedMemory;
 import dev.arica.formats.lora.LoraAdapter;
 import dev.arica.formats.model.ModelDescription;
 import dev.arica.formats.model.Orientation;
@@ -145,7 +146,10 @@ public final class LoraMerge implements Checkpoint {
 
     private Tensor merge(Merge m, Arena arena) throws IOException {
         TensorInfo info = infos.get(m.weight());
-        MemorySegment w = f32(base.tensor(m.weight()), arena);
+        Tensor stored = base.tensor(m.weight());
+        MemorySegment w = f32(stored, arena);
+        // Read once into float32: the mapped pages leave the resident set, as convert's copies do.
+        stored.parts().forEach(MappedMemory::release);
         addDelta(m.weight(), w, layout(m.weight()));
         return Tensor.of(info, cast(w, info.dtype(), arena));
     }
