@@ -69,7 +69,8 @@ public final class AricaLoraMerge {
 
     private static Requantized merged(AricaFile in, AricaEntry e, LoraMerge merge, AricaWriter w) throws IOException {
         int zstd = e.compressed() ? e.zstdLevel() : 0;
-        try (Arena arena = Arena.ofConfined()) {
+        // Shared: the merge updates rows on several threads.
+        try (Arena arena = Arena.ofShared()) {
             MemorySegment stored = in.checked(e, arena);
             if (e.storage() instanceof Storage.Plain p) {
                 long n = e.info().elements();

@@ -24,6 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.stream.IntStream;
 
 /**
  * A base checkpoint with a LoRA adapter merged in, presented as a checkpoint: every adapted weight is
@@ -175,20 +176,33 @@ public final class LoraMerge implements Checkpoint {
         int rank = m.rank();
         int in = a.length / rank;
         int out = b.length / rank;
-        float[] delta = new float[in];
-        for (int o = 0; o < out; o++) {
-            Arrays.fill(delta, 0f);
+        // The scaling goes into B once, so that each row's update is a loop the JIT vectorizes.
+        for (int i = 0; i < b.length; i++) {
+            b[i] = (float) (m.scaling() * b[i]);
+        }
+        // Rows are independent: split over the cores (a rank-16 merge of a 7B model is ~100 GFLOP).
+        IntStream.range(0, out).parallel().forEach(o -> {
+            float[] row = new float[in];
+            if (layout == Orientation.OUT_IN) {
+                MemorySegment.copy(f32, FloatCast.F32_LE, (long) o * in * Float.BYTES, row, 0, in);
+            }
             for (int k = 0; k < rank; k++) {
                 float bk = b[o * rank + k];
+                int base = k * in;
                 for (int i = 0; i < in; i++) {
-                    delta[i] += bk * a[k * in + i];
+                    row[i] += bk * a[base + i];
                 }
             }
-            for (int i = 0; i < in; i++) {
-                long at = layout == Orientation.IN_OUT ? (long) i * out + o : (long) o * in + i;
-                f32.setAtIndex(FloatCast.F32_LE, at, f32.getAtIndex(FloatCast.F32_LE, at) + (float) (m.scaling() * delta[i]));
+            if (layout == Orientation.OUT_IN) {
+                MemorySegment.copy(row, 0, f32, FloatCast.F32_LE, (long) o * in * Float.BYTES, in);
+            } else {
+                // A Conv1D weight [in, out]: this output feature is a column.
+                for (int i = 0; i < in; i++) {
+                    long at = (long) i * out + o;
+                    f32.setAtIndex(FloatCast.F32_LE, at, f32.getAtIndex(FloatCast.F32_LE, at) + row[i]);
+                }
             }
-        }
+        });
     }
 
     /** A tensor as float32 in memory of {@code arena}. */
