@@ -42,9 +42,7 @@ public final class FalconFamily implements Family {
         if (f.bool("alibi", false)) {
             throw f.error("alibi is true; ONNX export supports Falcon with rotary embeddings");
         }
-        if (f.has("rope_scaling")) {
-            throw f.error("rope_scaling " + f.json().get("rope_scaling") + " is not supported by ONNX export");
-        }
+        Checks.plainRotary(f);
         int hidden = f.positive("hidden_size");
         int heads = f.positive("num_attention_heads", "n_head");
         if (hidden % heads != 0) {

@@ -20,8 +20,10 @@ public interface Family {
     /** config.json {@code model_type} values of this family. */
     Set<String> modelTypes();
 
-    /** The config.json key holding the layer count (GPT-2 says n_layer). */
-    List<String> layerCountKeys();
+    /** The config.json keys that may hold the layer count, preferred first (GPT-2 says n_layer). */
+    default List<String> layerCountKeys() {
+        return List.of("num_hidden_layers");
+    }
 
     /** The hyper-parameters, checked; anything the exported graph would not reproduce is refused, naming the key. */
     DecoderConfig config(ConfigFields cfg, TokenIds ids) throws FormatException;

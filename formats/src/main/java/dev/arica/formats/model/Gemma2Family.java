@@ -35,15 +35,8 @@ public final class Gemma2Family implements Family {
     }
 
     @Override
-    public List<String> layerCountKeys() {
-        return List.of("num_hidden_layers");
-    }
-
-    @Override
     public DecoderConfig config(ConfigFields f, TokenIds ids) throws FormatException {
-        if (f.has("rope_scaling")) {
-            throw f.error("rope_scaling " + f.json().get("rope_scaling") + " is not supported by ONNX export");
-        }
+        Checks.plainRotary(f);
         if (f.bool("attention_bias", false)) {
             throw f.error("attention_bias is true; Gemma-2 has no attention biases");
         }

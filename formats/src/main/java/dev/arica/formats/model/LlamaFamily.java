@@ -40,16 +40,8 @@ public final class LlamaFamily implements Family {
     }
 
     @Override
-    public List<String> layerCountKeys() {
-        return List.of("num_hidden_layers");
-    }
-
-    @Override
     public DecoderConfig config(ConfigFields f, TokenIds ids) throws FormatException {
-        if (f.has("rope_scaling")) {
-            throw f.error("rope_scaling " + f.json().get("rope_scaling") + " is not supported by ONNX export (plain rotary "
-                    + "embeddings only)");
-        }
+        Checks.plainRotary(f);
         for (String bias : List.of("attention_bias", "mlp_bias")) {
             if (f.bool(bias, false)) {
                 throw f.error(bias + " is true; ONNX export supports " + id + " models without biases");
