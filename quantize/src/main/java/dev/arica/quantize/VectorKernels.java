@@ -62,6 +62,23 @@ final class VectorKernels {
         return F.vectorBitSize();
     }
 
+    /**
+     * row[i] += sum over k of b[k] * a[k * n + i], i < n: a lane of the row stays in a register while the rank's terms
+     * are added in k order, each as a multiply then an add (no fused multiply-add), as {@link LowRank#scalar} does.
+     */
+    static void lowRankRow(float[] row, float[] a, float[] b, int n) {
+        int upper = F.loopBound(n);
+        int i = 0;
+        for (; i < upper; i += F.length()) {
+            FloatVector acc = FloatVector.fromArray(F, row, i);
+            for (int k = 0; k < b.length; k++) {
+                acc = acc.add(FloatVector.fromArray(F, a, k * n + i).mul(b[k]));
+            }
+            acc.intoArray(row, i);
+        }
+        LowRank.scalar(row, a, b, n, i);
+    }
+
     private static VectorSpecies<Byte> byteSpecies(int lanes) {
         return VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, lanes * 8)));
     }

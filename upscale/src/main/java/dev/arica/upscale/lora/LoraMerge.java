@@ -14,6 +14,7 @@ import dev.arica.formats.lora.LoraAdapter;
 import dev.arica.formats.model.ModelDescription;
 import dev.arica.formats.model.Orientation;
 import dev.arica.formats.model.TensorSpec;
+import dev.arica.quantize.LowRank;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -186,13 +187,7 @@ public final class LoraMerge implements Checkpoint {
             if (layout == Orientation.OUT_IN) {
                 MemorySegment.copy(f32, FloatCast.F32_LE, (long) o * in * Float.BYTES, row, 0, in);
             }
-            for (int k = 0; k < rank; k++) {
-                float bk = b[o * rank + k];
-                int base = k * in;
-                for (int i = 0; i < in; i++) {
-                    row[i] += bk * a[base + i];
-                }
-            }
+            LowRank.addRow(row, a, Arrays.copyOfRange(b, o * rank, (o + 1) * rank), in);
             if (layout == Orientation.OUT_IN) {
                 MemorySegment.copy(row, 0, f32, FloatCast.F32_LE, (long) o * in * Float.BYTES, in);
             } else {
