@@ -149,11 +149,19 @@ public final class LoraMerge implements Checkpoint {
     private Tensor merge(Merge m, Arena arena) throws IOException {
         TensorInfo info = infos.get(m.weight());
         Tensor stored = base.tensor(m.weight());
-        MemorySegment w = f32(stored, arena);
-        // Read once into float32: the mapped pages leave the resident set, as convert's copies do.
+        MemorySegment merged;
+        if (info.dtype() == DType.F32 && stored.parts().size() == 1 && layout(m.weight()) == Orientation.OUT_IN) {
+            // Rows go straight from the mapping into the result: one pass over the weight, not three.
+            merged = arena.allocate(info.byteSize(), 64);
+            addDelta(m.weight(), stored.parts().getFirst(), merged, Orientation.OUT_IN);
+        } else {
+            merged = f32(stored, arena);
+            addDelta(m.weight(), merged, layout(m.weight()));
+            merged = cast(merged, info.dtype(), arena);
+        }
+        // Read once: the mapped pages leave the resident set, as convert's copies do.
         stored.parts().forEach(MappedMemory::release);
-        addDelta(m.weight(), w, layout(m.weight()));
-        return Tensor.of(info, cast(w, info.dtype(), arena));
+        return Tensor.of(info, merged);
     }
 
     /** How {@code weight} (one the adapter changes) is laid out in the base: [out, in], or [in, out] (Conv1D). */
@@ -171,6 +179,11 @@ public final class LoraMerge implements Checkpoint {
      * rows, or their transpose (a Conv1D weight as stored in a checkpoint).
      */
     public void addDelta(String weight, MemorySegment f32, Orientation layout) throws IOException {
+        addDelta(weight, f32, f32, layout);
+    }
+
+    /** The same reading the weight from {@code from} and writing the result to {@code to} (may be the same). */
+    private void addDelta(String weight, MemorySegment from, MemorySegment to, Orientation layout) throws IOException {
         Merge m = merges.get(weight);
         float[] a = floats(adapter.weights().tensor(m.module().a()));
         float[] b = floats(adapter.weights().tensor(m.module().b()));
@@ -185,16 +198,16 @@ public final class LoraMerge implements Checkpoint {
         IntStream.range(0, out).parallel().forEach(o -> {
             float[] row = new float[in];
             if (layout == Orientation.OUT_IN) {
-                MemorySegment.copy(f32, FloatCast.F32_LE, (long) o * in * Float.BYTES, row, 0, in);
+                MemorySegment.copy(from, FloatCast.F32_LE, (long) o * in * Float.BYTES, row, 0, in);
             }
             LowRank.addRow(row, a, Arrays.copyOfRange(b, o * rank, (o + 1) * rank), in);
             if (layout == Orientation.OUT_IN) {
-                MemorySegment.copy(row, 0, f32, FloatCast.F32_LE, (long) o * in * Float.BYTES, in);
+                MemorySegment.copy(row, 0, to, FloatCast.F32_LE, (long) o * in * Float.BYTES, in);
             } else {
                 // A Conv1D weight [in, out]: this output feature is a column.
                 for (int i = 0; i < in; i++) {
                     long at = (long) i * out + o;
-                    f32.setAtIndex(FloatCast.F32_LE, at, f32.getAtIndex(FloatCast.F32_LE, at) + row[i]);
+                    to.setAtIndex(FloatCast.F32_LE, at, from.getAtIndex(FloatCast.F32_LE, at) + row[i]);
                 }
             }
         });
