@@ -145,7 +145,7 @@ public final class IntQuantizer implements Quantizer {
             long toRow) {
         IntRow geometry = new IntRow(layout, cols);
         int g = layout.groupSize();
-        int bits = layout.bits();
+        int[] q = new int[g];
         for (long r = fromRow; r < toRow; r++) {
             long row = r * geometry.rowBytes();
             long o = r * cols * 4;
@@ -153,10 +153,10 @@ public final class IntQuantizer implements Quantizer {
             for (long c = 0; c < cols; c += g, o += 4L * g, k++) {
                 float sc = Kernels.f16(geometry.scale(stored, row, k));
                 int zp = geometry.zeroPoint(stored, row, k);
-                long codes = row + geometry.codesAt(k);
+                geometry.codes(stored, row, k, q); // decoded first: the loop below stays tight
                 int n = (int) Math.min(g, cols - c);
                 for (int j = 0; j < n; j++) {
-                    dst.set(F32, o + 4L * j, (IntRow.unpack(stored, codes, j, bits) - zp) * sc);
+                    dst.set(F32, o + 4L * j, (q[j] - zp) * sc);
                 }
             }
         }

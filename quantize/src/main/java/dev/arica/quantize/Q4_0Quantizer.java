@@ -102,19 +102,22 @@ public final class Q4_0Quantizer implements Quantizer {
 
     static void scalarDequant(MemorySegment stored, MemorySegment dst, long cols, long fromRow, long toRow) {
         long rowBytes = new Q4_0Row(cols).rowBytes();
+        int[] codes = new int[GROUP];
         for (long r = fromRow; r < toRow; r++) {
             long o = r * cols * 4;
             long b = r * rowBytes;
             for (long c = 0; c < cols; c += GROUP, o += 4 * GROUP, b += Q4_0Row.BLOCK) {
-                dequantGroup(stored, b, dst, o, (int) Math.min(GROUP, cols - c));
+                dequantGroup(stored, b, dst, o, (int) Math.min(GROUP, cols - c), codes);
             }
         }
     }
 
-    static void dequantGroup(MemorySegment stored, long b, MemorySegment dst, long o, int n) {
+    /** The block at byte {@code b} into {@code n} float32 at byte {@code o}; {@code codes} holds a block's codes. */
+    static void dequantGroup(MemorySegment stored, long b, MemorySegment dst, long o, int n, int[] codes) {
         float d = Kernels.f16(GgmlRow.d(stored, b));
+        Q4_0Row.unpack(stored, b, codes); // decoded first, a byte at a time: the loop below stays tight
         for (int j = 0; j < n; j++) {
-            dst.set(F32, o + 4L * j, (Q4_0Row.q(stored, b, j) - Q4_0Row.ZERO_POINT) * d);
+            dst.set(F32, o + 4L * j, (codes[j] - Q4_0Row.ZERO_POINT) * d);
         }
     }
 }

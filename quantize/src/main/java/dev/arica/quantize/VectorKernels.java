@@ -270,6 +270,7 @@ final class VectorKernels {
         long full = cols / GROUP;
         int tail = (int) (cols % GROUP);
         long rowBytes = new Q4_0Row(cols).rowBytes();
+        int[] codes = new int[GROUP];
         for (long r = fromRow; r < toRow; r++) {
             long o = r * cols * 4;
             long b = r * rowBytes;
@@ -277,7 +278,7 @@ final class VectorKernels {
                 q4DequantGroup(stored, b, dst, o);
             }
             if (tail != 0) {
-                Q4_0Quantizer.dequantGroup(stored, b, dst, o, tail);
+                Q4_0Quantizer.dequantGroup(stored, b, dst, o, tail, codes);
             }
         }
     }

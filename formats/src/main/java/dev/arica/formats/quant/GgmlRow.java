@@ -67,12 +67,9 @@ public abstract sealed class GgmlRow implements RowGeometry permits Q8_0Row, Q4_
 
     @Override
     public void codes(MemorySegment s, long row, long group, int[] out) {
-        long block = row + blockAt(group);
-        for (int j = 0; j < GROUP; j++) {
-            out[j] = code(s, block, j);
-        }
+        blockCodes(s, row + blockAt(group), out);
     }
 
-    /** The unsigned code of element {@code j} of the block at byte {@code block} of {@code s}. */
-    abstract int code(MemorySegment s, long block, int j);
+    /** The unsigned codes of the block at byte {@code block} of {@code s}, element j into {@code out[j]}. */
+    abstract void blockCodes(MemorySegment s, long block, int[] out);
 }

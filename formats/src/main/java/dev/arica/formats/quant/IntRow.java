@@ -90,11 +90,20 @@ public final class IntRow implements RowGeometry {
         putPair(s, codes, j, bits, c0, c1);
     }
 
+    /** The codes of a whole group, a byte at a time: the hot path of the dequantizer. */
     @Override
     public void codes(MemorySegment s, long row, long group, int[] out) {
         long at = row + codesAt(group);
-        for (int j = 0; j < out.length; j++) {
-            out[j] = unpack(s, at, j, bits);
+        if (bits == 8) {
+            for (int j = 0; j < out.length; j++) {
+                out[j] = s.get(ValueLayout.JAVA_BYTE, at + j) & 0xff;
+            }
+            return;
+        }
+        for (int j = 0; j < out.length; j += 2) {
+            int b = s.get(ValueLayout.JAVA_BYTE, at + j / 2);
+            out[j] = b & 15;
+            out[j + 1] = b >>> 4 & 15;
         }
     }
 
@@ -111,19 +120,19 @@ public final class IntRow implements RowGeometry {
         putZeroPoint(s, row + zeroPointsAt, group, bits, zp);
     }
 
-    // The static forms take the bits as an argument: hot loops pass a local, which the JIT keeps in a register.
-
     /**
      * Element {@code i} of {@code bits}-bit values packed from byte {@code at} of {@code s}, two to a byte for 4
      * bits, the lower-numbered one in the low nibble: the order of the codes and of the zero points.
      */
-    public static int unpack(MemorySegment s, long at, long i, int bits) {
+    private static int unpack(MemorySegment s, long at, long i, int bits) {
         if (bits == 8) {
             return s.get(ValueLayout.JAVA_BYTE, at + i) & 0xff;
         }
-        int b = s.get(ValueLayout.JAVA_BYTE, at + i / 2) & 0xff;
-        return (i & 1) == 0 ? b & 15 : b >>> 4;
+        int b = s.get(ValueLayout.JAVA_BYTE, at + i / 2);
+        return b >>> ((int) i & 1) * 4 & 15;
     }
+
+    // Static writers for kernels that hold offsets and bits rather than the geometry (see VectorKernels.intRows).
 
     /** {@link #putPair(MemorySegment, long, int, int, int)} for {@code bits}-bit codes. */
     public static void putPair(MemorySegment s, long codes, int j, int bits, int c0, int c1) {

@@ -18,10 +18,13 @@ public final class Q4_0Row extends GgmlRow {
         super(cols, BLOCK);
     }
 
-    /** The code (0..15) of element {@code j} of the block at byte {@code block} of {@code s}. */
-    public static int q(MemorySegment s, long block, int j) {
-        int b = s.get(ValueLayout.JAVA_BYTE, block + CODES + (j & (HALF - 1))) & 0xff;
-        return j < HALF ? b & MAX_CODE : b >>> 4;
+    /** The codes (0..15) of the block at byte {@code block} of {@code s}, element j into {@code out[j]}. */
+    public static void unpack(MemorySegment s, long block, int[] out) {
+        for (int j = 0; j < HALF; j++) {
+            int b = s.get(ValueLayout.JAVA_BYTE, block + CODES + j);
+            out[j] = b & MAX_CODE;
+            out[j + HALF] = b >>> 4 & MAX_CODE;
+        }
     }
 
     /** Writes the codes of elements {@code j} and {@code j + HALF} ({@code j < HALF}) of the block at {@code block}. */
@@ -30,8 +33,8 @@ public final class Q4_0Row extends GgmlRow {
     }
 
     @Override
-    int code(MemorySegment s, long block, int j) {
-        return q(s, block, j);
+    void blockCodes(MemorySegment s, long block, int[] out) {
+        unpack(s, block, out);
     }
 
     @Override

@@ -27,8 +27,10 @@ public final class Q8_0Row extends GgmlRow {
     }
 
     @Override
-    int code(MemorySegment s, long block, int j) {
-        return q(s, block, j) + ZERO_POINT;
+    void blockCodes(MemorySegment s, long block, int[] out) {
+        for (int j = 0; j < GROUP; j++) {
+            out[j] = q(s, block, j) + ZERO_POINT;
+        }
     }
 
     @Override

@@ -119,12 +119,14 @@ class RowGeometryTest {
 
         MemorySegment s = stored(Q4_0);
         assertEquals((short) 0xb400, g.scale(s, AT, 0));
-        assertEquals(0, Q4_0Row.q(s, AT, 0));
-        assertEquals(5, Q4_0Row.q(s, AT, 5));
-        assertEquals(15, Q4_0Row.q(s, AT, 16));
-        assertEquals(10, Q4_0Row.q(s, AT, 21));
-        assertEquals(0, Q4_0Row.q(s, AT, 31));
         int[] codes = new int[32];
+        Q4_0Row.unpack(s, AT, codes);
+        assertEquals(0, codes[0]);
+        assertEquals(5, codes[5]);
+        assertEquals(15, codes[16]);
+        assertEquals(10, codes[21]);
+        assertEquals(0, codes[31]);
+        Arrays.fill(codes, -1);
         g.codes(s, AT, 0, codes);
         for (int j = 0; j < 32; j++) {
             assertEquals(j < 16 ? j : 31 - j, codes[j], "element " + j);
