@@ -5,6 +5,7 @@ import dev.arica.formats.Checkpoint;
 import dev.arica.formats.FormatException;
 import dev.arica.formats.model.DecoderConfig;
 import dev.arica.formats.model.ModelDescription;
+import dev.arica.formats.model.RecurrentConfig;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,7 +39,12 @@ record FamilySummary(ModelDescription description, String problem) {
         if (description == null) {
             return problem == null ? "(no config.json)" : "not described: " + problem;
         }
-        DecoderConfig c = description.config();
+        if (description.config() instanceof RecurrentConfig r) {
+            return description.family().id() + ": " + r.layers() + " GRU layers, hidden " + r.hidden() + ", embedding "
+                    + r.embedding() + ", additive attention " + r.attentionDim() + ", vocab " + r.vocab() + ", context "
+                    + r.maxPositions();
+        }
+        DecoderConfig c = description.decoder();
         List<String> parts = new ArrayList<>();
         parts.add("hidden " + c.hidden());
         parts.add(c.layers() + " layers");
@@ -75,9 +81,22 @@ record FamilySummary(ModelDescription description, String problem) {
             }
             return;
         }
-        DecoderConfig c = description.config();
         ObjectNode f = report.putObject("family");
         f.put("id", description.family().id());
+        if (description.config() instanceof RecurrentConfig r) {
+            f.put("kind", "recurrent");
+            f.put("hidden_size", r.hidden());
+            f.put("embedding_dim", r.embedding());
+            f.put("num_layers", r.layers());
+            f.put("attention_dim", r.attentionDim());
+            f.put("vocab_size", r.vocab());
+            f.put("context_length", r.maxPositions());
+            f.put("described_tensors", description.tensors().specs().size());
+            report.putNull("family_problem");
+            return;
+        }
+        DecoderConfig c = description.decoder();
+        f.put("kind", "transformer");
         f.put("hidden_size", c.hidden());
         f.put("intermediate_size", c.intermediate());
         f.put("num_layers", c.layers());

@@ -72,7 +72,7 @@ public record TensorSelection(List<Pattern> keep, boolean embeddings, boolean he
             case PROJECTION -> Role.LAYER;
             case EMBEDDING -> Role.EMBEDDING;
             case HEAD -> Role.HEAD;
-            case NORM, BIAS -> Role.OTHER;
+            case NORM, BIAS, VECTOR -> Role.OTHER;
         };
     }
 

@@ -88,9 +88,7 @@ public final class SyntheticModel {
 
     private static List<TensorSpec> table(ObjectNode config) throws FormatException {
         ConfigFields f = new ConfigFields(Path.of("config.json"), config);
-        Family family = Families.of(f, "synth");
-        DecoderConfig c = family.config(f, new Family.TokenIds(null, List.of()));
-        return family.tensors(c, Set.of()).specs();
+        return Families.of(f, "synth").table(f, new Family.TokenIds(null, List.of()), Set.of()).specs();
     }
 
     /**

@@ -25,9 +25,8 @@ public record ConfigEstimate(long embedding, long perLayer, long finalNorm, long
 
     public static ConfigEstimate of(Path file, ObjectNode config) throws FormatException {
         ConfigFields f = new ConfigFields(file, config);
-        Family family = Families.declared(f).orElse(LlamaFamily.LLAMA);
-        DecoderConfig c = family.config(f, new Family.TokenIds(null, List.of()));
-        TensorTable table = family.tensors(c, Set.of());
+        Family<?> family = Families.declared(f).orElse(LlamaFamily.LLAMA);
+        TensorTable table = family.table(f, new Family.TokenIds(null, List.of()), Set.of());
         long embedding = 0, perLayer = 0, finalNorm = 0, head = 0;
         for (TensorSpec t : table.specs()) {
             long n = 1;

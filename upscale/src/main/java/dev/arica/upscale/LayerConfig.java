@@ -41,7 +41,7 @@ public final class LayerConfig {
     /** {@code config} with its family's per-layer settings written out (unchanged for families without any). */
     static ObjectNode explicit(Path file, ObjectNode config) throws FormatException {
         ConfigFields f = new ConfigFields(file, config);
-        java.util.Optional<Family> family = Families.declared(f);
+        java.util.Optional<Family<?>> family = Families.declared(f);
         if (family.isEmpty()) {
             return config;
         }

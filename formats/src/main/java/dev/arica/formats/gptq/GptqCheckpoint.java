@@ -118,8 +118,7 @@ public final class GptqCheckpoint implements Checkpoint {
         TensorTable table;
         try {
             ConfigFields cfg = new ConfigFields(hf.path().resolve(HfCheckpoint.CONFIG), hf.config().get());
-            Family family = Families.of(cfg, "");
-            table = family.tensors(family.config(cfg, new Family.TokenIds(null, List.of())),
+            table = Families.of(cfg, "").table(cfg, new Family.TokenIds(null, List.of()),
                     tensors.stream().map(TensorInfo::name).collect(Collectors.toSet()));
         } catch (FormatException e) {
             return;

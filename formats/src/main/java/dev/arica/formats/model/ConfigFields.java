@@ -22,7 +22,8 @@ public final class ConfigFields {
         this(file, root, "");
     }
 
-    private ConfigFields(Path file, ObjectNode root, String prefix) {
+    /** The fields of {@code root}, an object nested somewhere in the file, named "{@code prefix}field" in messages. */
+    public ConfigFields(Path file, ObjectNode root, String prefix) {
         this.file = file;
         this.root = root;
         this.prefix = prefix;

@@ -27,7 +27,7 @@ public record DecoderConfig(String family, int hidden, int intermediate, int lay
         int vocab, int maxPositions, Positions positions, double ropeTheta, Norm norm, double normEps, Mlp mlp,
         Activation activation, double attentionScale, double attentionSoftCap, double finalSoftCap, double embeddingScale,
         int slidingWindow, List<Boolean> slidingLayers, boolean parallel, boolean tied, Integer bosTokenId,
-        List<Integer> eosTokenIds) {
+        List<Integer> eosTokenIds) implements ModelConfig {
 
     public enum Positions { ROTARY, LEARNED }
 

@@ -12,7 +12,7 @@ import java.util.Set;
  * ({@code new_decoder_architecture}): kv heads in groups inside query_key_value and two norms, ln_attn and ln_mlp.
  * Models without parallel attention add post_attention_layernorm before the MLP.
  */
-public final class FalconFamily implements Family {
+public final class FalconFamily implements Family<DecoderConfig> {
     public static final FalconFamily INSTANCE = new FalconFamily();
 
     private FalconFamily() {}

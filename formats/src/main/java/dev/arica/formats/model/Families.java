@@ -10,8 +10,8 @@ public final class Families {
     private Families() {}
 
     /** Every supported family, in the order error messages list them. */
-    public static final List<Family> ALL = List.of(LlamaFamily.LLAMA, LlamaFamily.MISTRAL, Gemma2Family.INSTANCE,
-            Gpt2Family.INSTANCE, FalconFamily.INSTANCE);
+    public static final List<Family<?>> ALL = List.of(LlamaFamily.LLAMA, LlamaFamily.MISTRAL, Gemma2Family.INSTANCE,
+            Gpt2Family.INSTANCE, FalconFamily.INSTANCE, AricateFamily.INSTANCE);
 
     /** "llama, mistral, gemma2, gpt2, falcon". */
     public static String supported() {
@@ -19,7 +19,7 @@ public final class Families {
     }
 
     /** The family config.json declares by model_type, else by architectures; empty when it declares none. */
-    public static Optional<Family> declared(ConfigFields cfg) throws FormatException {
+    public static Optional<Family<?>> declared(ConfigFields cfg) throws FormatException {
         String type = cfg.text("model_type", null);
         if (type != null) {
             return ALL.stream().filter(f -> f.modelTypes().contains(type)).findFirst();
@@ -29,8 +29,8 @@ public final class Families {
     }
 
     /** The declared family, or a one-line refusal naming what was declared and what is supported. */
-    public static Family of(ConfigFields cfg, String purpose) throws FormatException {
-        Optional<Family> f = declared(cfg);
+    public static Family<?> of(ConfigFields cfg, String purpose) throws FormatException {
+        Optional<Family<?>> f = declared(cfg);
         if (f.isPresent()) {
             return f.get();
         }

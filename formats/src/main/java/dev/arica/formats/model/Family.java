@@ -10,7 +10,7 @@ import java.util.Set;
  * and the table of its tensors. Everything after reading (quantize's choice, upscale, inspect, ONNX export) works
  * from this description; adding a family is one more implementation (and one graph block in the runtime).
  */
-public interface Family {
+public interface Family<C extends ModelConfig> {
     /** Short name: "llama", "gemma2", ... (arica-genai.json's model_type). */
     String id();
 
@@ -26,10 +26,21 @@ public interface Family {
     }
 
     /** The hyper-parameters, checked; anything the exported graph would not reproduce is refused, naming the key. */
-    DecoderConfig config(ConfigFields cfg, TokenIds ids) throws FormatException;
+    C config(ConfigFields cfg, TokenIds ids) throws FormatException;
 
     /** The tensors of a model with this configuration; {@code names} are the checkpoint's (for naming variants). */
-    TensorTable tensors(DecoderConfig c, Set<String> names);
+    TensorTable tensors(C c, Set<String> names);
+
+    /** The tensors of the model {@code cfg} describes: {@link #config} and {@link #tensors} in one step. */
+    default TensorTable table(ConfigFields cfg, TokenIds ids, Set<String> names) throws FormatException {
+        return tensors(config(cfg, ids), names);
+    }
+
+    /** config.json and the tensor table, for callers that need both without knowing the family's kind. */
+    default ModelDescription describe(ConfigFields cfg, TokenIds ids, Set<String> names) throws FormatException {
+        C c = config(cfg, ids);
+        return new ModelDescription(this, c, tensors(c, names));
+    }
 
     /**
      * config.json with every per-layer setting the family derives from the layer index written out (Gemma-2's

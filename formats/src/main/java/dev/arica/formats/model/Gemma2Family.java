@@ -14,7 +14,7 @@ import java.util.Set;
  * scores soft-capped before the mask, a sliding window on the layers layer_types names (even layers when it is
  * absent), a tied head and soft-capped logits.
  */
-public final class Gemma2Family implements Family {
+public final class Gemma2Family implements Family<DecoderConfig> {
     public static final Gemma2Family INSTANCE = new Gemma2Family();
 
     private Gemma2Family() {}

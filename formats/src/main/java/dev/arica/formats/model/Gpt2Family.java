@@ -12,7 +12,7 @@ import java.util.Set;
  * {@code transformer.} prefix (the original checkpoint has none); the causal-mask buffers h.N.attn.bias it also
  * stores are not weights and not in the table.
  */
-public final class Gpt2Family implements Family {
+public final class Gpt2Family implements Family<DecoderConfig> {
     public static final Gpt2Family INSTANCE = new Gpt2Family();
 
     private Gpt2Family() {}

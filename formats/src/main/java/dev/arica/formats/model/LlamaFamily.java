@@ -10,7 +10,7 @@ import java.util.Set;
  * ({@code MistralForCausalLM}: Llama with a sliding window on every layer when {@code sliding_window} is set).
  * Pre-norm blocks with RMSNorm, rotary embeddings, grouped-query attention and a SwiGLU MLP.
  */
-public final class LlamaFamily implements Family {
+public final class LlamaFamily implements Family<DecoderConfig> {
     public static final LlamaFamily LLAMA = new LlamaFamily("llama", "LlamaForCausalLM", false);
     public static final LlamaFamily MISTRAL = new LlamaFamily("mistral", "MistralForCausalLM", true);
 

@@ -17,7 +17,20 @@ import java.util.Map;
  * A checkpoint described: its family, typed hyper-parameters and tensor table, the table checked against the tensors
  * the checkpoint holds (a missing or misshapen tensor is one line naming it).
  */
-public record ModelDescription(Family family, DecoderConfig config, TensorTable tensors) {
+public record ModelDescription(Family<?> family, ModelConfig config, TensorTable tensors) {
+
+    /** The configuration of a transformer decoder; callers ask only after choosing by {@link #transformer()}. */
+    public DecoderConfig decoder() {
+        if (config instanceof DecoderConfig d) {
+            return d;
+        }
+        throw new IllegalStateException(family.id() + " is not a transformer decoder");
+    }
+
+    /** Whether the model is a transformer decoder (else a recurrent one). */
+    public boolean transformer() {
+        return config instanceof DecoderConfig;
+    }
 
     /** The description of {@code c}; {@code purpose} ("ONNX export") is named when the family is not supported. */
     public static ModelDescription of(Checkpoint c, String purpose) throws IOException {
@@ -37,11 +50,10 @@ public record ModelDescription(Family family, DecoderConfig config, TensorTable 
      */
     public static ModelDescription of(Path checkpoint, ConfigFields cfg, ConfigFields generation,
             Map<String, TensorInfo> stored, String purpose) throws FormatException {
-        Family family = Families.of(cfg, purpose);
-        DecoderConfig config = family.config(cfg, tokenIds(cfg, generation));
-        TensorTable table = family.tensors(config, stored.keySet());
-        table.check(checkpoint, stored, family.id());
-        return new ModelDescription(family, config, table);
+        Family<?> family = Families.of(cfg, purpose);
+        ModelDescription d = family.describe(cfg, tokenIds(cfg, generation), stored.keySet());
+        d.tensors().check(checkpoint, stored, family.id());
+        return d;
     }
 
     /** generation_config.json's bos/eos ids win over config.json's, as transformers' generate() reads them. */

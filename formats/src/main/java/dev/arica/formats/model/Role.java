@@ -31,10 +31,27 @@ public enum Role {
     FINAL_NORM(Kind.NORM),
     FINAL_NORM_BIAS(Kind.BIAS),
     /** The output projection to the vocabulary. */
-    HEAD(Kind.HEAD);
+    HEAD(Kind.HEAD),
+    HEAD_BIAS(Kind.BIAS),
+    /** A recurrent layer's input-to-hidden weights, the gates' blocks stacked (GRU: reset, update, new). */
+    RNN_INPUT(Kind.PROJECTION),
+    /** A recurrent layer's hidden-to-hidden weights, blocks as {@link #RNN_INPUT}. */
+    RNN_HIDDEN(Kind.PROJECTION),
+    RNN_INPUT_BIAS(Kind.BIAS),
+    RNN_HIDDEN_BIAS(Kind.BIAS),
+    /** Additive attention's energy vector v in v . tanh(q + k). */
+    ATTENTION_ENERGY(Kind.VECTOR);
 
     /** What the role is, for the choices made by kind (what to quantize, what is a layer weight). */
-    public enum Kind { EMBEDDING, PROJECTION, NORM, BIAS, HEAD }
+    public enum Kind {
+        EMBEDDING,
+        PROJECTION,
+        NORM,
+        BIAS,
+        HEAD,
+        /** A learned vector used whole (a [1, n] row, not a projection worth quantizing). */
+        VECTOR
+    }
 
     public final Kind kind;
 

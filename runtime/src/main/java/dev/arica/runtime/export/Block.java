@@ -17,7 +17,7 @@ interface Block {
     static Block of(ModelDescription m) {
         return switch (m.family().id()) {
             case "gemma2" -> Gemma2Block.INSTANCE;
-            case "falcon" -> m.config().parallel() ? ParallelBlock.INSTANCE : PreNormBlock.INSTANCE;
+            case "falcon" -> m.decoder().parallel() ? ParallelBlock.INSTANCE : PreNormBlock.INSTANCE;
             default -> PreNormBlock.INSTANCE;
         };
     }

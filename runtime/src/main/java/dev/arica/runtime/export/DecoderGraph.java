@@ -104,16 +104,10 @@ abstract class DecoderGraph {
 
     final DecoderConfig c;
     final TensorTable t;
-    private final DType weightType;
-    private final Quantization quantization;
-    private final Map<String, LoraBranch> branches;
     final GraphBuilder g = new GraphBuilder("arica_llama_decoder");
-    private final Map<String, String> f32Weights = new HashMap<>();
+    private final GraphWeights weights;
     private final Map<String, String> offsetWeights = new HashMap<>();
-    private final Set<String> floatWeights = new LinkedHashSet<>();
-    private final QuantizedProjections quantized;
-    final Map<String, Integer> opsets = new LinkedHashMap<>();
-    final List<Computed> computed = new ArrayList<>();
+    final Map<String, Integer> opsets;
     /** The default-domain opset this graph is written for. */
     final int opset;
     /** Small constants shared by all layers. */
@@ -122,14 +116,11 @@ abstract class DecoderGraph {
     String batchSeq, seqLen, totalLen, pastLen;
 
     DecoderGraph(ModelDescription m, DType weightType, Quantization quantization, Map<String, LoraBranch> branches) {
-        this.c = m.config();
+        this.c = m.decoder();
         this.t = m.tensors();
-        this.weightType = weightType;
-        this.quantization = quantization;
-        this.branches = branches;
-        this.quantized = new QuantizedProjections(g, quantization, opsets);
-        this.opset = quantization.portable() && !quantization.weights().isEmpty() ? QUANTIZED_OPSET : OPSET;
-        opsets.put("", opset);
+        this.weights = new GraphWeights(g, weightType, quantization, branches);
+        this.opsets = weights.opsets;
+        this.opset = weights.opset;
     }
 
     /**
@@ -143,8 +134,7 @@ abstract class DecoderGraph {
             case ORT_OPTIMIZED -> new OrtGraph(m, weightType, quantization, branches);
         };
         l.decoder(Block.of(m));
-        return new Built(l.g.proto(), Map.copyOf(l.opsets), Set.copyOf(l.floatWeights), List.copyOf(l.computed),
-                l.quantized.planes());
+        return l.weights.built();
     }
 
     /** A norm's weight and, for LayerNorm, its bias (null otherwise). */
@@ -181,11 +171,7 @@ abstract class DecoderGraph {
 
     /** A weight as float32: itself, or a Cast of the f16 initializer (which ONNX Runtime folds on load). */
     final String weight(String name) {
-        floatWeights.add(name);
-        if (weightType == DType.F32) {
-            return name;
-        }
-        return f32Weights.computeIfAbsent(name, n -> g.node("Cast", n + "/f32", n, attr("to", OnnxType.FLOAT.code())));
+        return weights.weight(name);
     }
 
     /** A norm weight as the norm multiplies by it: w, or Gemma's 1 + w (folded by ONNX Runtime on load). */
@@ -200,9 +186,7 @@ abstract class DecoderGraph {
 
     /** An initializer computed at export, [rows, cols] float32, named {@code name}. */
     final String computed(String name, long rows, long cols, LongToDoubleFunction element) {
-        g.reserve(name);
-        computed.add(new Computed(new TensorInfo(name, DType.F32, new long[] {rows, cols}), element));
-        return name;
+        return weights.computed(name, rows, cols, element);
     }
 
     private void decoder(Block block) {
@@ -312,30 +296,9 @@ abstract class DecoderGraph {
         return linear(p + "o_proj", context, t.get(Role.ATTENTION_OUTPUT, i), t.find(Role.ATTENTION_OUTPUT_BIAS, i).orElse(null));
     }
 
-    /**
-     * x W^T + b for x [rows, in] and the checkpoint weight W ([out, in], or [in, out] for Conv1D): a Gemm on the float
-     * weight as stored, or for a quantized weight MatMulNBits on its repacked planes (DequantizeLinear + MatMul when
-     * portable); {@code bias} may be null.
-     */
+    /** x W^T + b for the checkpoint weight W as {@link GraphWeights#linear} makes it; {@code bias} may be null. */
     final String linear(String name, String x, TensorSpec w, TensorSpec bias) {
-        LoraBranch lora = branches.get(w.name());
-        if (lora == null) {
-            return projection(name, x, w, bias);
-        }
-        // y + scaling * (x A^T) B^T: the adapter's low-rank branch beside the base weight, as stored.
-        String y = projection(name + "/base", x, w, bias);
-        String xa = g.node("Gemm", name + "/lora_a", List.of(x, weight(lora.a())), attr("transB", 1L));
-        return g.node("Gemm", name, List.of(xa, weight(lora.b()), y), attr("transB", 1L), attr("alpha", (float) lora.scaling()));
-    }
-
-    private String projection(String name, String x, TensorSpec w, TensorSpec bias) {
-        QuantizedWeight q = quantization.weights().get(w.name());
-        if (q == null) {
-            List<String> inputs = bias == null ? List.of(x, weight(w.name())) : List.of(x, weight(w.name()), weight(bias.name()));
-            return g.node("Gemm", name, inputs, attr("transB", w.orientation() == Orientation.OUT_IN ? 1L : 0L));
-        }
-        String y = quantized.apply(bias == null ? name : name + "/matmul", x, q, axis0);
-        return bias == null ? y : g.node("Add", name, List.of(y, weight(bias.name())));
+        return weights.linear(name, x, w, bias, axis0);
     }
 
     /** inv_freq[j] = 1 / theta^(2j / head_dim), j < head_dim / 2: computed in double, used as float32. */

@@ -4,10 +4,14 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.io.Json;
 import dev.arica.formats.model.DecoderConfig;
+import dev.arica.formats.model.ModelConfig;
+import dev.arica.formats.model.RecurrentConfig;
 import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /** {@code arica-genai.json}: the description of an export that a generator reads instead of inspecting the graph. */
@@ -18,7 +22,7 @@ final class GenAiDescription {
     private GenAiDescription() {}
 
     /** The description a generator reads instead of inspecting the graph. */
-    static ObjectNode of(String family, DecoderConfig c, OnnxExporter.Options options, DecoderGraph.Built graph,
+    static ObjectNode of(String family, ModelConfig c, OnnxExporter.Options options, DecoderGraph.Built graph,
             Collection<DecoderGraph.QuantizedWeight> quantized, List<String> files) {
         ObjectNode g = Json.MAPPER.createObjectNode();
         g.put("format", "arica-genai");
@@ -36,19 +40,24 @@ final class GenAiDescription {
             if (!options.portable()) {
                 q.put("accuracy_level", options.accuracyLevel());
             }
-            q.put("summary", quantizationSummary(quantized, options));
+            q.put("summary", quantizationSummary(quantized, graph, options));
             ObjectNode per = q.putObject("weights");
             quantized.forEach(w -> per.put(w.name(), w.describe()));
         }
         g.put("activation_dtype", "f32");
         g.put("num_layers", c.layers());
         g.put("hidden_size", c.hidden());
-        g.put("num_attention_heads", c.heads());
-        g.put("num_kv_heads", c.kvHeads());
-        g.put("head_dim", c.headDim());
+        if (c instanceof DecoderConfig d) {
+            g.put("num_attention_heads", d.heads());
+            g.put("num_kv_heads", d.kvHeads());
+            g.put("head_dim", d.headDim());
+        } else if (c instanceof RecurrentConfig r) {
+            g.put("embedding_dim", r.embedding());
+            g.put("attention_dim", r.attentionDim());
+        }
         g.put("vocab_size", c.vocab());
         g.put("context_length", c.maxPositions());
-        // The past/present key/value type; the graph keeps the cache in float32 whatever the weights.
+        // The past/present state's type; the graph keeps it in float32 whatever the weights.
         g.put("dtype", "float32");
         if (c.bosTokenId() == null) {
             g.putNull("bos_token_id");
@@ -57,6 +66,23 @@ final class GenAiDescription {
         }
         ArrayNode eos = g.putArray("eos_token_ids");
         c.eosTokenIds().forEach(eos::add);
+        switch (c) {
+            case DecoderConfig d -> keyValueCache(g, d);
+            case RecurrentConfig r -> recurrentState(g, r);
+        }
+        String tokenizer = TOKENIZERS.stream().filter(files::contains).findFirst().orElse(null);
+        if (tokenizer == null) {
+            g.putNull("tokenizer");
+        } else {
+            g.put("tokenizer", tokenizer);
+        }
+        ArrayNode f = g.putArray("files");
+        files.forEach(f::add);
+        return g;
+    }
+
+    /** The key/value cache's inputs and outputs (the ORT GenAI names) and its shape. */
+    private static void keyValueCache(ObjectNode g, DecoderConfig c) {
         ObjectNode in = g.putObject("inputs");
         in.put("input_ids", DecoderIo.INPUT_IDS);
         in.put("attention_mask", DecoderIo.ATTENTION_MASK);
@@ -71,24 +97,49 @@ final class GenAiDescription {
         kv.put("dtype", "float32");
         ArrayNode shape = kv.putArray("shape");
         shape.add(DecoderGraph.BATCH).add(c.kvHeads()).add(DecoderGraph.PAST).add(c.headDim());
-        String tokenizer = TOKENIZERS.stream().filter(files::contains).findFirst().orElse(null);
-        if (tokenizer == null) {
-            g.putNull("tokenizer");
-        } else {
-            g.put("tokenizer", tokenizer);
-        }
-        ArrayNode f = g.putArray("files");
-        files.forEach(f::add);
-        return g;
     }
 
-    /** "q8_0 x 56 (MatMulNBits, accuracy_level 0)": the stored schemes and how the graph runs them. */
-    static String quantizationSummary(Collection<DecoderGraph.QuantizedWeight> weights, OnnxExporter.Options options) {
+    /** A recurrent model's inputs (no mask, no positions) and its state: GRU hidden states, attention keys and outputs. */
+    private static void recurrentState(ObjectNode g, RecurrentConfig c) {
+        ObjectNode in = g.putObject("inputs");
+        in.put("input_ids", DecoderIo.INPUT_IDS);
+        in.putNull("attention_mask");
+        in.putNull("position_ids");
+        g.putObject("outputs").put("logits", DecoderIo.LOGITS);
+        ArrayNode state = g.putArray("state");
+        for (int k = 0; k < c.layers(); k++) {
+            ObjectNode h = state.addObject().put("input", RecurrentIo.pastHidden(k)).put("output", RecurrentIo.presentHidden(k));
+            h.putArray("shape").add(1).add(DecoderGraph.BATCH).add(c.hidden());
+        }
+        ObjectNode keys = state.addObject().put("input", RecurrentIo.PAST_KEYS).put("output", RecurrentIo.PRESENT_KEYS);
+        keys.putArray("shape").add(DecoderGraph.BATCH).add(DecoderGraph.PAST).add(c.attentionDim());
+        ObjectNode outputs = state.addObject().put("input", RecurrentIo.PAST_OUTPUTS).put("output", RecurrentIo.PRESENT_OUTPUTS);
+        outputs.putArray("shape").add(DecoderGraph.BATCH).add(DecoderGraph.PAST).add(c.hidden());
+    }
+
+    /**
+     * "q8_0 x 56 (MatMulNBits, accuracy_level 0)": the stored schemes and how the graph runs them; quantized weights
+     * the graph reads as floats (an embedding table, GRU weights) are counted apart, as dequantized at export.
+     */
+    static String quantizationSummary(Collection<DecoderGraph.QuantizedWeight> weights, DecoderGraph.Built graph,
+            OnnxExporter.Options options) {
+        Set<String> run = new HashSet<>();
+        graph.planes().forEach(p -> run.add(p.weight().name()));
         Map<String, Integer> schemes = new TreeMap<>();
-        weights.forEach(q -> schemes.merge(q.describe(), 1, Integer::sum));
+        Map<String, Integer> dequantized = new TreeMap<>();
+        weights.forEach(q -> (run.contains(q.name()) ? schemes : dequantized).merge(q.describe(), 1, Integer::sum));
+        String ran = list(schemes);
+        String how = options.portable() ? " (DequantizeLinear + MatMul)" : " (MatMulNBits, accuracy_level " + options.accuracyLevel() + ")";
+        if (dequantized.isEmpty()) {
+            return ran + how;
+        }
+        String floats = list(dequantized) + " dequantized to float at export";
+        return schemes.isEmpty() ? floats : ran + how + "; " + floats;
+    }
+
+    private static String list(Map<String, Integer> schemes) {
         StringBuilder b = new StringBuilder();
         schemes.forEach((k, v) -> b.append(b.isEmpty() ? "" : ", ").append(k).append(" x ").append(v));
-        return b + (options.portable() ? " (DequantizeLinear + MatMul)"
-                : " (MatMulNBits, accuracy_level " + options.accuracyLevel() + ")");
+        return b.toString();
     }
 }

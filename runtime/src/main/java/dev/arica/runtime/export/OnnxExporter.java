@@ -15,7 +15,7 @@ import dev.arica.formats.lora.LoraAdapter;
 import dev.arica.formats.io.AtomicOutput;
 import dev.arica.formats.io.Json;
 import dev.arica.formats.io.MappedMemory;
-import dev.arica.formats.model.DecoderConfig;
+import dev.arica.formats.model.ModelConfig;
 import dev.arica.formats.model.ModelDescription;
 import dev.arica.formats.model.TensorSpec;
 import dev.arica.formats.onnx.OnnxWriter;
@@ -142,14 +142,18 @@ public final class OnnxExporter {
      * @param quantization the quantized weights and how they run ("q8_0 x 42 (MatMulNBits, accuracy_level 0)"),
      *     empty for a float export
      */
-    public record Result(Path directory, DecoderConfig config, int nodes, int weights, long weightBytes,
+    public record Result(Path directory, ModelConfig config, int nodes, int weights, long weightBytes,
             String quantization, List<String> files) {}
 
     private OnnxExporter() {}
 
     public static Result export(Checkpoint in, Path out, Options options, Progress progress) throws IOException {
         ModelDescription description = ModelDescription.of(in, "ONNX export");
-        DecoderConfig config = description.config();
+        if (!description.transformer()) {
+            // The recurrent graph has standard operators only: there is no other flavour to record.
+            options = options.withFlavour(Flavour.STANDARD);
+        }
+        ModelConfig config = description.config();
         Path input = in.path().toAbsolutePath().normalize();
         Path target = out.toAbsolutePath().normalize();
         if (input.startsWith(target)) {
@@ -170,8 +174,11 @@ public final class OnnxExporter {
         }
         Map<String, DecoderGraph.LoraBranch> branches = options.adapter() == null ? Map.of()
                 : AdapterBranches.of(description, options.adapter());
-        DecoderGraph.Built graph = DecoderGraph.build(description, options.weightType(), options.flavour(),
-                new DecoderGraph.Quantization(quantized, options.portable(), options.accuracyLevel()), branches);
+        DecoderGraph.Quantization quantization = new DecoderGraph.Quantization(quantized, options.portable(),
+                options.accuracyLevel());
+        DecoderGraph.Built graph = description.transformer()
+                ? DecoderGraph.build(description, options.weightType(), options.flavour(), quantization, branches)
+                : RecurrentGraph.build(description, options.weightType(), quantization, branches);
         List<TensorInfo> weights = new ArrayList<>();
         for (TensorSpec t : description.tensors().specs()) {
             if (!graph.floatWeights().contains(t.name())) {
@@ -202,7 +209,7 @@ public final class OnnxExporter {
                 OperatorSetIdProto.newBuilder().setDomain(e.getKey()).setVersion(e.getValue())));
         mb.setProducerName("arica")
                 .setProducerVersion(version())
-                .setDocString(docString(description.family().id(), in.path().getFileName().toString()))
+                .setDocString(docString(description, in.path().getFileName().toString()))
                 .addMetadataProps(StringStringEntryProto.newBuilder().setKey("arica.source_format").setValue(in.format()))
                 .addMetadataProps(StringStringEntryProto.newBuilder().setKey(FLAVOUR_METADATA).setValue(options.flavour().id));
         if (!branches.isEmpty()) {
@@ -211,7 +218,7 @@ public final class OnnxExporter {
         }
         if (!quantized.isEmpty()) {
             mb.addMetadataProps(StringStringEntryProto.newBuilder().setKey(QUANTIZATION_METADATA)
-                    .setValue(GenAiDescription.quantizationSummary(quantized.values(), options)));
+                    .setValue(GenAiDescription.quantizationSummary(quantized.values(), graph, options)));
         }
         ModelProto model = mb.setGraph(graph.graph()).build();
         long all = initializers.stream().mapToLong(OnnxWriter.Initializer::byteSize).sum();
@@ -264,15 +271,20 @@ public final class OnnxExporter {
             written.add(MODEL_FILE + OnnxWriter.DATA_SUFFIX);
         }
         written.addAll(files);
-        return new Result(out, config, model.getGraph().getNodeCount(), weights.size() + quantized.size() + factors.size(), total,
-                quantized.isEmpty() ? "" : GenAiDescription.quantizationSummary(quantized.values(), options),
+        // A quantized weight the graph reads as floats is among the weights already: counted once.
+        int count = weights.size() + (int) quantized.keySet().stream().filter(n -> !graph.floatWeights().contains(n)).count()
+                + factors.size();
+        return new Result(out, config, model.getGraph().getNodeCount(), count, total,
+                quantized.isEmpty() ? "" : GenAiDescription.quantizationSummary(quantized.values(), graph, options),
                 List.copyOf(written));
     }
 
     /** Llama keeps the text its exports always had (their bytes are the refactorings' safety net). */
-    private static String docString(String family, String source) {
+    private static String docString(ModelDescription d, String source) {
+        String family = d.family().id();
         String what = family.equals("llama") ? "Llama" : family;
-        return what + " decoder with key/value cache, exported by arica from " + source;
+        return what + (d.transformer() ? " decoder with key/value cache" : " recurrent decoder with its state")
+                + ", exported by arica from " + source;
     }
 
     private static String version() {

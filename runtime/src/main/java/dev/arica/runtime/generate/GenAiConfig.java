@@ -7,7 +7,9 @@ import dev.arica.formats.io.Json;
 import dev.arica.formats.model.ConfigFields;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
@@ -21,10 +23,39 @@ import java.util.Set;
  * ORT GenAI convention; {@code attention_mask} or {@code position_ids} null: the model has no such
  * input), {@code quantization} (an object when the graph runs quantized weights, as arica's export of an .arica
  * file writes it). Other keys are ignored.
+ *
+ * <p>A model whose state is not a key/value cache (a recurrent one) lists it instead in {@code state}: an array of
+ * {@code {"input": past name, "output": present name, "shape": [...]}}, each dimension a number, {@code "batch_size"}
+ * or {@code "past_sequence_length"} (at most one per entry: the axis that grows by the tokens fed); the first call
+ * feeds zeros with past length 0. {@code num_kv_heads} and {@code head_dim} are then not needed.
  */
 public record GenAiConfig(String model, String tokenizer, int numLayers, int numKvHeads, int headDim, int vocabSize,
                           int contextLength, int bosTokenId, int[] eosTokenIds, String dtype, Inputs inputs, Outputs outputs,
-                          boolean quantized) {
+                          boolean quantized, List<State> states) {
+
+    /**
+     * One tensor of state carried from a call's output {@code present} to the next call's input {@code past}, of
+     * {@code shape} at batch size 1 with the length along {@code growAxis} (-1: none) being the tokens fed so far.
+     */
+    public record State(String past, String present, long[] shape, int growAxis) {
+        public State {
+            shape = shape.clone();
+        }
+
+        @Override
+        public long[] shape() {
+            return shape.clone();
+        }
+
+        /** The shape after {@code length} tokens. */
+        public long[] shapeAt(long length) {
+            long[] s = shape.clone();
+            if (growAxis >= 0) {
+                s[growAxis] = length;
+            }
+            return s;
+        }
+    }
 
     public static final String FILE = "arica-genai.json";
     public static final Set<String> DTYPES = Set.of("float32", "float16", "bfloat16");
@@ -41,6 +72,7 @@ public record GenAiConfig(String model, String tokenizer, int numLayers, int num
 
     public GenAiConfig {
         eosTokenIds = eosTokenIds.clone();
+        states = List.copyOf(states);
     }
 
     @Override
@@ -74,8 +106,9 @@ public record GenAiConfig(String model, String tokenizer, int numLayers, int num
         }
         ConfigFields f = new ConfigFields(file, o);
         int layers = f.positive("num_layers");
-        int kvHeads = f.positive("num_kv_heads");
-        int headDim = f.positive("head_dim");
+        boolean kvCache = !o.has("state");
+        int kvHeads = kvCache ? f.positive("num_kv_heads") : f.nonNegativeOr(0, "num_kv_heads");
+        int headDim = kvCache ? f.positive("head_dim") : f.nonNegativeOr(0, "head_dim");
         int vocab = f.positive("vocab_size");
         List<Integer> eosIds = f.tokenIds("eos_token_ids");
         if (!o.path("eos_token_ids").isArray() || eosIds.isEmpty()) {
@@ -110,8 +143,64 @@ public record GenAiConfig(String model, String tokenizer, int numLayers, int num
         Outputs od = Outputs.DEFAULT;
         Outputs outputs = new Outputs(out.name("logits", od.logits(), false), layerTemplate(out, "present_key", od.presentKey()),
                 layerTemplate(out, "present_value", od.presentValue()));
+        List<State> states = new ArrayList<>();
+        if (kvCache) {
+            for (int i = 0; i < layers; i++) {
+                long[] shape = {1, kvHeads, 0, headDim};
+                states.add(new State(inputs.pastKey.replace("{i}", Integer.toString(i)),
+                        outputs.presentKey.replace("{i}", Integer.toString(i)), shape, 2));
+                states.add(new State(inputs.pastValue.replace("{i}", Integer.toString(i)),
+                        outputs.presentValue.replace("{i}", Integer.toString(i)), shape, 2));
+            }
+        } else {
+            states.addAll(states(file, o.get("state")));
+        }
         return new GenAiConfig(model, tokenizer, layers, kvHeads, headDim, vocab, context, bos, eos, dtype, inputs, outputs,
-                o.path("quantization").isObject());
+                o.path("quantization").isObject(), states);
+    }
+
+    /** The {@code state} array, checked: names unique, shapes of positive numbers with at most one growing axis. */
+    private static List<State> states(Path file, JsonNode list) throws FormatException {
+        if (!list.isArray() || list.isEmpty()) {
+            throw new FormatException(file, "state must be a non-empty array of {input, output, shape}");
+        }
+        List<State> out = new ArrayList<>();
+        Set<String> names = new HashSet<>();
+        for (int i = 0; i < list.size(); i++) {
+            JsonNode e = list.get(i);
+            String where = "state[" + i + "]";
+            if (!e.isObject()) {
+                throw new FormatException(file, where + " must be an object");
+            }
+            ConfigFields f = new ConfigFields(file, (ObjectNode) e, where + ".");
+            String past = f.name("input", null, false), present = f.name("output", null, false);
+            for (String name : List.of(past, present)) {
+                if (!names.add(name)) {
+                    throw new FormatException(file, where + " names '" + name + "', which another state entry names too");
+                }
+            }
+            JsonNode dims = e.get("shape");
+            if (dims == null || !dims.isArray() || dims.isEmpty() || dims.size() > 8) {
+                throw new FormatException(file, where + ".shape must be an array of 1 to 8 dimensions");
+            }
+            long[] shape = new long[dims.size()];
+            int grow = -1;
+            for (int d = 0; d < shape.length; d++) {
+                JsonNode n = dims.get(d);
+                if (n.isTextual() && n.textValue().equals("batch_size")) {
+                    shape[d] = 1;
+                } else if (n.isTextual() && n.textValue().equals("past_sequence_length") && grow < 0) {
+                    grow = d;
+                } else if (n.isIntegralNumber() && n.canConvertToInt() && n.intValue() > 0) {
+                    shape[d] = n.intValue();
+                } else {
+                    throw new FormatException(file, where + ".shape[" + d + "] " + n + " is not a positive size, \"batch_size\" "
+                            + "or (once) \"past_sequence_length\"");
+                }
+            }
+            out.add(new State(past, present, shape, grow));
+        }
+        return out;
     }
 
     /** A name pattern with {i} for the layer. */

@@ -27,9 +27,9 @@ import java.util.Set;
 /**
  * A {@link Decoder} over an exported decoder graph (the ORT GenAI convention, names from
  * {@link GenAiConfig}): inputs {@code input_ids} [1, seq], {@code attention_mask} [1, past + seq] and
- * {@code position_ids} [1, seq] (int64), past keys/values [1, kv_heads, past, head_dim]; outputs
- * {@code logits} [1, seq or 1, vocab] and the present keys/values, which are fed back as the next past
- * without copying. Batch size 1. The first step's past is empty (past = 0). {@link #forward} reads the
+ * {@code position_ids} [1, seq] (int64), past keys/values [1, kv_heads, past, head_dim] (or, for a recurrent
+ * model, the {@link GenAiConfig.State} it lists); outputs {@code logits} [1, seq or 1, vocab] and the present
+ * keys/values (state), which are fed back as the next past without copying. Batch size 1. The first step's past is empty (past = 0). {@link #forward} reads the
  * last row of the logits; {@link #forwardAll} every row, in the same single run.
  *
  * <p>ORT's Java API has no I/O binding, so on CUDA the cache travels to the host and back each step.
@@ -44,6 +44,8 @@ public final class OnnxDecoder implements Decoder {
     private final List<String> presentNames = new ArrayList<>();
     /** The past input fed from each present output, in the same order. */
     private final List<String> pastNames = new ArrayList<>();
+    /** Each state by its present name. */
+    private final Map<String, GenAiConfig.State> states = new HashMap<>();
     /** The inputs of a run: the same names at every step, values replaced. */
     private final Map<String, OnnxTensorLike> feeds = new HashMap<>();
     private final Set<String> wanted = new LinkedHashSet<>();
@@ -89,13 +91,11 @@ public final class OnnxDecoder implements Decoder {
             expectedInputs.add(config.inputs().positionIds());
         }
         wanted.add(config.outputs().logits());
-        for (int i = 0; i < config.numLayers(); i++) {
-            expectedInputs.add(config.pastKey(i));
-            expectedInputs.add(config.pastValue(i));
-            presentNames.add(config.presentKey(i));
-            presentNames.add(config.presentValue(i));
-            pastNames.add(config.pastKey(i));
-            pastNames.add(config.pastValue(i));
+        for (GenAiConfig.State state : config.states()) {
+            expectedInputs.add(state.past());
+            presentNames.add(state.present());
+            pastNames.add(state.past());
+            states.put(state.present(), state);
         }
         wanted.addAll(presentNames);
         List<String> problems = session.nameProblems(expectedInputs, wanted);
@@ -299,7 +299,7 @@ public final class OnnxDecoder implements Decoder {
         return t;
     }
 
-    /** The previous step's present tensor, or an empty [1, kv_heads, 0, head_dim] at the start. */
+    /** The previous step's present tensor, or at the start the state's zeros of past length 0 ([1, kv_heads, 0, head_dim]). */
     private OnnxTensorLike past(String presentName) throws OrtException, IOException {
         if (previous != null) {
             OnnxValue v = previous.get(presentName).orElseThrow();
@@ -307,8 +307,14 @@ public final class OnnxDecoder implements Decoder {
         }
         OnnxTensor empty = emptyPast.get(presentName);
         if (empty == null) {
-            long[] shape = {1, config.numKvHeads(), 0, config.headDim()};
-            ByteBuffer none = ByteBuffer.allocateDirect(0).order(ByteOrder.nativeOrder());
+            long[] shape = states.get(presentName).shapeAt(0);
+            long elements = 1;
+            for (long d : shape) {
+                elements = Math.multiplyExact(elements, d);
+            }
+            // A direct buffer starts zeroed: zeros in float32, float16 and bfloat16 alike.
+            ByteBuffer none = ByteBuffer.allocateDirect(Math.toIntExact(elements * (cacheType == OnnxJavaType.FLOAT ? 4 : 2)))
+                    .order(ByteOrder.nativeOrder());
             empty = cacheType == OnnxJavaType.FLOAT ? OnnxTensor.createTensor(env, none.asFloatBuffer(), shape)
                     : OnnxTensor.createTensor(env, none, shape, cacheType);
             emptyPast.put(presentName, empty);
@@ -358,10 +364,10 @@ public final class OnnxDecoder implements Decoder {
         for (String name : presentNames) {
             OnnxValue v = result.get(name).orElseThrow();
             long[] shape = ((OnnxTensor) v).getInfo().getShape();
-            if (shape.length != 4 || shape[0] != 1 || shape[1] != config.numKvHeads() || shape[2] != expected
-                    || shape[3] != config.headDim()) {
-                throw new FormatException(session.model(), name + " has shape " + Arrays.toString(shape) + ", expected [1, "
-                        + config.numKvHeads() + ", " + expected + ", " + config.headDim() + "]");
+            long[] want = states.get(name).shapeAt(expected);
+            if (!Arrays.equals(shape, want)) {
+                throw new FormatException(session.model(), name + " has shape " + Arrays.toString(shape) + ", expected "
+                        + Arrays.toString(want));
             }
         }
     }
