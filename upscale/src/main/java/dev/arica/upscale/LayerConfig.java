@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -41,7 +42,7 @@ public final class LayerConfig {
     /** {@code config} with its family's per-layer settings written out (unchanged for families without any). */
     static ObjectNode explicit(Path file, ObjectNode config) throws FormatException {
         ConfigFields f = new ConfigFields(file, config);
-        java.util.Optional<Family<?>> family = Families.declared(f);
+        Optional<Family<?>> family = Families.declared(f);
         if (family.isEmpty()) {
             return config;
         }
@@ -59,6 +60,10 @@ public final class LayerConfig {
 
     /** The layer count of {@code config}, or a FormatException naming {@code file}. */
     public static int sourceLayers(Path file, ObjectNode config) throws FormatException {
+        Optional<String> refused = Families.declared(new ConfigFields(file, config)).flatMap(Family::notUpscalable);
+        if (refused.isPresent()) {
+            throw new FormatException(file, refused.get());
+        }
         String key = layersKey(file, config);
         JsonNode n = config.get(key);
         if (n == null || n.isNull()) {

@@ -2,6 +2,7 @@ package dev.arica.formats.model;
 
 import dev.arica.formats.FormatException;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -33,6 +34,12 @@ public final class AricateFamily implements Family<RecurrentConfig> {
     @Override
     public List<String> layerCountKeys() {
         return List.of("num_layers");
+    }
+
+    @Override
+    public Optional<String> notUpscalable() {
+        return Optional.of("is a recurrent aricate model: upscale copies transformer layers, and a GRU stack's first layer "
+                + "reads the embedding, not the layer below, so its layers cannot be moved");
     }
 
     @Override

@@ -3,6 +3,7 @@ package dev.arica.formats.model;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.FormatException;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -47,6 +48,11 @@ public interface Family<C extends ModelConfig> {
      * sliding layers without layer_types are the even ones), so that layers moved to other indices keep theirs.
      */
     default void writeLayerSettings(ObjectNode config, int layers) {}
+
+    /** Why SOLAR-style depth up-scaling (layers copied whole into a deeper stack) does not apply; empty when it does. */
+    default Optional<String> notUpscalable() {
+        return Optional.empty();
+    }
 
     /** The begin- and end-of-sequence ids, generation_config.json's when it has them. */
     record TokenIds(Integer bos, List<Integer> eos) {

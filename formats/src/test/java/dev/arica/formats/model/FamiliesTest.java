@@ -31,7 +31,7 @@ class FamiliesTest {
     @Test
     void gemma2() throws IOException {
         ModelDescription m = describe("tiny-gemma2");
-        DecoderConfig c = m.config();
+        DecoderConfig c = m.decoder();
         assertEquals("gemma2", m.family().id());
         assertEquals(List.of(72, 192, 4, 4, 2, 24, 256), List.of(c.hidden(), c.intermediate(), c.layers(), c.heads(),
                 c.kvHeads(), c.headDim(), c.vocab()));
@@ -53,7 +53,7 @@ class FamiliesTest {
     @Test
     void falcon7bLayout() throws IOException {
         ModelDescription m = describe("tiny-falcon");
-        DecoderConfig c = m.config();
+        DecoderConfig c = m.decoder();
         assertEquals("falcon", m.family().id());
         assertEquals(1, c.kvHeads(), "multi_query: one kv head whatever num_kv_heads says");
         assertTrue(c.parallel());
@@ -72,7 +72,7 @@ class FamiliesTest {
     @Test
     void gpt2WithoutPrefix() throws IOException {
         ModelDescription m = describe("tiny-gpt2");
-        DecoderConfig c = m.config();
+        DecoderConfig c = m.decoder();
         assertEquals(List.of(64, 256, 3, 4, 4, 16, 384, 128), List.of(c.hidden(), c.intermediate(), c.layers(), c.heads(),
                 c.kvHeads(), c.headDim(), c.vocab(), c.maxPositions()));
         assertEquals(DecoderConfig.Positions.LEARNED, c.positions());
@@ -116,8 +116,44 @@ class FamiliesTest {
             ModelDescription m = ModelDescription.of(c, "");
             assertEquals("llama", m.family().id());
             assertEquals(List.of(2, 1), m.config().eosTokenIds(), "generation_config's list");
-            assertFalse(m.config().anySliding());
+            assertFalse(m.decoder().anySliding());
         }
+    }
+
+    @Test
+    void aricateIsARecurrentFamilyWithItsRolesAndGateBlocks() throws IOException {
+        ModelDescription m = describe("tiny-aricate");
+        assertEquals("aricate", m.family().id());
+        assertFalse(m.transformer());
+        RecurrentConfig c = (RecurrentConfig) m.config();
+        assertEquals(List.of(518, 48, 64, 2, 32, 128), List.of(c.vocab(), c.embedding(), c.hidden(), c.layers(),
+                c.attentionDim(), c.maxPositions()));
+        assertEquals(List.of(0, 1, 2), List.of(c.padTokenId(), c.unkTokenId(), c.sepTokenId()));
+        assertEquals(List.of(3), c.eosTokenIds());
+        assertEquals(null, c.bosTokenId());
+        assertEquals(1 + 4 * 2 + 5, m.tensors().specs().size(), "embedding, four GRU tensors a layer, attention and output");
+        assertEquals(List.of(192L, 48L), toList(m.tensors().get(Role.RNN_INPUT, 0).shape()), "3 gate blocks x E");
+        assertEquals(List.of(192L, 64L), toList(m.tensors().get(Role.RNN_INPUT, 1).shape()), "upper layers read H");
+        assertEquals("output.weight", m.tensors().head().name());
+        assertEquals(List.of(518L, 128L), toList(m.tensors().head().shape()), "[o_t, c_t]");
+        assertEquals(Role.Kind.VECTOR, m.tensors().get(Role.ATTENTION_ENERGY).role().kind, "never quantized");
+        assertThrows(IllegalStateException.class, m::decoder);
+        assertTrue(m.family().notUpscalable().isPresent());
+
+        ObjectNode cfg = Json.readObjectFile(TestModels.dir("tiny-aricate").resolve("config.json"));
+        cfg.put("bidirectional", true);
+        FormatException e = assertThrows(FormatException.class, () -> AricateFamily.INSTANCE.config(
+                new ConfigFields(Path.of("config.json"), cfg), new Family.TokenIds(null, List.of())));
+        assertEquals("config.json: bidirectional is true; Aricate is a unidirectional GRU", e.getMessage());
+        cfg.remove("bidirectional");
+        cfg.remove("attention_dim");
+        e = assertThrows(FormatException.class, () -> AricateFamily.INSTANCE.config(new ConfigFields(Path.of("config.json"), cfg),
+                new Family.TokenIds(null, List.of())));
+        assertTrue(e.getMessage().contains("attention_dim"), e.getMessage());
+    }
+
+    private static List<Long> toList(long[] v) {
+        return java.util.Arrays.stream(v).boxed().toList();
     }
 
     @Test
@@ -126,7 +162,7 @@ class FamiliesTest {
         FormatException e = assertThrows(FormatException.class, () -> Families.of(new ConfigFields(Path.of("config.json"), cfg),
                 "ONNX export"));
         assertEquals("config.json: model_type 'bloom' is not supported by ONNX export (supported: llama, mistral, gemma2, "
-                + "gpt2, falcon)", e.getMessage());
+                + "gpt2, falcon, aricate)", e.getMessage());
         ObjectNode arch = Json.MAPPER.createObjectNode();
         arch.putArray("architectures").add("MistralForCausalLM");
         assertEquals("mistral", assertDoesNotThrowFamily(arch));
