@@ -49,9 +49,8 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--dtype", paramLabel = "TYPE", description = "Cast floating-point tensors to f32, f16 or bf16.")
     FloatType dtype;
 
-    @Option(names = "--max-shard-size", paramLabel = "SIZE", defaultValue = "5GB",
-            description = "Largest shard of a directory output, e.g. 5GB, 500MB, 2GiB (default: ${DEFAULT-VALUE}).")
-    String maxShardSize;
+    @Mixin
+    ShardSizeOption maxShardSize;
 
     @Mixin
     TokenizerOption tokenizer;
@@ -64,12 +63,7 @@ final class ConvertCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        long shard;
-        try {
-            shard = ByteSize.parse(maxShardSize);
-        } catch (IllegalArgumentException e) {
-            throw AricaException.badInput("--max-shard-size: " + e.getMessage());
-        }
+        long shard = maxShardSize.bytes();
         PrintWriter out = spec.commandLine().getOut();
         Converter.Options options = new Converter.Options(dtype == null ? null : dtype.dtype, shard, force);
         Converter.Result r;

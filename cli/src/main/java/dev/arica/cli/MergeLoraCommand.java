@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -50,9 +51,8 @@ final class MergeLoraCommand implements Callable<Integer> {
             description = "Multiplies every module's scaling (default: ${DEFAULT-VALUE}, the adapter's own).")
     double scale;
 
-    @Option(names = "--max-shard-size", paramLabel = "SIZE", defaultValue = "5GB",
-            description = "Largest shard of a directory output (default: ${DEFAULT-VALUE}).")
-    String maxShardSize;
+    @Mixin
+    ShardSizeOption maxShardSize;
 
     @Option(names = "--force", description = "Replace an existing output directory.")
     boolean force;
@@ -65,12 +65,7 @@ final class MergeLoraCommand implements Callable<Integer> {
         if (!Double.isFinite(scale)) {
             throw AricaException.badInput("--scale must be a finite number, not " + scale);
         }
-        long shard;
-        try {
-            shard = ByteSize.parse(maxShardSize);
-        } catch (IllegalArgumentException e) {
-            throw AricaException.badInput("--max-shard-size: " + e.getMessage());
-        }
+        long shard = maxShardSize.bytes();
         Progress progress = ProgressPrinter.forStderr(spec.commandLine().getErr());
         PrintWriter out = spec.commandLine().getOut();
         if (Files.isRegularFile(base) && AricaFile.looksLikeArica(base)) {

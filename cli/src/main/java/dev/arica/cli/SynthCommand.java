@@ -17,6 +17,7 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -44,9 +45,8 @@ final class SynthCommand implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "S", description = "Override the preset's seed.")
     Long seed;
 
-    @Option(names = "--max-shard-size", paramLabel = "SIZE", defaultValue = "5GB",
-            description = "Largest shard (default: ${DEFAULT-VALUE}).")
-    String maxShardSize;
+    @Mixin
+    ShardSizeOption maxShardSize;
 
     @Option(names = "--lora-for", paramLabel = "BASE",
             description = "Instead of a model, write a PEFT LoRA adapter for the checkpoint BASE (every projection of its "
@@ -69,12 +69,7 @@ final class SynthCommand implements Callable<Integer> {
         }
         Optional<SyntheticModel.Preset> family = familyPreset(preset);
         SyntheticLlama.Preset llama = family.isPresent() ? null : llamaPreset(preset);
-        long shard;
-        try {
-            shard = ByteSize.parse(maxShardSize);
-        } catch (IllegalArgumentException e) {
-            throw AricaException.badInput("--max-shard-size: " + e.getMessage());
-        }
+        long shard = maxShardSize.bytes();
         if (layers != null && layers < 1) {
             throw AricaException.badInput("--layers must be at least 1");
         }

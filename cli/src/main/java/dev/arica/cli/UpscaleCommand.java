@@ -50,6 +50,7 @@ final class UpscaleCommand implements Callable<Integer> {
     @ArgGroup(exclusive = true, multiplicity = "1")
     Layers layers;
 
+    // Not ShardSizeOption's: no fixed default (0 lets Upscaler keep the input's largest shard).
     @Option(names = "--max-shard-size", paramLabel = "SIZE",
             description = "Largest shard of the output directory, e.g. 5GB, 2GiB (default: the input's largest shard, or 5GB).")
     String maxShardSize;
@@ -69,14 +70,7 @@ final class UpscaleCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         LayerSpec layerSpec = layerSpec();
-        long shard = 0;
-        if (maxShardSize != null) {
-            try {
-                shard = ByteSize.parse(maxShardSize);
-            } catch (IllegalArgumentException e) {
-                throw AricaException.badInput("--max-shard-size: " + e.getMessage());
-            }
-        }
+        long shard = maxShardSize == null ? 0 : ShardSizeOption.parse(maxShardSize);
         if (!dryRun && output == null) {
             throw AricaException.badInput("-o/--output is required (or --dry-run to only print the plan)");
         }

@@ -40,19 +40,12 @@ public final class GptqCheckpoint implements Checkpoint {
     private final GptqConfig gptq;
     private final Map<String, GptqWeight> weights;
     private final List<TensorInfo> tensors;
-    private final ObjectNode config;
-    private final List<AuxFile> aux;
 
     private GptqCheckpoint(HfCheckpoint hf, GptqConfig gptq, Map<String, GptqWeight> weights, List<TensorInfo> tensors) {
         this.hf = hf;
         this.gptq = gptq;
         this.weights = weights;
         this.tensors = tensors;
-        this.config = hf.config().map(ObjectNode::deepCopy).orElse(null);
-        if (config != null) {
-            config.remove(GptqConfig.CONFIG_KEY);
-        }
-        this.aux = hf.auxFiles().stream().filter(a -> !a.name().equals(GptqConfig.FILE)).toList();
     }
 
     /**
@@ -204,14 +197,20 @@ public final class GptqCheckpoint implements Checkpoint {
         return m;
     }
 
+    /** The directory's config.json without its quantization_config, which describes the stored planes. */
     @Override
     public Optional<ObjectNode> config() {
-        return Optional.ofNullable(config);
+        return hf.config().map(c -> {
+            ObjectNode copy = c.deepCopy();
+            copy.remove(GptqConfig.CONFIG_KEY);
+            return copy;
+        });
     }
 
+    /** The directory's side files but quantize_config.json, which describes the stored planes. */
     @Override
     public List<AuxFile> auxFiles() {
-        return aux;
+        return hf.auxFiles().stream().filter(a -> !a.name().equals(GptqConfig.FILE)).toList();
     }
 
     /** The safetensors files and the file of the GPTQ description, which decides what their bytes mean. */

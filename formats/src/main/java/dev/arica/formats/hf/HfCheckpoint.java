@@ -6,6 +6,7 @@ import dev.arica.formats.AuxFile;
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.FormatException;
 import dev.arica.formats.Tensor;
+import dev.arica.formats.TensorIndex;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.io.FileRange;
 import dev.arica.formats.io.Json;
@@ -227,7 +228,7 @@ public final class HfCheckpoint implements Checkpoint {
     public Tensor tensor(String name) throws IOException {
         Checkpoint f = owner.get(name);
         if (f == null) {
-            throw new IllegalArgumentException("no tensor named '" + name + "' in " + dir);
+            throw TensorIndex.noTensor(name, dir);
         }
         return f.tensor(name);
     }

@@ -2,10 +2,11 @@ package dev.arica.formats.llama2c;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.AuxFile;
-import dev.arica.formats.Checkpoint;
 import dev.arica.formats.DType;
 import dev.arica.formats.FormatException;
+import dev.arica.formats.MappedCheckpoint;
 import dev.arica.formats.Tensor;
+import dev.arica.formats.TensorIndex;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.io.Json;
 import java.io.IOException;
@@ -20,7 +21,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -31,7 +31,7 @@ import java.util.Optional;
  * and a config.json is derived from the header. The tokenizer, when found, travels as
  * {@value #TOKENIZER_NAME}.
  */
-public final class Llama2cCheckpoint implements Checkpoint {
+public final class Llama2cCheckpoint extends MappedCheckpoint {
 
     /** Name of the llama2.c tokenizer inside converted HF directories (kept byte for byte). */
     public static final String TOKENIZER_NAME = "tokenizer.llama2c.bin";
@@ -71,21 +71,13 @@ public final class Llama2cCheckpoint implements Checkpoint {
         }
     }
 
-    private final Path path;
-    private final Arena arena;
     private final Header header;
-    private final List<TensorInfo> infos;
-    private final Map<String, Tensor> tensors;
     private final ObjectNode config;
     private final List<AuxFile> aux;
 
-    private Llama2cCheckpoint(Path path, Arena arena, Header header, Map<String, Tensor> tensors, ObjectNode config,
-            List<AuxFile> aux) {
-        this.path = path;
-        this.arena = arena;
+    private Llama2cCheckpoint(Arena arena, TensorIndex index, Header header, ObjectNode config, List<AuxFile> aux) {
+        super(arena, index);
         this.header = header;
-        this.tensors = tensors;
-        this.infos = tensors.values().stream().map(Tensor::info).toList();
         this.config = config;
         this.aux = aux;
     }
@@ -111,7 +103,7 @@ public final class Llama2cCheckpoint implements Checkpoint {
                 throw new FormatException(path, "file is too short for the 28-byte llama2.c header");
             }
             MemorySegment all = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            Map<String, Tensor> tensors = layout(h, all);
+            TensorIndex tensors = layout(path, h, all);
             List<AuxFile> aux = new ArrayList<>();
             Path tok = tokenizer != null ? tokenizer : findTokenizer(path, h.vocab());
             if (tok != null) {
@@ -119,7 +111,7 @@ public final class Llama2cCheckpoint implements Checkpoint {
                 aux.add(AuxFile.copyOf(TOKENIZER_NAME, tok));
             }
             aux.add(AuxFile.of("generation_config.json", generationConfig().getBytes(StandardCharsets.UTF_8)));
-            return new Llama2cCheckpoint(path, arena, h, tensors, config(h), Collections.unmodifiableList(aux));
+            return new Llama2cCheckpoint(arena, tensors, h, config(h), Collections.unmodifiableList(aux));
         } catch (IOException | RuntimeException | Error e) {
             arena.close();
             throw e;
@@ -177,7 +169,8 @@ public final class Llama2cCheckpoint implements Checkpoint {
         return h;
     }
 
-    private static Map<String, Tensor> layout(Header h, MemorySegment all) {
+    /** The tensors as views of the mapping, in HF's names; none has a file range (q_proj and k_proj are permuted). */
+    private static TensorIndex layout(Path path, Header h, MemorySegment all) {
         long dim = h.dim(), hid = h.hiddenDim(), kv = h.kvDim(), vocab = h.vocab();
         int layers = h.layers();
         long[] cursor = {HEADER_BYTES};
@@ -200,15 +193,15 @@ public final class Llama2cCheckpoint implements Checkpoint {
         take.apply((long) h.seqLen() * h.headSize()); // legacy freq_cis_real, unused
         MemorySegment wcls = h.sharedClassifier() ? null : take.apply(vocab * dim);
 
-        Map<String, Tensor> t = new LinkedHashMap<>();
+        TensorIndex.Builder t = TensorIndex.builder(path);
         put(t, "model.embed_tokens.weight", embed, vocab, dim);
         int[] qMap = RotaryPermutation.hfFromLlama2c(h.heads(), h.headSize());
         int[] kMap = RotaryPermutation.hfFromLlama2c(h.kvHeads(), h.headSize());
         for (int i = 0; i < layers; i++) {
             String p = "model.layers." + i + ".";
             put(t, p + "input_layernorm.weight", layer(rmsAtt, i, dim), dim);
-            t.put(p + "self_attn.q_proj.weight", permuted(p + "self_attn.q_proj.weight", layer(wq, i, dim * dim), qMap, dim));
-            t.put(p + "self_attn.k_proj.weight", permuted(p + "self_attn.k_proj.weight", layer(wk, i, kv * dim), kMap, dim));
+            t.add(permuted(p + "self_attn.q_proj.weight", layer(wq, i, dim * dim), qMap, dim));
+            t.add(permuted(p + "self_attn.k_proj.weight", layer(wk, i, kv * dim), kMap, dim));
             put(t, p + "self_attn.v_proj.weight", layer(wv, i, kv * dim), kv, dim);
             put(t, p + "self_attn.o_proj.weight", layer(wo, i, dim * dim), dim, dim);
             put(t, p + "post_attention_layernorm.weight", layer(rmsFfn, i, dim), dim);
@@ -220,15 +213,15 @@ public final class Llama2cCheckpoint implements Checkpoint {
         if (wcls != null) {
             put(t, "lm_head.weight", wcls, vocab, dim);
         }
-        return Collections.unmodifiableMap(t);
+        return t.build();
     }
 
     private static MemorySegment layer(MemorySegment stacked, int i, long floatsPerLayer) {
         return stacked.asSlice(i * floatsPerLayer * 4, floatsPerLayer * 4);
     }
 
-    private static void put(Map<String, Tensor> t, String name, MemorySegment data, long... shape) {
-        t.put(name, Tensor.of(new TensorInfo(name, DType.F32, shape), data));
+    private static void put(TensorIndex.Builder t, String name, MemorySegment data, long... shape) {
+        t.add(Tensor.of(new TensorInfo(name, DType.F32, shape), data));
     }
 
     private static Tensor permuted(String name, MemorySegment w, int[] rowMap, long cols) {
@@ -280,25 +273,6 @@ public final class Llama2cCheckpoint implements Checkpoint {
     }
 
     @Override
-    public Path path() {
-        return path;
-    }
-
-    @Override
-    public List<TensorInfo> tensors() {
-        return infos;
-    }
-
-    @Override
-    public Tensor tensor(String name) {
-        Tensor t = tensors.get(name);
-        if (t == null) {
-            throw new IllegalArgumentException("no tensor named '" + name + "' in " + path);
-        }
-        return t;
-    }
-
-    @Override
     public Map<String, String> metadata() {
         return Map.of("format", "pt");
     }
@@ -311,15 +285,5 @@ public final class Llama2cCheckpoint implements Checkpoint {
     @Override
     public List<AuxFile> auxFiles() {
         return aux;
-    }
-
-    @Override
-    public List<Path> dataFiles() {
-        return List.of(path);
-    }
-
-    @Override
-    public void close() {
-        arena.close();
     }
 }

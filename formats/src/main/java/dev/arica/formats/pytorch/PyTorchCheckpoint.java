@@ -1,10 +1,9 @@
 package dev.arica.formats.pytorch;
 
-import dev.arica.formats.Checkpoint;
 import dev.arica.formats.FormatException;
+import dev.arica.formats.MappedCheckpoint;
 import dev.arica.formats.Tensor;
-import dev.arica.formats.TensorInfo;
-import dev.arica.formats.io.FileRange;
+import dev.arica.formats.TensorIndex;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -14,16 +13,14 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * A state dict that torch.save wrote ({@code pytorch_model.bin}, {@code adapter_model.bin}, any {@code .pt}),
  * zip archive or legacy file, mapped once and read without running Python: its pickle goes through
  * {@link PickleReader}'s allow-list, and every tensor is a view of the mapped storage bytes.
  */
-public final class PyTorchCheckpoint implements Checkpoint {
+public final class PyTorchCheckpoint extends MappedCheckpoint {
 
     private static final byte[] ZIP_MAGIC = {'P', 'K', 3, 4};
     /** LONG1 of PyTorch's legacy magic number, as pickle writes it. */
@@ -33,16 +30,8 @@ public final class PyTorchCheckpoint implements Checkpoint {
     private static final int[] LEGACY_MAGIC_AT = {2, 11};
     private static final int SNIFF_BYTES = 32;
 
-    private final Path path;
-    private final Arena arena;
-    private final Map<String, StateDict.Entry> tensors;
-    private final List<TensorInfo> infos;
-
-    private PyTorchCheckpoint(Path path, Arena arena, Map<String, StateDict.Entry> tensors) {
-        this.path = path;
-        this.arena = arena;
-        this.tensors = tensors;
-        this.infos = tensors.values().stream().map(StateDict.Entry::info).toList();
+    private PyTorchCheckpoint(Arena arena, TensorIndex index) {
+        super(arena, index);
     }
 
     /** True when the file starts as a zip archive or as torch.save's legacy format does. */
@@ -70,7 +59,11 @@ public final class PyTorchCheckpoint implements Checkpoint {
                 throw new FormatException(path, "neither a zip archive nor a legacy file of torch.save: not a PyTorch "
                         + "checkpoint");
             }
-            return new PyTorchCheckpoint(path, arena, StateDict.tensors(path, source));
+            TensorIndex.Builder index = TensorIndex.builder(path);
+            for (StateDict.Entry e : StateDict.tensors(path, source).values()) {
+                index.add(Tensor.of(e.info(), e.bytes()), e.fileOffset());
+            }
+            return new PyTorchCheckpoint(arena, index.build());
         } catch (IOException | RuntimeException | Error e) {
             arena.close();
             throw e;
@@ -102,42 +95,7 @@ public final class PyTorchCheckpoint implements Checkpoint {
     }
 
     @Override
-    public Path path() {
-        return path;
-    }
-
-    @Override
-    public List<TensorInfo> tensors() {
-        return infos;
-    }
-
-    @Override
-    public Tensor tensor(String name) {
-        StateDict.Entry e = tensors.get(name);
-        if (e == null) {
-            throw new IllegalArgumentException("no tensor named '" + name + "' in " + path);
-        }
-        return Tensor.of(e.info(), e.bytes());
-    }
-
-    @Override
-    public Optional<FileRange> location(String name) {
-        StateDict.Entry e = tensors.get(name);
-        return e == null ? Optional.empty() : Optional.of(new FileRange(path, e.fileOffset(), e.info().byteSize()));
-    }
-
-    @Override
     public Map<String, String> metadata() {
         return Map.of();
-    }
-
-    @Override
-    public List<Path> dataFiles() {
-        return List.of(path);
-    }
-
-    @Override
-    public void close() {
-        arena.close();
     }
 }

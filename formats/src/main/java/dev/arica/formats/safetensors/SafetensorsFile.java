@@ -2,10 +2,11 @@ package dev.arica.formats.safetensors;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.arica.formats.Checkpoint;
 import dev.arica.formats.DType;
 import dev.arica.formats.FormatException;
+import dev.arica.formats.MappedCheckpoint;
 import dev.arica.formats.Tensor;
+import dev.arica.formats.TensorIndex;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.io.FileRange;
 import dev.arica.formats.io.Json;
@@ -34,27 +35,18 @@ import java.util.Optional;
  * A safetensors file, mapped once. The header is validated as the reference implementation does; every
  * tensor is then a zero-copy slice of the mapping.
  */
-public final class SafetensorsFile implements Checkpoint {
+public final class SafetensorsFile extends MappedCheckpoint {
 
     /** The reference implementation's limit on the JSON header. */
     public static final long MAX_HEADER_BYTES = 100_000_000L;
 
     static final ValueLayout.OfLong U64_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
-    private final Path path;
-    private final Arena arena;
-    private final MemorySegment data;
-    private final List<TensorInfo> tensors;
-    private final Map<String, Long> offsets;
     private final Map<String, String> metadata;
     private final long headerBytes;
 
-    private SafetensorsFile(Path path, Arena arena, MemorySegment data, Header header) {
-        this.path = path;
-        this.arena = arena;
-        this.data = data;
-        this.tensors = header.tensors;
-        this.offsets = header.offsets;
+    private SafetensorsFile(Arena arena, TensorIndex index, Header header) {
+        super(arena, index);
         this.metadata = header.metadata;
         this.headerBytes = header.length;
     }
@@ -66,7 +58,12 @@ public final class SafetensorsFile implements Checkpoint {
             Header header = readHeader(path, ch, size);
             MemorySegment data = size == 0 ? MemorySegment.NULL
                     : ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena).asSlice(8 + header.length);
-            return new SafetensorsFile(path, arena, data, header);
+            TensorIndex.Builder index = TensorIndex.builder(path);
+            for (TensorInfo t : header.tensors) {
+                long offset = header.offsets.get(t.name());
+                index.add(Tensor.of(t, data.asSlice(offset, t.byteSize())), 8 + header.length + offset);
+            }
+            return new SafetensorsFile(arena, index.build(), header);
         } catch (IOException | RuntimeException | Error e) {
             arena.close();
             throw e;
@@ -232,47 +229,15 @@ public final class SafetensorsFile implements Checkpoint {
         return "safetensors";
     }
 
-    @Override
-    public Path path() {
-        return path;
-    }
-
-    @Override
-    public List<TensorInfo> tensors() {
-        return tensors;
-    }
-
     /** Offset of the named tensor inside the data section. */
     public long dataOffset(String name) {
-        Long o = offsets.get(name);
-        if (o == null) {
-            throw new IllegalArgumentException("no tensor named '" + name + "' in " + path);
-        }
-        return o;
+        // Every tensor of a safetensors file has its range: only an unknown name has none.
+        FileRange r = index().location(name).orElseThrow(() -> TensorIndex.noTensor(name, path()));
+        return r.offset() - 8 - headerBytes;
     }
 
     public Optional<TensorInfo> info(String name) {
-        if (!offsets.containsKey(name)) {
-            return Optional.empty();
-        }
-        for (TensorInfo t : tensors) {
-            if (t.name().equals(name)) {
-                return Optional.of(t);
-            }
-        }
-        return Optional.empty();
-    }
-
-    @Override
-    public Tensor tensor(String name) {
-        TensorInfo info = info(name).orElseThrow(
-                () -> new IllegalArgumentException("no tensor named '" + name + "' in " + path));
-        return Tensor.of(info, data.asSlice(offsets.get(name), info.byteSize()));
-    }
-
-    @Override
-    public Optional<FileRange> location(String name) {
-        return info(name).map(t -> new FileRange(path, 8 + headerBytes + offsets.get(name), t.byteSize()));
+        return index().info(name);
     }
 
     /** Bytes of the JSON header (padding included). */
@@ -283,15 +248,5 @@ public final class SafetensorsFile implements Checkpoint {
     @Override
     public Map<String, String> metadata() {
         return metadata;
-    }
-
-    @Override
-    public List<Path> dataFiles() {
-        return List.of(path);
-    }
-
-    @Override
-    public void close() {
-        arena.close();
     }
 }
