@@ -3,13 +3,18 @@ package dev.arica.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.FormatException;
+import dev.arica.formats.TensorInfo;
+import dev.arica.formats.arica.AricaFile;
+import dev.arica.formats.model.ConfigFields;
 import dev.arica.formats.model.DecoderConfig;
 import dev.arica.formats.model.ModelDescription;
 import dev.arica.formats.model.RecurrentConfig;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * What inspect says of a checkpoint's family: the description's key hyper-parameters, or why the checkpoint is not
@@ -30,6 +35,21 @@ record FamilySummary(ModelDescription description, String problem) {
         } catch (FormatException e) {
             return new FamilySummary(null, e.getMessage());
         } catch (IOException e) {
+            return new FamilySummary(null, e.getMessage());
+        }
+    }
+
+    /** The summary of an .arica file: its stored config.json and its tensors' logical shapes. */
+    static FamilySummary of(AricaFile f) {
+        if (f.config().isEmpty()) {
+            return new FamilySummary(null, null);
+        }
+        Map<String, TensorInfo> stored = new LinkedHashMap<>();
+        f.entries().forEach(e -> stored.put(e.name(), e.info()));
+        try {
+            return new FamilySummary(ModelDescription.of(f.path(), new ConfigFields(f.path(), f.config().get()), null, stored, ""),
+                    null);
+        } catch (FormatException e) {
             return new FamilySummary(null, e.getMessage());
         }
     }

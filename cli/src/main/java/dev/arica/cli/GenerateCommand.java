@@ -162,6 +162,12 @@ final class GenerateCommand implements Callable<Integer> {
                 case MAX_TOKENS -> "max_new_tokens";
                 case CONTEXT_FULL -> "context_full";
             });
+            // ids exclude the stop token, as the text does; a reference that counts it (transformers) reads it here.
+            if (r.stop() == Generator.Stop.STOP_TOKEN) {
+                o.put("stop_id", r.stopToken());
+            } else {
+                o.putNull("stop_id");
+            }
             rate(o, "prompt_tokens_per_second", r.promptTokensPerSecond());
             rate(o, "tokens_per_second", r.generationTokensPerSecond());
             o.put("device", device);

@@ -212,6 +212,7 @@ final class InspectCommand implements Callable<Integer> {
         r.set("metadata", f.index().path("user").isObject() ? f.index().get("user") : Json.MAPPER.createObjectNode());
         r.set("config", f.config().<JsonNode>map(x -> x).orElse(Json.MAPPER.nullNode()));
         r.set("provenance", f.index().path("provenance"));
+        FamilySummary.of(f).putInto(r);
         ArrayNode files = r.putArray("files");
         f.files().forEach(x -> files.add(x.name()));
         ArrayNode tensors = r.putArray("tensors");
@@ -255,6 +256,7 @@ final class InspectCommand implements Callable<Integer> {
         row(out, "bytes", String.format(Locale.ROOT, "%,d stored (%s; %s before compression)", r.get("bytes").asLong(),
                 ByteSize.format(r.get("bytes").asLong()), ByteSize.format(r.get("raw_bytes").asLong())));
         f.config().ifPresentOrElse(cfg -> row(out, "config", configSummary(cfg)), () -> row(out, "config", "(none)"));
+        f.config().ifPresent(cfg -> row(out, "family", FamilySummary.of(f).line()));
         JsonNode prov = r.get("provenance");
         if (prov != null && prov.isObject() && prov.has("command_line")) {
             row(out, "created by", prov.get("command_line").asText());
