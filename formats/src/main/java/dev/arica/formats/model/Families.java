@@ -11,7 +11,8 @@ public final class Families {
 
     /** Every supported family, in the order error messages list them. */
     public static final List<Family<?>> ALL = List.of(LlamaFamily.LLAMA, LlamaFamily.MISTRAL, Gemma2Family.INSTANCE,
-            Gpt2Family.INSTANCE, FalconFamily.INSTANCE, AricateFamily.INSTANCE);
+            Gpt2Family.INSTANCE, FalconFamily.INSTANCE, AricateFamily.INSTANCE, EncoderFamily.BERT,
+            EncoderFamily.ROBERTA);
 
     /** "llama, mistral, gemma2, gpt2, falcon". */
     public static String supported() {

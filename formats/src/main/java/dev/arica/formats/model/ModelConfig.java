@@ -4,9 +4,9 @@ import java.util.List;
 
 /**
  * The typed hyper-parameters of a described model, whatever its kind: a transformer decoder ({@link DecoderConfig})
- * or a recurrent one ({@link RecurrentConfig}). What every command needs is here; the rest is the kind's own.
+ * a recurrent one ({@link RecurrentConfig}) or a bidirectional encoder ({@link EncoderConfig}). What every command needs is here; the rest is the kind's own.
  */
-public sealed interface ModelConfig permits DecoderConfig, RecurrentConfig {
+public sealed interface ModelConfig permits DecoderConfig, RecurrentConfig, EncoderConfig {
     /** The family's id ({@link Family#id}). */
     String family();
 

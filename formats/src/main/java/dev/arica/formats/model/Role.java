@@ -40,7 +40,26 @@ public enum Role {
     RNN_INPUT_BIAS(Kind.BIAS),
     RNN_HIDDEN_BIAS(Kind.BIAS),
     /** Additive attention's energy vector v in v . tanh(q + k). */
-    ATTENTION_ENERGY(Kind.VECTOR);
+    ATTENTION_ENERGY(Kind.VECTOR),
+    /** BERT's segment embedding (token_type_ids). */
+    TOKEN_TYPE_EMBEDDING(Kind.EMBEDDING),
+    /** The LayerNorm of the summed embeddings (BERT, RoBERTa). */
+    EMBEDDING_NORM(Kind.NORM),
+    EMBEDDING_NORM_BIAS(Kind.BIAS),
+    QUERY_BIAS(Kind.BIAS),
+    KEY_BIAS(Kind.BIAS),
+    VALUE_BIAS(Kind.BIAS),
+    /** Post-LN: LayerNorm(x + attention(x)) (BERT's attention.output.LayerNorm). */
+    ATTENTION_RESIDUAL_NORM(Kind.NORM),
+    ATTENTION_RESIDUAL_NORM_BIAS(Kind.BIAS),
+    /** Post-LN: LayerNorm(x + mlp(x)) (BERT's output.LayerNorm). */
+    MLP_RESIDUAL_NORM(Kind.NORM),
+    MLP_RESIDUAL_NORM_BIAS(Kind.BIAS),
+    /** The masked-LM head's transform before the output projection: dense, activation, LayerNorm. */
+    HEAD_TRANSFORM(Kind.PROJECTION),
+    HEAD_TRANSFORM_BIAS(Kind.BIAS),
+    HEAD_NORM(Kind.NORM),
+    HEAD_NORM_BIAS(Kind.BIAS);
 
     /** What the role is, for the choices made by kind (what to quantize, what is a layer weight). */
     public enum Kind {

@@ -15,8 +15,11 @@ import dev.arica.formats.lora.LoraAdapter;
 import dev.arica.formats.io.AtomicOutput;
 import dev.arica.formats.io.Json;
 import dev.arica.formats.io.MappedMemory;
+import dev.arica.formats.model.DecoderConfig;
+import dev.arica.formats.model.EncoderConfig;
 import dev.arica.formats.model.ModelConfig;
 import dev.arica.formats.model.ModelDescription;
+import dev.arica.formats.model.RecurrentConfig;
 import dev.arica.formats.model.TensorSpec;
 import dev.arica.formats.onnx.OnnxWriter;
 import dev.arica.formats.onnx.proto.ModelProto;
@@ -149,8 +152,8 @@ public final class OnnxExporter {
 
     public static Result export(Checkpoint in, Path out, Options options, Progress progress) throws IOException {
         ModelDescription description = ModelDescription.of(in, "ONNX export");
-        if (!description.transformer()) {
-            // The recurrent graph has standard operators only: there is no other flavour to record.
+        if (!(description.config() instanceof DecoderConfig)) {
+            // Recurrent and encoder graphs have standard operators only: there is no other flavour to record.
             options = options.withFlavour(Flavour.STANDARD);
         }
         ModelConfig config = description.config();
@@ -176,9 +179,11 @@ public final class OnnxExporter {
                 : AdapterBranches.of(description, options.adapter());
         DecoderGraph.Quantization quantization = new DecoderGraph.Quantization(quantized, options.portable(),
                 options.accuracyLevel());
-        DecoderGraph.Built graph = description.transformer()
-                ? DecoderGraph.build(description, options.weightType(), options.flavour(), quantization, branches)
-                : RecurrentGraph.build(description, options.weightType(), quantization, branches);
+        DecoderGraph.Built graph = switch (description.config()) {
+            case DecoderConfig d -> DecoderGraph.build(description, options.weightType(), options.flavour(), quantization, branches);
+            case RecurrentConfig r -> RecurrentGraph.build(description, options.weightType(), quantization, branches);
+            case EncoderConfig e -> EncoderGraph.build(description, options.weightType(), quantization, branches);
+        };
         List<TensorInfo> weights = new ArrayList<>();
         for (TensorSpec t : description.tensors().specs()) {
             if (!graph.floatWeights().contains(t.name())) {
@@ -283,7 +288,11 @@ public final class OnnxExporter {
     private static String docString(ModelDescription d, String source) {
         String family = d.family().id();
         String what = family.equals("llama") ? "Llama" : family;
-        return what + (d.transformer() ? " decoder with key/value cache" : " recurrent decoder with its state")
+        return what + switch (d.config()) {
+            case DecoderConfig c -> " decoder with key/value cache";
+            case RecurrentConfig c -> " recurrent decoder with its state";
+            case EncoderConfig c -> " encoder";
+        }
                 + ", exported by arica from " + source;
     }
 

@@ -136,29 +136,6 @@ class StandardGraph extends DecoderGraph {
 
     @Override
     String activation(String name, String x) {
-        return switch (c.activation()) {
-            case SILU -> g.node("Mul", name, List.of(x, g.node("Sigmoid", name + "/sigmoid", x)));
-            case GELU_TANH -> {
-                // 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
-                String cube = g.node("Mul", name + "/cube", List.of(g.node("Mul", name + "/square", List.of(x, x)), x));
-                String inner = g.node("Add", name + "/inner", List.of(x, g.node("Mul", name + "/cube_scaled",
-                        List.of(cube, g.scalar(name + "/c", 0.044715f)))));
-                String tanh = g.node("Tanh", name + "/tanh", g.node("Mul", name + "/scaled",
-                        List.of(inner, g.scalar(name + "/sqrt_2_pi", (float) Math.sqrt(2 / Math.PI)))));
-                yield halfTimesOnePlus(name, x, tanh);
-            }
-            case GELU_EXACT -> {
-                // 0.5 x (1 + erf(x / sqrt(2)))
-                String erf = g.node("Erf", name + "/erf", g.node("Div", name + "/scaled",
-                        List.of(x, g.scalar(name + "/sqrt2", (float) Math.sqrt(2)))));
-                yield halfTimesOnePlus(name, x, erf);
-            }
-        };
-    }
-
-    /** 0.5 x (1 + t). */
-    private String halfTimesOnePlus(String name, String x, String t) {
-        String onePlus = g.node("Add", name + "/one_plus", List.of(t, g.scalar(name + "/one", 1f)));
-        return g.node("Mul", name, List.of(g.node("Mul", name + "/half_x", List.of(x, g.scalar(name + "/half", 0.5f))), onePlus));
+        return Activations.standard(g, c.activation(), name, x);
     }
 }
