@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.FormatException;
+import dev.arica.formats.io.Json;
 import dev.arica.formats.testing.TestModels;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -231,7 +232,7 @@ class HfModelsTest {
     @Test
     void malformedUnigramFilesAreRefusedInOneLine() throws Exception {
         Path good = TestModels.dir("tokenizers").resolve("unigram-small/tokenizer.json");
-        ObjectNode json = (ObjectNode) dev.arica.formats.io.Json.readObjectFile(good);
+        ObjectNode json = Json.readObjectFile(good);
         ArrayNode vocab = (ArrayNode) json.get("model").get("vocab");
         vocab.add(HfFixtures.F.arrayNode().add("▁the").add(-1.0));
         assertRefused(json, "model.vocab[" + (vocab.size() - 1) + "] repeats '▁the', already id " + findPiece(vocab, "▁the"));
