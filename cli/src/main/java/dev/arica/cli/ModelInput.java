@@ -186,9 +186,9 @@ final class ModelInput implements AutoCloseable {
             }
             return Tokenizer.open(dir.resolve(config.tokenizer()));
         }
-        if (!Files.isRegularFile(dir.resolve(Tokenizer.HF_FILE)) && !Files.isRegularFile(dir.resolve(Llama2cCheckpoint.TOKENIZER_NAME))) {
-            return missing(needed, dir + ": no tokenizer (looked for " + Tokenizer.HF_FILE + " and "
-                    + Llama2cCheckpoint.TOKENIZER_NAME + "); give one with --tokenizer FILE");
+        if (!Tokenizer.presentIn(dir)) {
+            return missing(needed, dir + ": no tokenizer (looked for " + String.join(", ", Tokenizer.files())
+                    + "); give one with --tokenizer FILE");
         }
         return Tokenizer.open(dir);
     }

@@ -30,7 +30,7 @@ class HelpAndVersionTest {
         CliTesting.Run r = ok(flag);
         String out = r.out();
         assertTrue(out.startsWith("Usage: arica "), out);
-        for (String command : List.of("inspect", "convert", "generate", "validate", "forward", "upscale", "synth", "verify", "help")) {
+        for (String command : List.of("inspect", "convert", "generate", "validate", "forward", "upscale", "synth", "verify", "tokenize", "help")) {
             assertTrue(Pattern.compile("(?m)^\\s+" + command + "\\s").matcher(out).find(), () -> "lists " + command + "\n" + out);
         }
         assertTrue(out.contains("--verbose"), out);
@@ -38,7 +38,7 @@ class HelpAndVersionTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"inspect", "convert", "validate", "forward", "upscale", "synth", "verify"})
+    @ValueSource(strings = {"inspect", "convert", "validate", "forward", "upscale", "synth", "verify", "tokenize"})
     void subcommandHelp(String command) {
         for (String[] args : List.of(new String[] {command, "--help"}, new String[] {command, "-h"},
                 new String[] {"help", command})) {
@@ -66,7 +66,7 @@ class HelpAndVersionTest {
 
     /** Every subcommand offers --version (from mixinStandardHelpOptions); it must print the version, not nothing. */
     @ParameterizedTest
-    @ValueSource(strings = {"inspect", "convert", "validate", "forward", "upscale", "synth", "verify"})
+    @ValueSource(strings = {"inspect", "convert", "validate", "forward", "upscale", "synth", "verify", "tokenize"})
     void subcommandVersion(String command) {
         CliTesting.Run r = ok(command, "--version");
         assertEquals(ok("--version").out(), r.out(), r::toString);

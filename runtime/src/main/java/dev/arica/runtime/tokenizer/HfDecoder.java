@@ -12,7 +12,7 @@ import java.util.List;
  * list of tokens; they are per-token except where noted: {@code Fuse} and {@code ByteLevel} join all
  * tokens into one, so a later {@code Strip} acts on the start of the whole text, i.e. on the first token.
  */
-record HfDecoder(List<Step> steps) {
+record HfDecoder(List<Step> steps, boolean spaced) {
 
     sealed interface Step {}
 
@@ -34,11 +34,20 @@ record HfDecoder(List<Step> steps) {
     /** The Metaspace replacement back to a space, the first one dropped at the start of the text. */
     record Metaspace(byte[] replacement, boolean prepended) implements Step {}
 
-    static final HfDecoder NONE = new HfDecoder(List.of());
+    /** Continuation tokens lose their prefix, others get a space before them but at the start; optional clean-up. */
+    record WordPiece(String prefix, boolean cleanup) implements Step {}
 
-    /** The bytes of {@code token} (a vocabulary entry); {@code first}: it starts the text. */
+    /** No decoder: tokenizers joins the tokens with spaces. */
+    static final HfDecoder NONE = new HfDecoder(List.of(), true);
+
+    static final String SUPPORTED = "Sequence, Replace, ByteFallback, Fuse, Strip, ByteLevel, Metaspace, WordPiece";
+
+    /**
+     * The bytes of {@code token} (a vocabulary entry); {@code first}: it is the first token decoded (the
+     * tokens skipped before it not counted), where tokenizers' decoders treat a token differently.
+     */
     byte[] decode(String token, boolean first) {
-        byte[] v = token.getBytes(StandardCharsets.UTF_8);
+        byte[] v = (spaced && !first ? " " + token : token).getBytes(StandardCharsets.UTF_8);
         boolean joined = false;
         for (Step step : steps) {
             switch (step) {
@@ -63,6 +72,13 @@ record HfDecoder(List<Step> steps) {
                     }
                     joined = true;
                 }
+                case WordPiece w -> {
+                    String t = new String(v, StandardCharsets.UTF_8);
+                    if (!first) {
+                        t = t.startsWith(w.prefix) ? t.substring(w.prefix.length()) : " " + t;
+                    }
+                    v = utf8(w.cleanup ? SpaceCleanup.wordPiece(t) : t);
+                }
                 case Metaspace m -> {
                     v = replace(v, m.replacement, new byte[] {' '});
                     if (first && m.prepended) {
@@ -72,6 +88,12 @@ record HfDecoder(List<Step> steps) {
             }
         }
         return v;
+    }
+
+    /** True for a {@code <0xNN>} token when this decoder turns those into bytes. */
+    boolean fallbackByte(String token) {
+        return token != null && steps.stream().anyMatch(s -> s instanceof ByteFallback)
+                && Llama2cBpeTokenizer.byteValue(token.getBytes(StandardCharsets.UTF_8)) >= 0;
     }
 
     static byte[] replace(byte[] v, byte[] pattern, byte[] content) {
@@ -118,7 +140,7 @@ record HfDecoder(List<Step> steps) {
                         + " after Fuse), which a streaming decoder cannot know");
             }
         }
-        return new HfDecoder(List.copyOf(steps));
+        return new HfDecoder(List.copyOf(steps), false);
     }
 
     private static void add(JsonNode node, TokenizerJson json, String where, List<Step> steps) throws FormatException {
@@ -144,8 +166,11 @@ record HfDecoder(List<Step> steps) {
                 HfPreTokenizer.Metaspace m = HfPreTokenizer.metaspace(node, json, where);
                 steps.add(new Metaspace(utf8(m.replacement()), m.scheme() != HfPreTokenizer.PrependScheme.NEVER));
             }
-            default -> throw json.error(where, "type '" + type + "' is not supported (supported: Sequence, Replace, "
-                    + "ByteFallback, Fuse, Strip, ByteLevel, Metaspace)");
+            case "WordPiece" -> {
+                String prefix = json.optionalText(node, "prefix", where);
+                steps.add(new WordPiece(prefix == null ? "##" : prefix, json.bool(node, "cleanup", true, where)));
+            }
+            default -> throw json.error(where, "type '" + type + "' is not supported (supported: " + SUPPORTED + ")");
         }
     }
 

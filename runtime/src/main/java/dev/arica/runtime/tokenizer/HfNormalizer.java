@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.arica.formats.FormatException;
 import java.text.Normalizer;
 import java.util.List;
-import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -45,20 +44,66 @@ sealed interface HfNormalizer {
         }
     }
 
+    /** Character by character, as tokenizers lowercases (no final-sigma rule). */
     record Lowercase() implements HfNormalizer {
         @Override
         public String apply(String s) {
-            return s.toLowerCase(Locale.ROOT);
+            return UnicodeChars.lowercaseEach(s);
+        }
+    }
+
+    record StripAccents() implements HfNormalizer {
+        @Override
+        public String apply(String s) {
+            return UnicodeChars.stripAccents(s);
+        }
+    }
+
+    /**
+     * BERT's normalizer: control characters out and whitespace to spaces ({@code clean_text}), spaces around CJK
+     * ideographs, then accents stripped (by default when lowercasing) and lowercase.
+     */
+    record Bert(boolean cleanText, boolean chineseChars, boolean stripAccents, boolean lowercase) implements HfNormalizer {
+        @Override
+        public String apply(String s) {
+            if (cleanText || chineseChars) {
+                StringBuilder b = new StringBuilder(s.length());
+                s.codePoints().forEach(c -> {
+                    if (cleanText && (c == 0 || c == 0xFFFD || UnicodeChars.control(c))) {
+                        return;
+                    }
+                    if (cleanText && UnicodeChars.whiteSpace(c)) {
+                        b.append(' ');
+                    } else if (chineseChars && UnicodeChars.chinese(c)) {
+                        b.append(' ').appendCodePoint(c).append(' ');
+                    } else {
+                        b.appendCodePoint(c);
+                    }
+                });
+                s = b.toString();
+            }
+            if (stripAccents) {
+                s = UnicodeChars.stripAccents(s);
+            }
+            return lowercase ? UnicodeChars.lowercaseEach(s) : s;
         }
     }
 
     record Strip(boolean left, boolean right) implements HfNormalizer {
         @Override
         public String apply(String s) {
-            String out = left ? s.stripLeading() : s;
-            return right ? out.stripTrailing() : out;
+            int from = 0, to = s.length();
+            while (left && from < to && UnicodeChars.whiteSpace(s.codePointAt(from))) {
+                from += Character.charCount(s.codePointAt(from));
+            }
+            while (right && to > from && UnicodeChars.whiteSpace(s.codePointBefore(to))) {
+                to -= Character.charCount(s.codePointBefore(to));
+            }
+            return s.substring(from, to);
         }
     }
+
+    String SUPPORTED = "Sequence, Prepend, Replace, NFC, NFD, NFKC, NFKD, Lowercase, Strip, StripAccents, BertNormalizer";
 
     /** Identity, for {@code "normalizer": null}. */
     HfNormalizer NONE = new Sequence(List.of());
@@ -78,8 +123,14 @@ sealed interface HfNormalizer {
             case "NFKD" -> new Unicode(Normalizer.Form.NFKD);
             case "Lowercase" -> new Lowercase();
             case "Strip" -> new Strip(json.bool(node, "strip_left", true, where), json.bool(node, "strip_right", true, where));
-            default -> throw json.error(where, "type '" + type + "' is not supported (supported: Sequence, Prepend, "
-                    + "Replace, NFC, NFD, NFKC, NFKD, Lowercase, Strip)");
+            case "StripAccents" -> new StripAccents();
+            case "BertNormalizer" -> {
+                boolean lowercase = json.bool(node, "lowercase", true, where);
+                // strip_accents null means: strip when lowercasing.
+                yield new Bert(json.bool(node, "clean_text", true, where), json.bool(node, "handle_chinese_chars", true, where),
+                        json.bool(node, "strip_accents", lowercase, where), lowercase);
+            }
+            default -> throw json.error(where, "type '" + type + "' is not supported (supported: " + SUPPORTED + ")");
         };
     }
 }

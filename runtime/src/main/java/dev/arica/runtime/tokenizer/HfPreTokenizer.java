@@ -5,6 +5,7 @@ import dev.arica.formats.FormatException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.IntPredicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -78,6 +79,18 @@ sealed interface HfPreTokenizer {
         }
     }
 
+    /** Splits at characters: each one {@code delimiter} accepts is a match of its own. */
+    record CharSplit(IntPredicate delimiter, Behavior behavior) implements HfPreTokenizer {
+        @Override
+        public List<String> split(List<String> pieces, boolean atTextStart) {
+            List<String> out = new ArrayList<>();
+            for (String p : pieces) {
+                out.addAll(cut(p, delimiter, behavior));
+            }
+            return out;
+        }
+    }
+
     /** Cuts {@code s} at the matches of {@code pattern}, as tokenizers' split behaviors do. */
     static List<String> cut(String s, Pattern pattern, Behavior behavior, boolean invert) {
         // Alternating stretches of text, each marked as matched (a delimiter) or not.
@@ -101,6 +114,37 @@ sealed interface HfPreTokenizer {
             parts.add(s.substring(last));
             delimiter.add(invert);
         }
+        return arrange(parts, delimiter, behavior);
+    }
+
+    /** Cuts {@code s} before and after every character that {@code isDelimiter} accepts. */
+    static List<String> cut(String s, IntPredicate isDelimiter, Behavior behavior) {
+        List<String> parts = new ArrayList<>();
+        List<Boolean> delimiter = new ArrayList<>();
+        int last = 0;
+        for (int i = 0; i < s.length(); ) {
+            int c = s.codePointAt(i);
+            int next = i + Character.charCount(c);
+            if (isDelimiter.test(c)) {
+                if (i > last) {
+                    parts.add(s.substring(last, i));
+                    delimiter.add(false);
+                }
+                parts.add(s.substring(i, next));
+                delimiter.add(true);
+                last = next;
+            }
+            i = next;
+        }
+        if (last < s.length()) {
+            parts.add(s.substring(last));
+            delimiter.add(false);
+        }
+        return arrange(parts, delimiter, behavior);
+    }
+
+    /** Applies a split behavior to text cut into alternating stretches marked as delimiters or not. */
+    private static List<String> arrange(List<String> parts, List<Boolean> delimiter, Behavior behavior) {
         return switch (behavior) {
             case ISOLATED -> parts;
             case REMOVED -> {
@@ -140,6 +184,12 @@ sealed interface HfPreTokenizer {
         return out;
     }
 
+    String SUPPORTED = "Sequence, ByteLevel, Split, Metaspace, BertPreTokenizer, Whitespace, WhitespaceSplit, Punctuation, "
+            + "Digits";
+
+    /** The Whitespace pre-tokenizer's words: runs of word characters, runs of other non-space characters. */
+    Pattern WORDS = Pattern.compile("\\w+|[^\\w\\s]+", Pattern.UNICODE_CHARACTER_CLASS);
+
     /** Identity, for {@code "pre_tokenizer": null}. */
     HfPreTokenizer NONE = new Sequence(List.of());
 
@@ -155,8 +205,16 @@ sealed interface HfPreTokenizer {
             case "Split" -> new Split(json.pattern(node, where), behavior(json.text(node, "behavior", where), json, where),
                     json.bool(node, "invert", false, where));
             case "Metaspace" -> metaspace(node, json, where);
-            default -> throw json.error(where, "type '" + type + "' is not supported (supported: Sequence, ByteLevel, "
-                    + "Split, Metaspace)");
+            // BERT: whitespace removed, then every punctuation character a word of its own.
+            case "BertPreTokenizer" -> new Sequence(List.of(new CharSplit(UnicodeChars::whiteSpace, Behavior.REMOVED),
+                    new CharSplit(UnicodeChars::bertPunctuation, Behavior.ISOLATED)));
+            case "Whitespace" -> new Split(WORDS, Behavior.REMOVED, true);
+            case "WhitespaceSplit" -> new CharSplit(UnicodeChars::whiteSpace, Behavior.REMOVED);
+            case "Punctuation" -> new CharSplit(UnicodeChars::bertPunctuation, node.hasNonNull("behavior")
+                    ? behavior(json.text(node, "behavior", where), json, where) : Behavior.ISOLATED);
+            case "Digits" -> new CharSplit(UnicodeChars::numeric,
+                    json.bool(node, "individual_digits", false, where) ? Behavior.ISOLATED : Behavior.CONTIGUOUS);
+            default -> throw json.error(where, "type '" + type + "' is not supported (supported: " + SUPPORTED + ")");
         };
     }
 

@@ -6,25 +6,28 @@ import dev.arica.formats.FormatException;
 import dev.arica.formats.io.Json;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
 /**
- * A Hugging Face {@code tokenizer.json} with a BPE model: byte-level BPE (GPT-2, Llama 3: ByteLevel
- * pre-tokenizer, optionally after a regex Split) and sentencepiece-style BPE (Llama 2, Mistral: ▁ for
- * spaces through a Prepend/Replace normalizer or a Metaspace pre-tokenizer, {@code <0xNN>} byte
- * fallback), with added and special tokens.
+ * A Hugging Face {@code tokenizer.json}: a normalizer, a pre-tokenizer, a model ({@link HfModel}: BPE,
+ * WordPiece, Unigram or WordLevel), a post-processor and a decoder, with added and special tokens. This
+ * covers byte-level BPE (GPT-2, Llama 3), sentencepiece-style BPE (Llama 2, Mistral), BERT's WordPiece and
+ * sentencepiece unigram models (T5, XLM-R style, without a precompiled normalizer).
  *
  * <p>Encoding follows tokenizers: the text is cut at added tokens (longest match first, honouring
  * {@code lstrip}, {@code rstrip} and {@code single_word}); each stretch in between is normalized,
- * pre-tokenized and merged word by word (lowest merge rank first, leftmost on ties). Added tokens are
- * matched in the raw text, also those marked {@code normalized}. Decoding drops special tokens.
+ * pre-tokenized and handed to the model word by word. Added tokens are matched in the raw text, also those
+ * marked {@code normalized}. Decoding drops special tokens unless asked to keep them; a
+ * {@code tokenizer_config.json} beside the file gives {@code clean_up_tokenization_spaces}.
  */
 public final class HfTokenizer implements Tokenizer {
 
@@ -32,9 +35,10 @@ public final class HfTokenizer implements Tokenizer {
     private static final List<String> EOS_NAMES = List.of("</s>", "<|end_of_text|>", "<|eot_id|>", "<|endoftext|>",
             "<|im_end|>", "<eos>", "<end_of_turn>");
 
-    private record Added(int id, String content, boolean special, boolean singleWord, boolean lstrip, boolean rstrip) {}
+    /** transformers' side file with the decoding defaults. */
+    public static final String CONFIG_FILE = "tokenizer_config.json";
 
-    private record Merge(int rank, int merged) {}
+    private record Added(int id, String content, boolean special, boolean singleWord, boolean lstrip, boolean rstrip) {}
 
     private final Parts p;
     private final int bos;
@@ -48,17 +52,17 @@ public final class HfTokenizer implements Tokenizer {
 
     /** Everything read from the file but the special ids; filled in by {@link #read}, not changed after. */
     private static final class Parts {
+        HfModel model;
         Map<String, Integer> vocab;
         String[] tokens;
         boolean[] special;
-        Map<Long, Merge> merges;
+        boolean[] fallbackByte;
         List<Added> added;
         HfNormalizer normalizer;
         HfPreTokenizer preTokenizer;
+        HfPostProcessor postProcessor;
         HfDecoder decoder;
-        boolean byteFallback, ignoreMerges, fuseUnk;
-        int unkId = -1;
-        int[] byteIds;
+        boolean cleanUp;
     }
 
     /** Reads and checks a tokenizer.json; any problem is a one-line FormatException naming the file. */
@@ -66,43 +70,14 @@ public final class HfTokenizer implements Tokenizer {
         ObjectNode root = Json.readObjectFile(file);
         TokenizerJson json = new TokenizerJson(file);
         Parts b = new Parts();
-        JsonNode model = root.get("model");
-        String type = json.type(model, "model");
-        if (!type.equals("BPE")) {
-            throw json.error("model", "type '" + type + "' is not supported (only BPE)");
-        }
-        for (String field : List.of("continuing_subword_prefix", "end_of_word_suffix")) {
-            String v = json.optionalText(model, field, "model");
-            if (v != null && !v.isEmpty()) {
-                throw json.error("model." + field, "'" + v + "' is not supported");
-            }
-        }
-        JsonNode dropout = model.get("dropout");
-        if (dropout != null && !dropout.isNull() && dropout.asDouble() != 0) {
-            throw json.error("model.dropout", dropout + " is not supported (generation needs deterministic encoding)");
-        }
-        b.byteFallback = json.bool(model, "byte_fallback", false, "model");
-        b.ignoreMerges = json.bool(model, "ignore_merges", false, "model");
-        b.fuseUnk = json.bool(model, "fuse_unk", false, "model");
-
-        JsonNode vocabNode = model.get("vocab");
-        if (vocabNode == null || !vocabNode.isObject()) {
-            throw json.error("model.vocab", vocabNode == null ? "is missing" : "must be an object of token: id");
-        }
-        b.vocab = new HashMap<>(2 * vocabNode.size());
-        Map<Integer, String> byId = new HashMap<>(2 * vocabNode.size());
-        for (Map.Entry<String, JsonNode> e : vocabNode.properties()) {
-            int id = json.nonNegativeInt(e.getValue(), "model.vocab['" + e.getKey() + "']");
-            String other = byId.putIfAbsent(id, e.getKey());
-            if (other != null) {
-                throw json.error("model.vocab", "gives id " + id + " to both '" + other + "' and '" + e.getKey() + "'");
-            }
-            b.vocab.put(e.getKey(), id);
-        }
+        b.model = HfModel.parse(root.get("model"), json);
+        b.vocab = new HashMap<>(b.model.vocab());
+        Map<Integer, String> byId = new HashMap<>(2 * b.vocab.size());
+        b.vocab.forEach((token, id) -> byId.put(id, token));
 
         b.added = new ArrayList<>();
         JsonNode addedNode = root.get("added_tokens");
-        Set<Integer> specialIds = new java.util.HashSet<>();
+        Set<Integer> specialIds = new HashSet<>();
         if (addedNode != null && !addedNode.isNull()) {
             if (!addedNode.isArray()) {
                 throw json.error("added_tokens", "must be an array");
@@ -146,24 +121,21 @@ public final class HfTokenizer implements Tokenizer {
         byId.forEach((id, s) -> b.tokens[id] = s);
         specialIds.forEach(id -> b.special[id] = true);
 
-        String unk = json.optionalText(model, "unk_token", "model");
-        if (unk != null) {
-            Integer id = b.vocab.get(unk);
-            if (id == null) {
-                throw json.error("model.unk_token", "'" + unk + "' is not in the vocabulary");
-            }
-            b.unkId = id;
-        }
-        b.byteIds = new int[256];
-        for (int v = 0; v < 256; v++) {
-            b.byteIds[v] = b.vocab.getOrDefault(String.format("<0x%02X>", v), -1);
-        }
-        b.merges = readMerges(model, b.vocab, json);
         b.normalizer = HfNormalizer.parse(root.get("normalizer"), json, "normalizer");
         b.preTokenizer = HfPreTokenizer.parse(root.get("pre_tokenizer"), json, "pre_tokenizer");
+        b.postProcessor = HfPostProcessor.parse(root.get("post_processor"), b.vocab, json, "post_processor");
         b.decoder = HfDecoder.parse(root.get("decoder"), json, "decoder");
+        b.cleanUp = cleanUpSetting(file);
+        b.fallbackByte = new boolean[size];
+        for (int id = 0; id < size; id++) {
+            b.fallbackByte[id] = b.decoder.fallbackByte(b.tokens[id]);
+        }
+        for (int id : b.postProcessor.process(new int[0], new int[0], true).ids()) {
+            if (id >= size) {
+                throw json.error("post_processor", "adds id " + id + ", outside the vocabulary of " + size);
+            }
+        }
 
-        int bos = leadingSpecialToken(root.get("post_processor"), b.vocab, json, "post_processor");
         Set<Integer> eos = new LinkedHashSet<>();
         for (String name : EOS_NAMES) {
             Integer id = b.vocab.get(name);
@@ -171,93 +143,17 @@ public final class HfTokenizer implements Tokenizer {
                 eos.add(id);
             }
         }
-        return new HfTokenizer(b, bos, eos.stream().mapToInt(Integer::intValue).toArray());
+        return new HfTokenizer(b, b.postProcessor.leadingSpecial(), eos.stream().mapToInt(Integer::intValue).toArray());
     }
 
-    private static Map<Long, Merge> readMerges(JsonNode model, Map<String, Integer> vocab, TokenizerJson json)
-            throws FormatException {
-        JsonNode list = model.get("merges");
-        Map<Long, Merge> merges = new HashMap<>();
-        if (list == null || list.isNull()) {
-            return merges;
+    /** {@code clean_up_tokenization_spaces} of the tokenizer_config.json beside {@code file}; false without one. */
+    private static boolean cleanUpSetting(Path file) throws IOException {
+        Path config = file.toAbsolutePath().resolveSibling(CONFIG_FILE);
+        if (!Files.isRegularFile(config)) {
+            return false;
         }
-        if (!list.isArray()) {
-            throw json.error("model.merges", "must be an array");
-        }
-        for (int rank = 0; rank < list.size(); rank++) {
-            JsonNode m = list.get(rank);
-            String where = "model.merges[" + rank + "]";
-            String left, right;
-            // Older files write "a b", newer ones ["a", "b"].
-            if (m.isTextual()) {
-                String[] parts = m.textValue().split(" ", -1);
-                if (parts.length != 2) {
-                    throw json.error(where, "'" + m.textValue() + "' is not two tokens separated by one space");
-                }
-                left = parts[0];
-                right = parts[1];
-            } else if (m.isArray() && m.size() == 2 && m.get(0).isTextual() && m.get(1).isTextual()) {
-                left = m.get(0).textValue();
-                right = m.get(1).textValue();
-            } else {
-                throw json.error(where, "must be \"a b\" or [\"a\", \"b\"]");
-            }
-            Integer l = vocab.get(left), r = vocab.get(right), merged = vocab.get(left + right);
-            if (l == null || r == null || merged == null) {
-                String missing = l == null ? left : r == null ? right : left + right;
-                throw json.error(where, "uses '" + missing + "', which is not in the vocabulary");
-            }
-            // The first line naming a pair decides its rank, as in tokenizers.
-            merges.putIfAbsent(pair(l, r), new Merge(rank, merged));
-        }
-        return merges;
-    }
-
-    /** The id of the special token a TemplateProcessing/Roberta/Bert post-processor puts first, or -1. */
-    private static int leadingSpecialToken(JsonNode node, Map<String, Integer> vocab, TokenizerJson json, String where)
-            throws FormatException {
-        if (node == null || node.isNull()) {
-            return -1;
-        }
-        String type = json.type(node, where);
-        switch (type) {
-            case "Sequence" -> {
-                JsonNode list = json.array(node, "processors", where);
-                for (int i = 0; i < list.size(); i++) {
-                    int id = leadingSpecialToken(list.get(i), vocab, json, where + ".processors[" + i + "]");
-                    if (id >= 0) {
-                        return id;
-                    }
-                }
-                return -1;
-            }
-            case "TemplateProcessing" -> {
-                JsonNode single = json.array(node, "single", where);
-                if (single.isEmpty() || !single.get(0).has("SpecialToken")) {
-                    return -1;
-                }
-                String name = json.text(single.get(0).get("SpecialToken"), "id", where + ".single[0].SpecialToken");
-                JsonNode ids = node.path("special_tokens").path(name).path("ids");
-                if (ids.isArray() && !ids.isEmpty()) {
-                    return json.nonNegativeInt(ids.get(0), where + ".special_tokens['" + name + "'].ids[0]");
-                }
-                Integer id = vocab.get(name);
-                if (id == null) {
-                    throw json.error(where + ".single[0]", "names '" + name + "', which is not a known token");
-                }
-                return id;
-            }
-            case "RobertaProcessing", "BertProcessing" -> {
-                JsonNode cls = node.get("cls");
-                if (cls == null || !cls.isArray() || cls.size() != 2) {
-                    throw json.error(where + ".cls", "must be [token, id]");
-                }
-                return json.nonNegativeInt(cls.get(1), where + ".cls[1]");
-            }
-            default -> {
-                return -1;
-            }
-        }
+        return new TokenizerJson(config).bool(Json.readObjectFile(config), "clean_up_tokenization_spaces", false,
+                "tokenizer_config");
     }
 
     /** This tokenizer with other beginning- and end-of-sequence ids (e.g. from generation_config.json). */
@@ -271,16 +167,35 @@ public final class HfTokenizer implements Tokenizer {
         return new HfTokenizer(p, bosId, eosIds.clone());
     }
 
-    private static long pair(int left, int right) {
-        return ((long) left << 32) | (right & 0xFFFFFFFFL);
-    }
-
+    /** The ids of {@code text} alone, without the special tokens of the post-processor; BOS first with {@code addBos}. */
     @Override
     public int[] encode(String text, boolean addBos) {
         List<Integer> out = new ArrayList<>();
         if (addBos && bos >= 0) {
             out.add(bos);
         }
+        encodeSequence(text, out);
+        return toArray(out);
+    }
+
+    @Override
+    public Encoding encode(String text, String pair, boolean addSpecialTokens) {
+        List<Integer> a = new ArrayList<>();
+        encodeSequence(text, a);
+        int[] second = null;
+        if (pair != null) {
+            List<Integer> b = new ArrayList<>();
+            encodeSequence(pair, b);
+            second = toArray(b);
+        }
+        return p.postProcessor.process(toArray(a), second, addSpecialTokens);
+    }
+
+    private static int[] toArray(List<Integer> ids) {
+        return ids.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    private void encodeSequence(String text, List<Integer> out) {
         int start = 0;
         int i = 0;
         while (i < text.length()) {
@@ -305,7 +220,6 @@ public final class HfTokenizer implements Tokenizer {
             start = i = to;
         }
         encodeStretch(text.substring(start), start == 0, out);
-        return out.stream().mapToInt(Integer::intValue).toArray();
     }
 
     private Added addedAt(String text, int i) {
@@ -331,82 +245,39 @@ public final class HfTokenizer implements Tokenizer {
         }
         String normalized = p.normalizer.apply(stretch);
         for (String word : p.preTokenizer.split(List.of(normalized), atTextStart)) {
-            for (int id : encodeWord(word)) {
-                out.add(id);
+            if (!word.isEmpty()) {
+                p.model.tokenize(word, out);
             }
         }
     }
 
-    private int[] encodeWord(String word) {
-        if (word.isEmpty()) {
-            return new int[0];
-        }
-        if (p.ignoreMerges) {
-            Integer whole = p.vocab.get(word);
-            if (whole != null) {
-                return new int[] {whole};
-            }
-        }
-        List<Integer> symbols = new ArrayList<>();
-        boolean pendingUnk = false;
-        for (int k = 0; k < word.length(); ) {
-            int cp = word.codePointAt(k);
-            String c = word.substring(k, k + Character.charCount(cp));
-            k += c.length();
-            Integer id = p.vocab.get(c);
-            if (id == null && p.byteFallback) {
-                List<Integer> bytes = new ArrayList<>();
-                for (byte v : c.getBytes(StandardCharsets.UTF_8)) {
-                    bytes.add(p.byteIds[v & 0xFF]);
-                }
-                if (!bytes.contains(-1)) {
-                    pendingUnk = flushUnk(pendingUnk, symbols);
-                    symbols.addAll(bytes);
-                    continue;
-                }
-            }
-            if (id != null) {
-                pendingUnk = flushUnk(pendingUnk, symbols);
-                symbols.add(id);
-            } else if (p.unkId >= 0) {
-                // Consecutive unknown characters become one unk with fuse_unk, one each without.
-                if (pendingUnk && !p.fuseUnk) {
-                    symbols.add(p.unkId);
-                }
-                pendingUnk = true;
-            }
-            // Without an unk token an unknown character is dropped, as tokenizers does.
-        }
-        flushUnk(pendingUnk, symbols);
-        return BpeMerger.merge(symbols.stream().mapToInt(Integer::intValue).toArray(), new BpeMerger.PairRule() {
-            @Override
-            public int merged(int left, int right) {
-                Merge m = p.merges.get(pair(left, right));
-                return m == null ? -1 : m.merged;
-            }
-
-            @Override
-            public double priority(int left, int right, int merged) {
-                return p.merges.get(pair(left, right)).rank;
-            }
-        });
-    }
-
-    private boolean flushUnk(boolean pending, List<Integer> symbols) {
-        if (pending) {
-            symbols.add(p.unkId);
-        }
-        return false;
-    }
-
-    /** Special tokens decode to nothing; the decoder's start-of-text rules apply after nothing or after BOS. */
     @Override
     public byte[] decodeBytes(int previous, int token) {
+        return decodeBytes(previous, token, DecodeOptions.DEFAULT);
+    }
+
+    /**
+     * The decoder's bytes for {@code token}; special tokens are nothing when skipped, else their content
+     * through the decoder. The decoder's start-of-text rules apply when {@code previous} is -1.
+     */
+    @Override
+    public byte[] decodeBytes(int previous, int token, DecodeOptions options) {
         checkId(token);
-        if (p.special[token] || p.tokens[token] == null) {
+        if ((options.skipSpecialTokens() && p.special[token]) || p.tokens[token] == null) {
             return new byte[0];
         }
-        return p.decoder.decode(p.tokens[token], previous < 0 || previous == bos);
+        return p.decoder.decode(p.tokens[token], previous < 0);
+    }
+
+    @Override
+    public boolean isFallbackByte(int id) {
+        checkId(id);
+        return p.fallbackByte[id];
+    }
+
+    @Override
+    public boolean cleanUpTokenizationSpaces() {
+        return p.cleanUp;
     }
 
     @Override
@@ -431,6 +302,7 @@ public final class HfTokenizer implements Tokenizer {
         return p.vocab.getOrDefault(token, -1);
     }
 
+    @Override
     public boolean isSpecial(int id) {
         checkId(id);
         return p.special[id];

@@ -4,7 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.arica.formats.FormatException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
@@ -58,6 +61,50 @@ final class TokenizerJson {
             throw error(where, v == null ? "is missing" : "must be a non-negative integer, not " + v);
         }
         return v.intValue();
+    }
+
+    /** A finite number. */
+    double number(JsonNode v, String where) throws FormatException {
+        if (v == null || !v.isNumber() || !Double.isFinite(v.doubleValue())) {
+            throw error(where, v == null ? "is missing" : "must be a finite number, not " + v);
+        }
+        return v.doubleValue();
+    }
+
+    /** An optional non-negative integer field, {@code absent} when missing or null. */
+    int optionalInt(JsonNode parent, String field, int absent, String where) throws FormatException {
+        JsonNode v = parent.get(field);
+        return v == null || v.isNull() ? absent : nonNegativeInt(v, where + "." + field);
+    }
+
+    /** The {@code "token": id} object {@code parent.field}, every id used once, in file order. */
+    Map<String, Integer> vocabObject(JsonNode parent, String field, String where) throws FormatException {
+        JsonNode node = parent.get(field);
+        String at = where + "." + field;
+        if (node == null || !node.isObject()) {
+            throw error(at, node == null ? "is missing" : "must be an object of token: id");
+        }
+        Map<String, Integer> vocab = new LinkedHashMap<>(2 * node.size());
+        Map<Integer, String> byId = new HashMap<>(2 * node.size());
+        for (Map.Entry<String, JsonNode> e : node.properties()) {
+            int id = nonNegativeInt(e.getValue(), at + "['" + e.getKey() + "']");
+            String other = byId.putIfAbsent(id, e.getKey());
+            if (other != null) {
+                throw error(at, "gives id " + id + " to both '" + other + "' and '" + e.getKey() + "'");
+            }
+            vocab.put(e.getKey(), id);
+        }
+        return vocab;
+    }
+
+    /** The id of the token named by the string field {@code parent.field} (required), looked up in {@code vocab}. */
+    int tokenId(JsonNode parent, String field, Map<String, Integer> vocab, String where) throws FormatException {
+        String token = text(parent, field, where);
+        Integer id = vocab.get(token);
+        if (id == null) {
+            throw error(where + "." + field, "'" + token + "' is not in the vocabulary");
+        }
+        return id;
     }
 
     JsonNode array(JsonNode parent, String field, String where) throws FormatException {

@@ -165,6 +165,57 @@ final class HfFixtures {
         return r;
     }
 
+    /**
+     * WordLevel with BERT's specials: {@code [UNK]} 0, {@code [CLS]} 1, {@code [SEP]} 2, then the words in
+     * {@link #WORDS} from id 3; NFD, lowercase and accents stripped, the Whitespace pre-tokenizer,
+     * BertProcessing, and no decoder (tokens joined with spaces).
+     */
+    static ObjectNode wordLevel() {
+        ObjectNode model = F.objectNode();
+        model.put("type", "WordLevel");
+        ObjectNode v = model.putObject("vocab");
+        v.put("[UNK]", 0).put("[CLS]", 1).put("[SEP]", 2);
+        for (int i = 0; i < WORDS.size(); i++) {
+            v.put(WORDS.get(i), 3 + i);
+        }
+        model.put("unk_token", "[UNK]");
+        ObjectNode r = root(model);
+        ArrayNode added = (ArrayNode) r.get("added_tokens");
+        added.add(added(0, "[UNK]", true));
+        added.add(added(1, "[CLS]", true));
+        added.add(added(2, "[SEP]", true));
+        ObjectNode normalizer = typed("Sequence");
+        normalizer.putArray("normalizers").add(typed("NFD")).add(typed("Lowercase")).add(typed("StripAccents"));
+        r.set("normalizer", normalizer);
+        r.set("pre_tokenizer", typed("Whitespace"));
+        ObjectNode post = typed("BertProcessing");
+        post.putArray("sep").add("[SEP]").add(2);
+        post.putArray("cls").add("[CLS]").add(1);
+        r.set("post_processor", post);
+        return r;
+    }
+
+    /** The words of {@link #wordLevel()}, ids 3 onwards. */
+    static final List<String> WORDS = List.of("hello", "world", ",", "!", "cafe", "the", "a", "is", "it", "'", "s", "don",
+            "t", "?", ".", "new", "york", "42");
+
+    /**
+     * {@link #byteLevel()} with RoBERTa's {@code <s>} 265 and {@code </s>} 266 around sequences
+     * (RobertaProcessing), as RoBERTa's tokenizer.json has them.
+     */
+    static ObjectNode roberta() {
+        ObjectNode r = byteLevel();
+        ArrayNode added = (ArrayNode) r.get("added_tokens");
+        added.add(added(265, "<s>", true));
+        added.add(added(266, "</s>", true));
+        ObjectNode post = typed("RobertaProcessing");
+        post.putArray("sep").add("</s>").add(266);
+        post.putArray("cls").add("<s>").add(265);
+        post.put("trim_offsets", true).put("add_prefix_space", false);
+        r.set("post_processor", post);
+        return r;
+    }
+
     static ObjectNode replace(String pattern, String content) {
         ObjectNode r = typed("Replace");
         r.putObject("pattern").put("String", pattern);

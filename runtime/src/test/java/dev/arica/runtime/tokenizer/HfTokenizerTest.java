@@ -185,7 +185,13 @@ class HfTokenizerTest {
         TokenTextStream s = new TokenTextStream(t, 1);
         assertEquals("h", s.push(264));
         assertEquals("", s.push(198));
-        assertEquals("é", s.push(172));
+        assertEquals("", s.push(172), "a run of byte tokens waits for its end: it is text only if valid as a whole");
+        assertEquals("é", s.push(268).substring(0, 1), "the next piece ends the run");
+        // Ill-formed runs: one U+FFFD per byte token, even for a valid byte in the run, as tokenizers' ByteFallback.
+        // <0xC3> alone (198) is an unfinished character; <0x41> 'A' = 3+65 = 68 after it does not save it.
+        assertEquals("h\uFFFD\uFFFD", t.decode(new int[] {264, 198, 68}));
+        assertEquals("h\uFFFD helloA", t.decode(new int[] {264, 198, 2, 268, 68}),
+                "a normal token ends the run, a skipped one does not");
     }
 
     @Test
@@ -279,8 +285,8 @@ class HfTokenizerTest {
         assertTrue(e.getMessage().startsWith(notJson + ": content is not valid JSON"), e.getMessage());
         assertFalse(e.getMessage().contains("\n"), e.getMessage());
 
-        assertRefused(with(HfFixtures.byteLevel(), j -> ((ObjectNode) j.get("model")).put("type", "WordPiece")),
-                "model type 'WordPiece' is not supported (only BPE)");
+        assertRefused(with(HfFixtures.byteLevel(), j -> ((ObjectNode) j.get("model")).put("type", "Mystery")),
+                "model type 'Mystery' is not supported (supported: BPE, WordPiece, Unigram, WordLevel)");
         assertRefused(with(HfFixtures.byteLevel(), j -> ((ObjectNode) j.get("model")).remove("vocab")), "model.vocab is missing");
         assertRefused(with(HfFixtures.byteLevel(), j -> j.remove("model")), "model must be an object");
         assertRefused(with(HfFixtures.byteLevel(), j -> ((ArrayNode) j.get("model").get("merges")).add("zz q")),
@@ -291,8 +297,9 @@ class HfTokenizerTest {
                 "model.vocab gives id 3 to both '" + HfFixtures.byteChar(3) + "' and 'zz'");
         assertRefused(with(HfFixtures.byteLevel(), j -> ((ObjectNode) j.get("model").get("vocab")).put("zz", -1)),
                 "model.vocab['zz'] must be a non-negative integer, not -1");
-        assertRefused(with(HfFixtures.byteLevel(), j -> j.set("pre_tokenizer", typed("Whitespace"))),
-                "pre_tokenizer type 'Whitespace' is not supported (supported: Sequence, ByteLevel, Split, Metaspace)");
+        assertRefused(with(HfFixtures.byteLevel(), j -> j.set("pre_tokenizer", typed("UnicodeScripts"))),
+                "pre_tokenizer type 'UnicodeScripts' is not supported (supported: Sequence, ByteLevel, Split, Metaspace, "
+                        + "BertPreTokenizer, Whitespace, WhitespaceSplit, Punctuation, Digits)");
         assertRefused(with(HfFixtures.byteLevel(), j -> {
             ObjectNode s = typed("Split").put("behavior", "Isolated");
             s.putObject("pattern").put("Regex", "(unclosed");
@@ -305,9 +312,15 @@ class HfTokenizerTest {
         assertRefused(with(HfFixtures.sentencePiece(), j -> ((ArrayNode) j.get("decoder").get("decoders")).add(
                 typed("Strip").put("content", " ").put("start", 0).put("stop", 1))),
                 "decoder strips the end of the whole text (Strip stop 1 after Fuse), which a streaming decoder cannot know");
-        assertRefused(with(HfFixtures.sentencePiece(), j -> j.set("normalizer", typed("BertNormalizer"))),
-                "normalizer type 'BertNormalizer' is not supported (supported: Sequence, Prepend, Replace, NFC, NFD, NFKC, "
-                        + "NFKD, Lowercase, Strip)");
+        assertRefused(with(HfFixtures.sentencePiece(), j -> j.set("normalizer", typed("Precompiled"))),
+                "normalizer type 'Precompiled' is not supported (supported: Sequence, Prepend, Replace, NFC, NFD, NFKC, "
+                        + "NFKD, Lowercase, Strip, StripAccents, BertNormalizer)");
+        assertRefused(with(HfFixtures.sentencePiece(), j -> j.set("decoder", typed("CTC"))),
+                "decoder type 'CTC' is not supported (supported: Sequence, Replace, ByteFallback, Fuse, Strip, ByteLevel, "
+                        + "Metaspace, WordPiece)");
+        assertRefused(with(HfFixtures.sentencePiece(), j -> j.set("post_processor", typed("Mystery"))),
+                "post_processor type 'Mystery' is not supported (supported: TemplateProcessing, BertProcessing, "
+                        + "RobertaProcessing, ByteLevel, Sequence)");
         assertRefused(with(HfFixtures.sentencePiece(), j -> ((ObjectNode) j.get("model")).put("dropout", 0.1)),
                 "model.dropout 0.1 is not supported (generation needs deterministic encoding)");
     }

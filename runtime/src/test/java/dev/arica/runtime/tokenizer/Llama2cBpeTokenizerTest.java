@@ -152,6 +152,6 @@ class Llama2cBpeTokenizerTest {
         assertTrue(t.sameVocabulary(tok));
         Path empty = Files.createDirectory(dir.resolve("empty"));
         FormatException e = assertThrows(FormatException.class, () -> Tokenizer.open(empty));
-        assertEquals(empty + ": has no tokenizer (looked for tokenizer.json and tokenizer.llama2c.bin)", e.getMessage());
+        assertEquals(empty + ": has no tokenizer (looked for tokenizer.json, tokenizer.llama2c.bin, vocab.json with tokenizer_config.json)", e.getMessage());
     }
 }
