@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.io.Json;
 import dev.arica.formats.model.DecoderConfig;
+import dev.arica.formats.model.EncoderConfig;
 import dev.arica.formats.model.ModelConfig;
 import dev.arica.formats.model.RecurrentConfig;
 import java.util.Collection;
@@ -69,6 +70,7 @@ final class GenAiDescription {
         switch (c) {
             case DecoderConfig d -> keyValueCache(g, d);
             case RecurrentConfig r -> recurrentState(g, r);
+            case EncoderConfig e -> encoderIo(g, e, graph);
         }
         String tokenizer = TOKENIZERS.stream().filter(files::contains).findFirst().orElse(null);
         if (tokenizer == null) {
@@ -97,6 +99,32 @@ final class GenAiDescription {
         kv.put("dtype", "float32");
         ArrayNode shape = kv.putArray("shape");
         shape.add(DecoderGraph.BATCH).add(c.kvHeads()).add(DecoderGraph.PAST).add(c.headDim());
+    }
+
+    /** An encoder's inputs and outputs; {@code kind} tells generators it is not theirs to run. */
+    private static void encoderIo(ObjectNode g, EncoderConfig c, DecoderGraph.Built graph) {
+        g.put("kind", "encoder");
+        ObjectNode in = g.putObject("inputs");
+        in.put("input_ids", EncoderIo.INPUT_IDS);
+        in.put("attention_mask", EncoderIo.ATTENTION_MASK);
+        if (c.tokenTypes()) {
+            in.put("token_type_ids", EncoderIo.TOKEN_TYPE_IDS);
+        } else {
+            in.putNull("token_type_ids");
+        }
+        ObjectNode outs = g.putObject("outputs");
+        outs.put("last_hidden_state", EncoderIo.LAST_HIDDEN_STATE);
+        boolean logits = graph.graph().getOutputList().stream().anyMatch(o -> o.getName().equals(EncoderIo.LOGITS));
+        if (logits) {
+            outs.put("logits", EncoderIo.LOGITS);
+        } else {
+            outs.putNull("logits");
+        }
+        if (c.padTokenId() == null) {
+            g.putNull("pad_token_id");
+        } else {
+            g.put("pad_token_id", c.padTokenId());
+        }
     }
 
     /** A recurrent model's inputs (no mask, no positions) and its state: GRU hidden states, attention keys and outputs. */

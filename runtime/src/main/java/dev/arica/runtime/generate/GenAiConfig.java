@@ -104,6 +104,10 @@ public record GenAiConfig(String model, String tokenizer, int numLayers, int num
             throw new FormatException(file, "was written by an older arica export (format_version " + version.intValue()
                     + ", other key names); export the model again");
         }
+        if (o.path("kind").asText("").equals("encoder")) {
+            throw new FormatException(file, "describes an encoder (" + o.path("model_type").asText("?") + "), which does not "
+                    + "generate; use embed or forward");
+        }
         ConfigFields f = new ConfigFields(file, o);
         int layers = f.positive("num_layers");
         boolean kvCache = !o.has("state");
