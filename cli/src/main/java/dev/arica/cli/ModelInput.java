@@ -141,7 +141,7 @@ final class ModelInput implements AutoCloseable {
             if (needsTokenizer && tokenizerFile == null && !hasTokenizer(in)) {
                 throw AricaException.badInput(model + ": no tokenizer found" + (in instanceof Llama2cCheckpoint l
                         ? " (looked for tokenizer.bin and tok" + l.header().vocab() + ".bin beside it)"
-                        : " (looked for " + Tokenizer.HF_FILE + " and " + Llama2cCheckpoint.TOKENIZER_NAME + ")")
+                        : " (looked for " + String.join(", ", Tokenizer.files()) + ")")
                         + "; give one with --tokenizer FILE");
             }
             OnnxExportCache.Entry e = cache.export(in, options, "arica " + Cli.version(), ProgressPrinter.forStderr(err));
@@ -170,8 +170,7 @@ final class ModelInput implements AutoCloseable {
     }
 
     private static boolean hasTokenizer(Checkpoint in) {
-        return in.auxFiles().stream().map(AuxFile::name)
-                .anyMatch(n -> n.equals(Tokenizer.HF_FILE) || n.equals(Llama2cCheckpoint.TOKENIZER_NAME));
+        return Tokenizer.among(in.auxFiles().stream().map(AuxFile::name).toList());
     }
 
     /** The tokenizer of the exported directory, or null when it has none and none is needed. */

@@ -95,6 +95,19 @@ class AricateCommandsTest {
     }
 
     @Test
+    void aQuestionEndingWithSepIsAnsweredInWordsFromTheEmbeddedVocabulary() throws IOException {
+        JsonNode greedy = CliTesting.JSON.readTree(REF.dir().resolve("reference/greedy.json").toFile());
+        for (Path model : List.of(REF.dir(), q8)) {
+            JsonNode j = runs.run("generate", model, "--prompt", "What color is the ball? <sep>", "--json").json();
+            assertEquals(greedy.get("text").asText(), j.get("text").asText(), model.toString());
+            assertEquals("eos", j.get("stop").asText());
+        }
+        // The same tokenizer, by the tokenize command: '?' is punctuation, <sep> typed in the text is the special token.
+        JsonNode t = ok("tokenize", REF.dir().toString(), "--text", "What color is the ball? <sep>", "--json").json();
+        assertEquals("[25,26,27,28,77,6,2]", t.get("ids").toString());
+    }
+
+    @Test
     void upscaleRefusesARecurrentModelInOneLine() {
         CliTesting.Run r = run("upscale", REF.dir().toString(), "-o", tmp.resolve("up").toString(), "--drop", "1");
         assertEquals(ExitCode.BAD_INPUT, r.exit(), r::toString);

@@ -7,6 +7,7 @@ import dev.arica.formats.model.DecoderConfig;
 import dev.arica.formats.model.EncoderConfig;
 import dev.arica.formats.model.ModelConfig;
 import dev.arica.formats.model.RecurrentConfig;
+import dev.arica.runtime.tokenizer.AricateWordTokenizer;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
@@ -72,7 +73,9 @@ final class GenAiDescription {
             case RecurrentConfig r -> recurrentState(g, r);
             case EncoderConfig e -> encoderIo(g, e, graph);
         }
-        String tokenizer = TOKENIZERS.stream().filter(files::contains).findFirst().orElse(null);
+        // Aricate's word vocabulary is its tokenizer; another family's vocab.json is half of a BPE tokenizer.
+        List<String> candidates = c instanceof RecurrentConfig ? List.of(AricateWordTokenizer.VOCAB_FILE) : TOKENIZERS;
+        String tokenizer = candidates.stream().filter(files::contains).findFirst().orElse(null);
         if (tokenizer == null) {
             g.putNull("tokenizer");
         } else {

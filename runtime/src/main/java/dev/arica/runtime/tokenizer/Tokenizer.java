@@ -112,6 +112,12 @@ public interface Tokenizer {
                 + AricateWordTokenizer.CONFIG_FILE);
     }
 
+    /** True when files of these names may hold a tokenizer {@link #open} reads (by name: the contents are read then). */
+    static boolean among(java.util.Collection<String> names) {
+        return names.contains(HF_FILE) || names.contains(Llama2cCheckpoint.TOKENIZER_NAME)
+                || names.contains(AricateWordTokenizer.VOCAB_FILE) && names.contains(AricateWordTokenizer.CONFIG_FILE);
+    }
+
     /** True when {@code dir} holds a tokenizer that {@link #open} reads. */
     static boolean presentIn(Path dir) {
         return Files.isRegularFile(dir.resolve(HF_FILE)) || Files.isRegularFile(dir.resolve(Llama2cCheckpoint.TOKENIZER_NAME))
