@@ -26,7 +26,7 @@ import picocli.CommandLine.ScopeType;
         description = "Take LLM checkpoints apart and put them back together.",
         subcommands = {InspectCommand.class, ConvertCommand.class, QuantizeCommand.class, ExportOnnxCommand.class,
                 GenerateCommand.class, ValidateCommand.class, ForwardCommand.class, UpscaleCommand.class, MergeLoraCommand.class,
-                VerifyCommand.class, SynthCommand.class, TokenizeCommand.class,
+                VerifyCommand.class, SynthCommand.class, TokenizeCommand.class, EmbedCommand.class,
                 CommandLine.HelpCommand.class},
         usageHelpAutoWidth = true)
 public final class Cli implements Runnable {

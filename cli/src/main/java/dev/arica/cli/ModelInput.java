@@ -120,7 +120,7 @@ final class ModelInput implements AutoCloseable {
     }
 
     /** MODEL as an exported directory: itself when it is one, else its export from the cache (made now if needed). */
-    private static OnnxExportCache.Entry exportedDirectory(Path model, Path tokenizerFile, boolean needsTokenizer,
+    static OnnxExportCache.Entry exportedDirectory(Path model, Path tokenizerFile, boolean needsTokenizer,
             CacheChoice cacheChoice, OnnxExporter.Options options, PrintWriter err) throws IOException {
         Path dir = Files.isRegularFile(model) && model.getFileName().toString().endsWith(".onnx")
                 ? model.toAbsolutePath().getParent() : model;

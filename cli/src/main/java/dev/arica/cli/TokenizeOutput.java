@@ -1,8 +1,6 @@
 package dev.arica.cli;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectWriter;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.io.Json;
@@ -14,7 +12,6 @@ import java.util.List;
  * text; plain lines or one compact JSON object per line (which a pipeline reads line by line).
  */
 final class TokenizeOutput {
-    private static final ObjectWriter ONE_LINE = Json.MAPPER.writer().without(SerializationFeature.INDENT_OUTPUT);
 
     private TokenizeOutput() {}
 
@@ -55,7 +52,7 @@ final class TokenizeOutput {
 
     private static String write(Object node) {
         try {
-            return ONE_LINE.writeValueAsString(node);
+            return Json.ONE_LINE.writeValueAsString(node);
         } catch (JsonProcessingException e) {
             throw new UncheckedIOException(e);
         }

@@ -28,6 +28,10 @@ public final class Json {
             .enable(SerializationFeature.INDENT_OUTPUT)
             .build();
 
+    /** One object per line, as JSON Lines output needs it. */
+    public static final com.fasterxml.jackson.databind.ObjectWriter ONE_LINE = MAPPER.writer()
+            .without(SerializationFeature.INDENT_OUTPUT);
+
     private static final java.util.regex.Pattern DUPLICATE = java.util.regex.Pattern.compile("^Duplicate field '(.*)'");
 
     private Json() {}

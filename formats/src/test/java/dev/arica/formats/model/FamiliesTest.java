@@ -162,7 +162,7 @@ class FamiliesTest {
         FormatException e = assertThrows(FormatException.class, () -> Families.of(new ConfigFields(Path.of("config.json"), cfg),
                 "ONNX export"));
         assertEquals("config.json: model_type 'bloom' is not supported by ONNX export (supported: llama, mistral, gemma2, "
-                + "gpt2, falcon, aricate)", e.getMessage());
+                + "gpt2, falcon, aricate, bert, roberta)", e.getMessage());
         ObjectNode arch = Json.MAPPER.createObjectNode();
         arch.putArray("architectures").add("MistralForCausalLM");
         assertEquals("mistral", assertDoesNotThrowFamily(arch));

@@ -68,7 +68,7 @@ class ExportRefusalTest {
         FormatException e = refusedWithConfig(c -> c.put("model_type", "bloom"));
         assertEquals(cfg, e.file());
         assertTrue(e.getMessage().endsWith("model_type 'bloom' is not supported by ONNX export (supported: llama, mistral, "
-                + "gemma2, gpt2, falcon, aricate)"), e.getMessage());
+                + "gemma2, gpt2, falcon, aricate, bert, roberta)"), e.getMessage());
         // A supported family whose tensors are another's: the first tensor the family needs is named.
         FormatException gpt2 = refusedWithConfig(c -> c.put("model_type", "gpt2"));
         assertEquals("wte.weight", gpt2.tensor());
