@@ -3,10 +3,14 @@ package dev.arica.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.io.AtomicOutput;
 import dev.arica.formats.io.Json;
+import dev.arica.runtime.encode.OnnxEncoder;
 import dev.arica.runtime.generate.OnnxDecoder;
 import dev.arica.runtime.ort.Device;
 import dev.arica.runtime.ort.ExecutionProvider;
+import dev.arica.runtime.ort.InferenceSession;
+import dev.arica.runtime.tokenizer.Encoding;
 import dev.arica.runtime.tokenizer.Tokenizer;
+import dev.arica.runtime.validate.EncoderValidator;
 import dev.arica.runtime.validate.Thresholds;
 import dev.arica.runtime.validate.ValidationReport;
 import dev.arica.runtime.validate.Validator;
@@ -20,6 +24,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
+import java.util.Locale;
 import java.util.OptionalDouble;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -84,6 +89,11 @@ final class ValidateCommand implements Callable<Integer> {
             description = "Fail unless perplexity(CAND) / perplexity(REF) - 1 is at most P (>= 0; 0.05: 5%% worse).")
     Double maxPplIncrease;
 
+    @Option(names = "--min-cosine", paramLabel = "C",
+            description = "Encoders: fail unless the cosine of the candidate's sentence embedding (mean pooled) to the "
+                    + "reference's is at least C on every text, in [-1, 1].")
+    Double minCosine;
+
     @Option(names = "--json", paramLabel = "FILE",
             description = "Also write the figures as one JSON object to FILE (atomically); '-': print it on stdout "
                     + "instead of the table.")
@@ -97,6 +107,12 @@ final class ValidateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (EncoderInput.applies(reference)) {
+            return encoders();
+        }
+        if (minCosine != null) {
+            throw AricaException.badInput("--min-cosine applies to encoders; " + reference + " is a decoder");
+        }
         Thresholds thresholds = thresholds();
         if (maxNewTokens < 1) {
             throw AricaException.badInput("--max-new-tokens must be at least 1, not " + maxNewTokens);
@@ -128,6 +144,62 @@ final class ValidateCommand implements Callable<Integer> {
                 return report(new ValidationRun(ref, cand, promptTexts, maxNewTokens, textFile,
                         RunOptions.deviceName(refDecoder.session()), runOptions.intraOpThreads(), report, thresholds.apply(report)));
             }
+        }
+    }
+
+    /** Encoder against encoder: embedding cosines and, with masked-LM heads, top-1 agreement and KL per position. */
+    private int encoders() throws IOException {
+        runOptions.check();
+        if (minCosine != null && !(minCosine >= -1 && minCosine <= 1)) {
+            throw AricaException.badInput("--min-cosine must be in [-1, 1], not " + minCosine);
+        }
+        if (textFile != null || maxPplIncrease != null) {
+            throw AricaException.badInput("--text and --max-ppl-increase apply to decoders; " + reference + " is an encoder");
+        }
+        PrintWriter err = spec.commandLine().getErr();
+        try (EncoderInput ref = EncoderInput.resolve(reference, runOptions.tokenizerFile, runOptions.cache(),
+                runOptions.exportOptions(), err);
+             EncoderInput cand = EncoderInput.resolve(candidate, runOptions.tokenizerFile, runOptions.cache(),
+                     runOptions.exportOptions(), err);
+             OnnxEncoder r = OnnxEncoder.open(ref.onnx(), new InferenceSession.Options(runOptions.device, runOptions.intraOpThreads(), 0));
+             OnnxEncoder c = OnnxEncoder.open(cand.onnx(), new InferenceSession.Options(
+                     r.session().provider() == ExecutionProvider.CUDA ? Device.CUDA : Device.CPU, runOptions.intraOpThreads(), 0))) {
+            RunOptions.printDevice(r.session(), err);
+            List<EncoderValidator.Text> texts = new ArrayList<>();
+            if (ids != null) {
+                for (String v : ids) {
+                    texts.add(new EncoderValidator.Text(Arrays.stream(TokenIds.parse("--ids", v)).asLongStream().toArray(),
+                            null));
+                }
+            } else {
+                Tokenizer t = ref.tokenizer().orElseThrow(() -> AricaException.badInput(reference + ": no tokenizer; give "
+                        + "--tokenizer FILE or the texts as --ids"));
+                for (String p : prompts()) {
+                    Encoding e = t.encode(p, null, true);
+                    texts.add(new EncoderValidator.Text(Arrays.stream(e.ids()).asLongStream().toArray(),
+                            Arrays.stream(e.typeIds()).asLongStream().toArray()));
+                }
+            }
+            EncoderValidator.Report report = EncoderValidator.validate(r, c, texts);
+            if (!report.hasHead() && (minAgreement != null || maxKl != null)) {
+                throw AricaException.badInput("--min-agreement and --max-kl compare masked-LM heads, which "
+                        + (r.hasLogits() ? candidate : reference) + " does not have");
+            }
+            List<String> failed = new ArrayList<>();
+            if (minCosine != null && report.minCosine() < minCosine) {
+                failed.add(String.format(Locale.ROOT, "minimum cosine %.6f < %s (--min-cosine)", report.minCosine(), minCosine));
+            }
+            if (minAgreement != null && report.agreement() < minAgreement) {
+                failed.add(String.format(Locale.ROOT, "top-1 agreement %.4f < %s (--min-agreement)", report.agreement(), minAgreement));
+            }
+            if (maxKl != null && report.meanKl() > maxKl) {
+                failed.add(String.format(Locale.ROOT, "mean KL %.4e > %s (--max-kl)", report.meanKl(), maxKl));
+            }
+            EncoderValidation.print(spec.commandLine().getOut(), json, reference, candidate, report, failed);
+            if (!failed.isEmpty()) {
+                throw new AricaException(ExitCode.FAILED, "validate failed: " + String.join("; ", failed));
+            }
+            return ExitCode.OK;
         }
     }
 

@@ -112,6 +112,33 @@ class EncoderCommandsTest {
     }
 
     @Test
+    void validateGatesAQuantizedEncoderAndRefusesABrokenOne() throws IOException {
+        Path bert = TestModels.dir("tiny-bert");
+        Path q8 = tmp.resolve("bert-q8_0.arica");
+        succeeds("quantize", bert.toString(), "--scheme", "q8_0", "-o", q8.toString(), "--no-digest-cache");
+        List<String> common = List.of("--ids", "101,219,22,148,255,199,307,103,135,102", "--ids", "101,133,184,279,110,102",
+                "--device", "cpu", "--threads", "1", "--cache-dir", cache.toString(), "--json", "-");
+        List<String> pass = new ArrayList<>(List.of("validate", "--reference", bert.toString(), "--candidate", q8.toString(),
+                "--min-cosine", "0.99", "--min-agreement", "0.9", "--max-kl", "0.01"));
+        pass.addAll(common);
+        CliTesting.Run r = succeeds(pass.toArray(String[]::new));
+        JsonNode j = r.json();
+        // Measured: q8_0 min cosine 0.99999, agreement 1.0, mean KL ~1e-5 on this model.
+        assertTrue(j.get("min_cosine").asDouble() >= 0.99, j::toString);
+        assertEquals(2, j.get("cosines").size());
+        assertTrue(j.get("masked_lm").get("positions").asInt() == 16, j::toString);
+        // One layer of two: the gate must fail it (exit 1), naming the threshold.
+        Path cut = tmp.resolve("bert-one-layer");
+        succeeds("upscale", bert.toString(), "-o", cut.toString(), "--slices", "0:1");
+        List<String> fail = new ArrayList<>(List.of("validate", "--reference", bert.toString(), "--candidate", cut.toString(),
+                "--min-cosine", "0.99"));
+        fail.addAll(common);
+        CliTesting.Run f = run(fail.toArray(String[]::new));
+        assertEquals(ExitCode.FAILED, f.exit(), f::toString);
+        assertTrue(f.err().contains("(--min-cosine)"), f.err());
+    }
+
+    @Test
     void decoderCommandsRefuseAnEncoderInOneLine() {
         CliTesting.Run g = run("generate", TestModels.dir("tiny-bert").toString(), "--ids", "101,102", "--device", "cpu",
                 "--cache-dir", cache.toString());
