@@ -29,6 +29,16 @@ final class Activations {
         };
     }
 
+    /** {@code kind}(x) as one of ONNX Runtime's fused operators (com.microsoft QuickGelu, FastGelu, Gelu). */
+    static String fused(GraphBuilder g, DecoderConfig.Activation kind, String name, String x) {
+        switch (kind) {
+            case SILU -> g.node(DecoderGraph.MS_DOMAIN, "QuickGelu", List.of(name), List.of(x), GraphBuilder.attr("alpha", 1f));
+            case GELU_TANH -> g.node(DecoderGraph.MS_DOMAIN, "FastGelu", List.of(name), List.of(x));
+            case GELU_EXACT -> g.node(DecoderGraph.MS_DOMAIN, "Gelu", List.of(name), List.of(x));
+        }
+        return name;
+    }
+
     /** 0.5 x (1 + t). */
     private static String halfTimesOnePlus(GraphBuilder g, String name, String x, String t) {
         String onePlus = g.node("Add", name + "/one_plus", List.of(t, g.scalar(name + "/one", 1f)));

@@ -27,18 +27,20 @@ final class EncoderGraph {
     private final TensorTable t;
     private final GraphBuilder g = new GraphBuilder("arica_encoder");
     private final GraphWeights weights;
-    private String axis0, rowsHidden, bshd, bias;
+    private final OnnxExporter.Flavour flavour;
+    private String axis0, rowsHidden, bshd, bias, bsh, keyPadding;
 
-    private EncoderGraph(ModelDescription m, DType weightType, DecoderGraph.Quantization quantization,
+    private EncoderGraph(ModelDescription m, DType weightType, OnnxExporter.Flavour flavour, DecoderGraph.Quantization quantization,
             Map<String, DecoderGraph.LoraBranch> branches) {
+        this.flavour = flavour;
         this.c = (EncoderConfig) m.config();
         this.t = m.tensors();
         this.weights = new GraphWeights(g, weightType, quantization, branches);
     }
 
-    static DecoderGraph.Built build(ModelDescription m, DType weightType, DecoderGraph.Quantization quantization,
-            Map<String, DecoderGraph.LoraBranch> branches) {
-        EncoderGraph e = new EncoderGraph(m, weightType, quantization, branches);
+    static DecoderGraph.Built build(ModelDescription m, DType weightType, OnnxExporter.Flavour flavour,
+            DecoderGraph.Quantization quantization, Map<String, DecoderGraph.LoraBranch> branches) {
+        EncoderGraph e = new EncoderGraph(m, weightType, flavour, quantization, branches);
         e.graph();
         return e.weights.built();
     }
@@ -91,19 +93,26 @@ final class EncoderGraph {
         String hidden = layerNorm("embed/norm", g.node("Reshape", "embed/rows", List.of(x, rowsHidden)),
                 Role.EMBEDDING_NORM, Role.EMBEDDING_NORM_BIAS, -1);
 
-        // [batch, 1, 1, seq]: 0 for tokens, float32's lowest for padding keys.
-        String valid = g.node("Cast", "mask/valid", mask, attr("to", OnnxType.BOOL.code()));
-        String valid4 = g.node("Unsqueeze", "mask/valid4", List.of(valid, g.ints("const/axes12", 1, 2)));
-        bias = g.node("Where", "mask/bias", List.of(valid4, g.scalar("const/f0", 0f), g.scalar("const/lowest", -Float.MAX_VALUE)));
+        bsh = g.node("Concat", "shape/bs_hidden", List.of(batchSeq, g.ints("const/hidden", h)), attr("axis", 0L));
+        if (fused()) {
+            // MultiHeadAttention's key padding mask: [batch, seq] int32, 0 for padding.
+            keyPadding = g.node("Cast", "mask/key_padding", mask, attr("to", OnnxType.INT32.code()));
+            weights.opsets.put(DecoderGraph.MS_DOMAIN, 1);
+        } else {
+            // [batch, 1, 1, seq]: 0 for tokens, float32's lowest for padding keys.
+            String valid = g.node("Cast", "mask/valid", mask, attr("to", OnnxType.BOOL.code()));
+            String valid4 = g.node("Unsqueeze", "mask/valid4", List.of(valid, g.ints("const/axes12", 1, 2)));
+            bias = g.node("Where", "mask/bias", List.of(valid4, g.scalar("const/f0", 0f),
+                    g.scalar("const/lowest", -Float.MAX_VALUE)));
+        }
 
         for (int i = 0; i < c.layers(); i++) {
             hidden = layer(i, hidden);
         }
-        String bsh = g.node("Concat", "shape/bs_hidden", List.of(batchSeq, g.ints("const/hidden", h)), attr("axis", 0L));
         g.node("Reshape", EncoderIo.LAST_HIDDEN_STATE, List.of(hidden, bsh));
         g.output(EncoderIo.LAST_HIDDEN_STATE, OnnxType.FLOAT, BATCH, SEQ, h);
         if (hasHead(t)) {
-            String transformed = Activations.standard(g, c.activation(), "head/gelu",
+            String transformed = activation("head/gelu",
                     weights.linear("head/dense", hidden, t.get(Role.HEAD_TRANSFORM), t.get(Role.HEAD_TRANSFORM_BIAS), axis0));
             String normed = layerNorm("head/norm", transformed, Role.HEAD_NORM, Role.HEAD_NORM_BIAS, -1);
             String logits2d = weights.linear("head/decoder", normed, t.head(), t.get(Role.HEAD_BIAS), axis0);
@@ -113,8 +122,11 @@ final class EncoderGraph {
         }
     }
 
-    /** One post-LN block on rows [batch * seq, hidden]. */
+    /** One post-LN block on rows [batch * seq, hidden]: ONNX Runtime's fused operators in that flavour. */
     private String layer(int i, String x) {
+        if (fused()) {
+            return fusedLayer(i, x);
+        }
         String p = "layers." + i + "/";
         long[] toHeads = {0, 2, 1, 3};
         String q = heads(p + "q", weights.linear(p + "q_proj", x, t.get(Role.QUERY, i), t.get(Role.QUERY_BIAS, i), axis0), toHeads);
@@ -130,11 +142,47 @@ final class EncoderGraph {
                 t.get(Role.ATTENTION_OUTPUT_BIAS, i), axis0);
         String h = layerNorm(p + "attention_norm", g.node("Add", p + "attention_residual", List.of(x, attention)),
                 Role.ATTENTION_RESIDUAL_NORM, Role.ATTENTION_RESIDUAL_NORM_BIAS, i);
-        String up = Activations.standard(g, c.activation(), p + "gelu",
-                weights.linear(p + "fc_in", h, t.get(Role.UP, i), t.get(Role.UP_BIAS, i), axis0));
+        String up = activation(p + "gelu", weights.linear(p + "fc_in", h, t.get(Role.UP, i), t.get(Role.UP_BIAS, i), axis0));
         String down = weights.linear(p + "fc_out", up, t.get(Role.DOWN, i), t.get(Role.DOWN_BIAS, i), axis0);
         return layerNorm(p + "mlp_norm", g.node("Add", p + "mlp_residual", List.of(h, down)), Role.MLP_RESIDUAL_NORM,
                 Role.MLP_RESIDUAL_NORM_BIAS, i);
+    }
+
+    private boolean fused() {
+        return flavour == OnnxExporter.Flavour.ORT_OPTIMIZED;
+    }
+
+    /** MultiHeadAttention with the key padding mask, SkipLayerNormalization for each residual and norm, Gelu. */
+    private String fusedLayer(int i, String x) {
+        String p = "layers." + i + "/";
+        String q = g.node("Reshape", p + "q", List.of(weights.linear(p + "q_proj", x, t.get(Role.QUERY, i),
+                t.get(Role.QUERY_BIAS, i), axis0), bsh));
+        String k = g.node("Reshape", p + "k", List.of(weights.linear(p + "k_proj", x, t.get(Role.KEY, i),
+                t.get(Role.KEY_BIAS, i), axis0), bsh));
+        String v = g.node("Reshape", p + "v", List.of(weights.linear(p + "v_proj", x, t.get(Role.VALUE, i),
+                t.get(Role.VALUE_BIAS, i), axis0), bsh));
+        g.node(DecoderGraph.MS_DOMAIN, "MultiHeadAttention", List.of(p + "attention_bsh"), List.of(q, k, v, "", keyPadding),
+                attr("num_heads", (long) c.heads()));
+        String context = g.node("Reshape", p + "context", List.of(p + "attention_bsh", rowsHidden));
+        String attention = weights.linear(p + "o_proj", context, t.get(Role.ATTENTION_OUTPUT, i),
+                t.get(Role.ATTENTION_OUTPUT_BIAS, i), axis0);
+        String h = skipLayerNorm(p + "attention_norm", attention, x, Role.ATTENTION_RESIDUAL_NORM,
+                Role.ATTENTION_RESIDUAL_NORM_BIAS, i);
+        String up = activation(p + "gelu", weights.linear(p + "fc_in", h, t.get(Role.UP, i), t.get(Role.UP_BIAS, i), axis0));
+        String down = weights.linear(p + "fc_out", up, t.get(Role.DOWN, i), t.get(Role.DOWN_BIAS, i), axis0);
+        return skipLayerNorm(p + "mlp_norm", down, h, Role.MLP_RESIDUAL_NORM, Role.MLP_RESIDUAL_NORM_BIAS, i);
+    }
+
+    /** LayerNorm(residual + delta) in one com.microsoft SkipLayerNormalization. */
+    private String skipLayerNorm(String name, String delta, String residual, Role weight, Role bias, int layer) {
+        g.node(DecoderGraph.MS_DOMAIN, "SkipLayerNormalization", List.of(name), List.of(delta, residual,
+                weights.weight(t.get(weight, layer).name()), weights.weight(t.get(bias, layer).name())),
+                attr("epsilon", (float) c.normEps()));
+        return name;
+    }
+
+    private String activation(String name, String x) {
+        return fused() ? Activations.fused(g, c.activation(), name, x) : Activations.standard(g, c.activation(), name, x);
     }
 
     /** Rows [batch * seq, hidden] as [batch, heads, ...] in the order {@code perm} of [batch, seq, heads, head_dim]. */

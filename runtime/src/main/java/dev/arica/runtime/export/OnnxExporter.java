@@ -152,8 +152,8 @@ public final class OnnxExporter {
 
     public static Result export(Checkpoint in, Path out, Options options, Progress progress) throws IOException {
         ModelDescription description = ModelDescription.of(in, "ONNX export");
-        if (!(description.config() instanceof DecoderConfig)) {
-            // Recurrent and encoder graphs have standard operators only: there is no other flavour to record.
+        if (description.config() instanceof RecurrentConfig) {
+            // The recurrent graph has standard operators only: there is no other flavour to record.
             options = options.withFlavour(Flavour.STANDARD);
         }
         ModelConfig config = description.config();
@@ -182,7 +182,7 @@ public final class OnnxExporter {
         DecoderGraph.Built graph = switch (description.config()) {
             case DecoderConfig d -> DecoderGraph.build(description, options.weightType(), options.flavour(), quantization, branches);
             case RecurrentConfig r -> RecurrentGraph.build(description, options.weightType(), quantization, branches);
-            case EncoderConfig e -> EncoderGraph.build(description, options.weightType(), quantization, branches);
+            case EncoderConfig e -> EncoderGraph.build(description, options.weightType(), options.flavour(), quantization, branches);
         };
         List<TensorInfo> weights = new ArrayList<>();
         for (TensorSpec t : description.tensors().specs()) {

@@ -118,11 +118,6 @@ final class OrtGraph extends StandardGraph {
 
     @Override
     String activation(String name, String x) {
-        switch (c.activation()) {
-            case SILU -> g.node(MS_DOMAIN, "QuickGelu", List.of(name), List.of(x), attr("alpha", 1f));
-            case GELU_TANH -> g.node(MS_DOMAIN, "FastGelu", List.of(name), List.of(x));
-            case GELU_EXACT -> g.node(MS_DOMAIN, "Gelu", List.of(name), List.of(x));
-        }
-        return name;
+        return Activations.fused(g, c.activation(), name, x);
     }
 }

@@ -13,6 +13,7 @@ import dev.arica.formats.io.Json;
 import dev.arica.formats.testing.TestModels;
 import dev.arica.runtime.ToyOnnx;
 import dev.arica.runtime.export.OnnxExporter;
+import dev.arica.runtime.export.OnnxExporter.Flavour;
 import dev.arica.runtime.generate.GenAiConfig;
 import dev.arica.runtime.ort.Device;
 import dev.arica.runtime.ort.InferenceSession;
@@ -42,11 +43,11 @@ class EncoderReferenceTest {
         ToyOnnx.ort();
     }
 
-    static Path export(String model) throws Exception {
-        Path out = tmp.resolve(model + "-onnx");
+    static Path export(String model, Flavour flavour) throws Exception {
+        Path out = tmp.resolve(model + "-" + flavour.id);
         if (!Files.exists(out)) {
             try (Checkpoint c = Checkpoint.open(TestModels.dir(model))) {
-                OnnxExporter.export(c, out, OnnxExporter.Options.defaults(), Progress.NONE);
+                OnnxExporter.export(c, out, OnnxExporter.Options.defaults().withFlavour(flavour), Progress.NONE);
             }
         }
         return out;
@@ -56,16 +57,17 @@ class EncoderReferenceTest {
         return Stream.of("tiny-bert", "tiny-roberta").flatMap(m -> {
             try {
                 JsonNode cases = Json.readObjectFile(TestModels.dir(m).resolve("reference/cases.json")).get("cases");
-                return Stream.iterate(0, i -> i < cases.size(), i -> i + 1).map(i -> Arguments.of(m, cases.get(i).get("name").asText()));
+                return Stream.iterate(0, i -> i < cases.size(), i -> i + 1).flatMap(i -> Stream.of(Flavour.values())
+                        .map(f -> Arguments.of(m, cases.get(i).get("name").asText(), f)));
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }
         });
     }
 
-    @ParameterizedTest(name = "{0} {1}")
+    @ParameterizedTest(name = "{0} {1} {2}")
     @MethodSource("cases")
-    void hiddenStatesAndLogitsMatchTheReference(String model, String name) throws Exception {
+    void hiddenStatesAndLogitsMatchTheReference(String model, String name, Flavour flavour) throws Exception {
         Path dir = TestModels.dir(model);
         JsonNode c = null;
         for (JsonNode x : Json.readObjectFile(dir.resolve("reference/cases.json")).get("cases")) {
@@ -77,20 +79,20 @@ class EncoderReferenceTest {
         long[] mask = longs(c.get("attention_mask"));
         long[] types = c.has("token_type_ids") ? longs(c.get("token_type_ids")) : null;
         String suffix = name.equals("full") ? "" : "_" + name;
-        try (OnnxEncoder e = OnnxEncoder.open(export(model).resolve(OnnxExporter.MODEL_FILE),
+        try (OnnxEncoder e = OnnxEncoder.open(export(model, flavour).resolve(OnnxExporter.MODEL_FILE),
                 new InferenceSession.Options(Device.CPU, 1, 0))) {
             assertTrue(e.hasLogits());
             OnnxEncoder.Output out = e.run(ids, mask, e.takesTokenTypes() ? types : null);
             double hidden = worst(out.hidden(), read(dir.resolve("reference/hidden" + suffix + ".f32"), out.hidden()[0].length));
             double logits = worst(out.logits(), read(dir.resolve("reference/logits" + suffix + ".f32"), out.logits()[0].length));
-            assertTrue(hidden <= 1e-4, model + " " + name + ": last_hidden_state differs by " + hidden);
-            assertTrue(logits <= 1e-4, model + " " + name + ": logits differ by " + logits);
+            assertTrue(hidden <= 1e-4, model + " " + name + " " + flavour.id + ": last_hidden_state differs by " + hidden);
+            assertTrue(logits <= 1e-4, model + " " + name + " " + flavour.id + ": logits differ by " + logits);
         }
     }
 
     @Test
     void robertaTakesNoTokenTypesAndTheDescriptionSaysEncoder() throws Exception {
-        Path dir = export("tiny-roberta");
+        Path dir = export("tiny-roberta", Flavour.STANDARD);
         try (OnnxEncoder e = OnnxEncoder.open(dir.resolve(OnnxExporter.MODEL_FILE), new InferenceSession.Options(Device.CPU, 1, 0))) {
             assertFalse(e.takesTokenTypes());
             assertThrows(IllegalArgumentException.class, () -> e.run(new long[] {0, 5, 2}, null, new long[] {0, 1, 1}));
