@@ -7,8 +7,10 @@ import dev.arica.formats.TensorInfo;
 import dev.arica.formats.arica.AricaFile;
 import dev.arica.formats.model.ConfigFields;
 import dev.arica.formats.model.DecoderConfig;
+import dev.arica.formats.model.EncoderConfig;
 import dev.arica.formats.model.ModelDescription;
 import dev.arica.formats.model.RecurrentConfig;
+import dev.arica.formats.model.Role;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -64,6 +66,14 @@ record FamilySummary(ModelDescription description, String problem) {
                     + r.embedding() + ", additive attention " + r.attentionDim() + ", vocab " + r.vocab() + ", context "
                     + r.maxPositions();
         }
+        if (description.config() instanceof EncoderConfig e) {
+            return description.family().id() + ": encoder, hidden " + e.hidden() + ", " + e.layers() + " layers, " + e.heads()
+                    + " heads x " + e.headDim() + ", MLP " + e.intermediate() + " " + e.activation().name().toLowerCase(Locale.ROOT)
+                    + ", vocab " + e.vocab() + ", context " + e.maxPositions() + (e.tokenTypes() ? ", " + e.typeVocab()
+                    + " token types" : "") + (e.paddingPositions() != null ? ", positions from padding_idx + 1" : "")
+                    + ", post-LN eps " + number(e.normEps()) + (description.tensors().find(Role.HEAD_BIAS, -1).isPresent()
+                    ? ", masked-LM head" : ", no head");
+        }
         DecoderConfig c = description.decoder();
         List<String> parts = new ArrayList<>();
         parts.add("hidden " + c.hidden());
@@ -111,6 +121,22 @@ record FamilySummary(ModelDescription description, String problem) {
             f.put("attention_dim", r.attentionDim());
             f.put("vocab_size", r.vocab());
             f.put("context_length", r.maxPositions());
+            f.put("described_tensors", description.tensors().specs().size());
+            report.putNull("family_problem");
+            return;
+        }
+        if (description.config() instanceof EncoderConfig e) {
+            f.put("kind", "encoder");
+            f.put("hidden_size", e.hidden());
+            f.put("intermediate_size", e.intermediate());
+            f.put("num_layers", e.layers());
+            f.put("num_attention_heads", e.heads());
+            f.put("head_dim", e.headDim());
+            f.put("vocab_size", e.vocab());
+            f.put("context_length", e.maxPositions());
+            f.put("type_vocab_size", e.typeVocab());
+            f.put("activation", e.activation().name().toLowerCase(Locale.ROOT));
+            f.put("masked_lm_head", description.tensors().find(Role.HEAD_BIAS, -1).isPresent());
             f.put("described_tensors", description.tensors().specs().size());
             report.putNull("family_problem");
             return;

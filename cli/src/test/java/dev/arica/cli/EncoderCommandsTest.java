@@ -139,6 +139,17 @@ class EncoderCommandsTest {
     }
 
     @Test
+    void inspectDescribesBothEncoders() throws IOException {
+        JsonNode bert = succeeds("inspect", TestModels.dir("tiny-bert").toString(), "--json").json().get("family");
+        assertEquals("encoder", bert.get("kind").asText(), bert::toString);
+        assertEquals(2, bert.get("type_vocab_size").asInt());
+        assertTrue(bert.get("masked_lm_head").asBoolean());
+        JsonNode roberta = succeeds("inspect", TestModels.dir("tiny-roberta").toString(), "--json").json().get("family");
+        assertEquals(128, roberta.get("context_length").asInt(), "130 positions less padding_idx + 1");
+        assertEquals(1, roberta.get("type_vocab_size").asInt());
+    }
+
+    @Test
     void decoderCommandsRefuseAnEncoderInOneLine() {
         CliTesting.Run g = run("generate", TestModels.dir("tiny-bert").toString(), "--ids", "101,102", "--device", "cpu",
                 "--cache-dir", cache.toString());
