@@ -9,7 +9,7 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 jdk=$("$root/bin/find-jdk") || { echo "no JDK >= 25 found; see bin/find-jdk" >&2; exit 2; }
-if [ ! -f "$root/bench/target/arica-bench.jar" ] || [ ! -f "$root/bench/target/lib/tokenizers-0.38.0.jar" ]; then
+if [ ! -f "$root/bench/target/arica-bench.jar" ] || ! compgen -G "$root/bench/target/lib/tokenizers-*.jar" >/dev/null; then
   echo "building ..." >&2
   "$root/bin/mvn" -q -B -ntp -o -pl bench -am package -Dmaven.test.skip=true >&2
 fi
@@ -23,7 +23,8 @@ out=$("$jdk/bin/java" --add-modules jdk.incubator.vector --enable-native-access=
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
+djl=$(cd "$root/bench/target/lib" && ls tokenizers-*.jar | sed 's/^tokenizers-//; s/\.jar$//')
 echo "Machine: $(nproc) cores ($cpu), $mem RAM, $("$jdk/bin/java" -version 2>&1 | head -n 1), Hugging Face tokenizers" \
-  "through ai.djl.huggingface:tokenizers 0.38.0; load average $load_before before, $load_after after."
+  "through ai.djl.huggingface:tokenizers $djl; load average $load_before before, $load_after after."
 echo
 echo "$out"
