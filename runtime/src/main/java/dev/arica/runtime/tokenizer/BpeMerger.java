@@ -29,6 +29,12 @@ final class BpeMerger {
         if (n < 2) {
             return ids.clone();
         }
+        return n <= SCAN_UP_TO ? mergeByScanning(ids, rule) : mergeWithQueue(ids, rule);
+    }
+
+    /** Merges with a priority queue of the candidate pairs: for long sequences (llama2.c encodes the whole text as one). */
+    static int[] mergeWithQueue(int[] ids, PairRule rule) {
+        int n = ids.length;
         int[] sym = ids.clone();
         int[] next = new int[n];
         int[] prev = new int[n];
@@ -67,6 +73,55 @@ final class BpeMerger {
             out[k++] = sym[i];
         }
         return Arrays.copyOf(out, k);
+    }
+
+    /** Up to this many symbols (a word, mostly) a scan for the best pair beats the queue and its garbage. */
+    static final int SCAN_UP_TO = 48;
+
+    /**
+     * The same merges as the queue makes: each step scans the adjacent pairs for the lowest priority (the
+     * leftmost on ties) and merges it, and only the pairs beside it are looked up again.
+     */
+    static int[] mergeByScanning(int[] ids, PairRule rule) {
+        int n = ids.length;
+        int[] sym = ids.clone();
+        // merged[i], priority[i]: what sym[i] and sym[i + 1] merge into (-1: nothing) and how soon.
+        int[] merged = new int[n];
+        double[] priority = new double[n];
+        for (int i = 0; i + 1 < n; i++) {
+            look(rule, sym, i, merged, priority);
+        }
+        while (true) {
+            int best = -1;
+            for (int i = 0; i + 1 < n; i++) {
+                // Ordered as the queue orders them: 0.0 and -0.0 tie, so the leftmost wins.
+                if (merged[i] >= 0 && (best < 0 || priority[i] != priority[best] && Double.compare(priority[i], priority[best]) < 0)) {
+                    best = i;
+                }
+            }
+            if (best < 0) {
+                return Arrays.copyOf(sym, n);
+            }
+            sym[best] = merged[best];
+            int tail = n - best - 2;
+            System.arraycopy(sym, best + 2, sym, best + 1, tail);
+            System.arraycopy(merged, best + 2, merged, best + 1, tail);
+            System.arraycopy(priority, best + 2, priority, best + 1, tail);
+            n--;
+            if (best + 1 < n) {
+                look(rule, sym, best, merged, priority);
+            }
+            if (best > 0) {
+                look(rule, sym, best - 1, merged, priority);
+            }
+        }
+    }
+
+    private static void look(PairRule rule, int[] sym, int i, int[] merged, double[] priority) {
+        merged[i] = rule.merged(sym[i], sym[i + 1]);
+        if (merged[i] >= 0) {
+            priority[i] = rule.priority(sym[i], sym[i + 1], merged[i]);
+        }
     }
 
     private static void offer(PriorityQueue<Candidate> queue, PairRule rule, int pos, int left, int right) {

@@ -3,8 +3,6 @@ package dev.arica.runtime.tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.arica.formats.FormatException;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -14,15 +12,19 @@ import java.util.Map;
  */
 final class BpeModel implements HfModel {
 
-    private record Merge(int rank, int merged) {}
-
     private final Map<String, Integer> vocab;
-    private final Map<Long, Merge> merges;
+    /** Pairs that merge: first the merged id, second the rank. */
+    private final PairTable merges;
     private final boolean byteFallback, ignoreMerges, fuseUnk;
     private final int unkId;
     private final int[] byteIds;
+    /** The id of each one-character token below {@link #SMALL_CHARS} (-1: none), saving a substring and a look-up a character. */
+    private final int[] smallCharIds;
 
-    private BpeModel(Map<String, Integer> vocab, Map<Long, Merge> merges, boolean byteFallback, boolean ignoreMerges,
+    /** Covers Latin, Greek, Cyrillic and GPT-2's byte stand-ins (up to U+0143). */
+    private static final int SMALL_CHARS = 0x800;
+
+    private BpeModel(Map<String, Integer> vocab, PairTable merges, boolean byteFallback, boolean ignoreMerges,
             boolean fuseUnk, int unkId) {
         this.vocab = vocab;
         this.merges = merges;
@@ -33,6 +35,10 @@ final class BpeModel implements HfModel {
         this.byteIds = new int[256];
         for (int v = 0; v < 256; v++) {
             byteIds[v] = vocab.getOrDefault(String.format("<0x%02X>", v), -1);
+        }
+        this.smallCharIds = new int[SMALL_CHARS];
+        for (char c = 0; c < SMALL_CHARS; c++) {
+            smallCharIds[c] = vocab.getOrDefault(String.valueOf(c), -1);
         }
     }
 
@@ -56,16 +62,16 @@ final class BpeModel implements HfModel {
                 json.bool(model, "ignore_merges", false, where), json.bool(model, "fuse_unk", false, where), unk);
     }
 
-    private static Map<Long, Merge> readMerges(JsonNode model, Map<String, Integer> vocab, TokenizerJson json, String where)
+    private static PairTable readMerges(JsonNode model, Map<String, Integer> vocab, TokenizerJson json, String where)
             throws FormatException {
         JsonNode list = model.get("merges");
-        Map<Long, Merge> merges = new HashMap<>();
         if (list == null || list.isNull()) {
-            return merges;
+            return new PairTable(0);
         }
         if (!list.isArray()) {
             throw json.error(where + ".merges", "must be an array");
         }
+        PairTable merges = new PairTable(list.size());
         for (int rank = 0; rank < list.size(); rank++) {
             JsonNode m = list.get(rank);
             String at = where + ".merges[" + rank + "]";
@@ -90,13 +96,9 @@ final class BpeModel implements HfModel {
                 throw json.error(at, "uses '" + missing + "', which is not in the vocabulary");
             }
             // The first line naming a pair decides its rank, as in tokenizers.
-            merges.putIfAbsent(pair(l, r), new Merge(rank, merged));
+            merges.putIfAbsent(l, r, merged, rank);
         }
         return merges;
-    }
-
-    private static long pair(int left, int right) {
-        return ((long) left << 32) | (right & 0xFFFFFFFFL);
     }
 
     @Override
@@ -105,7 +107,7 @@ final class BpeModel implements HfModel {
     }
 
     @Override
-    public void tokenize(String word, List<Integer> out) {
+    public void tokenize(String word, IntList out) {
         if (ignoreMerges) {
             Integer whole = vocab.get(word);
             if (whole != null) {
@@ -113,25 +115,29 @@ final class BpeModel implements HfModel {
                 return;
             }
         }
-        List<Integer> symbols = new ArrayList<>();
+        IntList symbols = new IntList();
         boolean pendingUnk = false;
         for (int k = 0; k < word.length(); ) {
             int cp = word.codePointAt(k);
-            String c = word.substring(k, k + Character.charCount(cp));
-            k += c.length();
-            Integer id = vocab.get(c);
-            if (id == null && byteFallback) {
-                List<Integer> bytes = new ArrayList<>();
-                for (byte v : c.getBytes(StandardCharsets.UTF_8)) {
-                    bytes.add(byteIds[v & 0xFF]);
+            int end = k + Character.charCount(cp);
+            int id = cp < SMALL_CHARS ? smallCharIds[cp] : vocab.getOrDefault(word.substring(k, end), -1);
+            if (id < 0 && byteFallback) {
+                byte[] utf8 = word.substring(k, end).getBytes(StandardCharsets.UTF_8);
+                boolean all = true;
+                for (byte v : utf8) {
+                    all &= byteIds[v & 0xFF] >= 0;
                 }
-                if (!bytes.contains(-1)) {
+                if (all) {
                     pendingUnk = flushUnk(pendingUnk, symbols);
-                    symbols.addAll(bytes);
+                    for (byte v : utf8) {
+                        symbols.add(byteIds[v & 0xFF]);
+                    }
+                    k = end;
                     continue;
                 }
             }
-            if (id != null) {
+            k = end;
+            if (id >= 0) {
                 pendingUnk = flushUnk(pendingUnk, symbols);
                 symbols.add(id);
             } else if (unkId >= 0) {
@@ -144,23 +150,23 @@ final class BpeModel implements HfModel {
             // Without an unk token an unknown character is dropped, as tokenizers does.
         }
         flushUnk(pendingUnk, symbols);
-        for (int id : BpeMerger.merge(symbols.stream().mapToInt(Integer::intValue).toArray(), new BpeMerger.PairRule() {
+        for (int id : BpeMerger.merge(symbols.toArray(), new BpeMerger.PairRule() {
             @Override
             public int merged(int left, int right) {
-                Merge m = merges.get(pair(left, right));
-                return m == null ? -1 : m.merged;
+                int k = merges.find(left, right);
+                return k < 0 ? -1 : merges.first(k);
             }
 
             @Override
             public double priority(int left, int right, int merged) {
-                return merges.get(pair(left, right)).rank;
+                return merges.second(merges.find(left, right));
             }
         })) {
             out.add(id);
         }
     }
 
-    private boolean flushUnk(boolean pending, List<Integer> symbols) {
+    private boolean flushUnk(boolean pending, IntList symbols) {
         if (pending) {
             symbols.add(unkId);
         }

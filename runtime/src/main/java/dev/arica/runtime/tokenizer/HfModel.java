@@ -2,7 +2,6 @@ package dev.arica.runtime.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.arica.formats.FormatException;
-import java.util.List;
 import java.util.Map;
 
 /** The {@code model} of a tokenizer.json: turns one pre-tokenized word into ids. */
@@ -14,7 +13,7 @@ sealed interface HfModel permits BpeModel, WordPieceModel, UnigramModel, WordLev
     Map<String, Integer> vocab();
 
     /** Appends the ids of {@code word} (non-empty) to {@code out}. */
-    void tokenize(String word, List<Integer> out);
+    void tokenize(String word, IntList out);
 
     static HfModel parse(JsonNode node, TokenizerJson json) throws FormatException {
         String where = "model";

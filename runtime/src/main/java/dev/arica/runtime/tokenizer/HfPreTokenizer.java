@@ -62,7 +62,12 @@ sealed interface HfPreTokenizer {
 
     enum PrependScheme { ALWAYS, FIRST, NEVER }
 
-    record Metaspace(String replacement, PrependScheme scheme, boolean splitWords) implements HfPreTokenizer {
+    record Metaspace(String replacement, PrependScheme scheme, boolean splitWords, Pattern splitAt) implements HfPreTokenizer {
+        Metaspace(String replacement, PrependScheme scheme, boolean splitWords) {
+            // Compiled once here, not on every split.
+            this(replacement, scheme, splitWords, Pattern.compile(Pattern.quote(replacement)));
+        }
+
         @Override
         public List<String> split(List<String> pieces, boolean atTextStart) {
             List<String> out = new ArrayList<>();
@@ -72,7 +77,7 @@ sealed interface HfPreTokenizer {
                 if (prepend && !s.startsWith(replacement)) {
                     s = replacement + s;
                 }
-                out.addAll(splitWords ? cut(s, Pattern.compile(Pattern.quote(replacement)), Behavior.MERGED_WITH_NEXT, false)
+                out.addAll(splitWords ? cut(s, splitAt, Behavior.MERGED_WITH_NEXT, false)
                         : List.of(s));
             }
             return out;

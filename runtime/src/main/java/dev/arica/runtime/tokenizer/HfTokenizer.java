@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -57,7 +58,11 @@ public final class HfTokenizer implements Tokenizer {
         String[] tokens;
         boolean[] special;
         boolean[] fallbackByte;
+        /** What the decoder makes of each token when it is not the first: decoding need not redo it per token. */
+        byte[][] decodedAfter;
         List<Added> added;
+        /** The first characters of the added tokens: most positions start none, and need not be compared. */
+        BitSet addedStarts;
         HfNormalizer normalizer;
         HfPreTokenizer preTokenizer;
         HfPostProcessor postProcessor;
@@ -111,6 +116,8 @@ public final class HfTokenizer implements Tokenizer {
         }
         // Longest first, so that "<|a|>x" is preferred over its prefix "<|a|>" at the same position.
         b.added.sort(Comparator.comparingInt((Added a) -> a.content.length()).reversed());
+        b.addedStarts = new BitSet();
+        b.added.forEach(a -> b.addedStarts.set(a.content.charAt(0)));
 
         int size = byId.keySet().stream().mapToInt(Integer::intValue).max().orElse(-1) + 1;
         if (size == 0) {
@@ -129,6 +136,10 @@ public final class HfTokenizer implements Tokenizer {
         b.fallbackByte = new boolean[size];
         for (int id = 0; id < size; id++) {
             b.fallbackByte[id] = b.decoder.fallbackByte(b.tokens[id]);
+        }
+        b.decodedAfter = new byte[size][];
+        for (int id = 0; id < size; id++) {
+            b.decodedAfter[id] = b.tokens[id] == null ? new byte[0] : b.decoder.decode(b.tokens[id], false);
         }
         for (int id : b.postProcessor.process(new int[0], new int[0], true).ids()) {
             if (id >= size) {
@@ -170,32 +181,28 @@ public final class HfTokenizer implements Tokenizer {
     /** The ids of {@code text} alone, without the special tokens of the post-processor; BOS first with {@code addBos}. */
     @Override
     public int[] encode(String text, boolean addBos) {
-        List<Integer> out = new ArrayList<>();
+        IntList out = new IntList();
         if (addBos && bos >= 0) {
             out.add(bos);
         }
         encodeSequence(text, out);
-        return toArray(out);
+        return out.toArray();
     }
 
     @Override
     public Encoding encode(String text, String pair, boolean addSpecialTokens) {
-        List<Integer> a = new ArrayList<>();
+        IntList a = new IntList();
         encodeSequence(text, a);
         int[] second = null;
         if (pair != null) {
-            List<Integer> b = new ArrayList<>();
+            IntList b = new IntList();
             encodeSequence(pair, b);
-            second = toArray(b);
+            second = b.toArray();
         }
-        return p.postProcessor.process(toArray(a), second, addSpecialTokens);
+        return p.postProcessor.process(a.toArray(), second, addSpecialTokens);
     }
 
-    private static int[] toArray(List<Integer> ids) {
-        return ids.stream().mapToInt(Integer::intValue).toArray();
-    }
-
-    private void encodeSequence(String text, List<Integer> out) {
+    private void encodeSequence(String text, IntList out) {
         int start = 0;
         int i = 0;
         while (i < text.length()) {
@@ -223,6 +230,9 @@ public final class HfTokenizer implements Tokenizer {
     }
 
     private Added addedAt(String text, int i) {
+        if (!p.addedStarts.get(text.charAt(i))) {
+            return null;
+        }
         for (Added a : p.added) {
             if (text.startsWith(a.content, i) && (!a.singleWord || wholeWord(text, i, i + a.content.length()))) {
                 return a;
@@ -239,7 +249,7 @@ public final class HfTokenizer implements Tokenizer {
         return Character.isLetterOrDigit(c) || c == '_';
     }
 
-    private void encodeStretch(String stretch, boolean atTextStart, List<Integer> out) {
+    private void encodeStretch(String stretch, boolean atTextStart, IntList out) {
         if (stretch.isEmpty()) {
             return;
         }
@@ -266,7 +276,7 @@ public final class HfTokenizer implements Tokenizer {
         if ((options.skipSpecialTokens() && p.special[token]) || p.tokens[token] == null) {
             return new byte[0];
         }
-        return p.decoder.decode(p.tokens[token], previous < 0);
+        return previous < 0 ? p.decoder.decode(p.tokens[token], true) : p.decodedAfter[token].clone();
     }
 
     @Override

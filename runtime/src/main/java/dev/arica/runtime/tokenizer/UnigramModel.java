@@ -26,6 +26,8 @@ final class UnigramModel implements HfModel {
     private final boolean byteFallback;
     private final int maxPieceChars;
     private final double unkScore;
+    /** The id of each byte's {@code <0xNN>} piece, -1 where there is none. */
+    private final int[] byteIds = new int[256];
 
     private UnigramModel(Map<String, Integer> vocab, double[] scores, int unkId, boolean byteFallback) {
         this.vocab = vocab;
@@ -38,6 +40,9 @@ final class UnigramModel implements HfModel {
         }
         this.unkScore = min - UNK_PENALTY;
         this.maxPieceChars = vocab.keySet().stream().mapToInt(String::length).max().orElse(0);
+        for (int v = 0; v < 256; v++) {
+            byteIds[v] = vocab.getOrDefault(String.format("<0x%02X>", v), -1);
+        }
     }
 
     static UnigramModel parse(JsonNode model, TokenizerJson json, String where) throws FormatException {
@@ -76,7 +81,7 @@ final class UnigramModel implements HfModel {
     }
 
     @Override
-    public void tokenize(String word, List<Integer> out) {
+    public void tokenize(String word, IntList out) {
         int n = word.length();
         // best[end]: the best path over word[0, end): its score, the start and id of its last piece.
         double[] best = new double[n + 1];
@@ -140,24 +145,22 @@ final class UnigramModel implements HfModel {
         }
     }
 
-    private void emit(String piece, List<Integer> out) {
+    private void emit(String piece, IntList out) {
         Integer known = vocab.get(piece);
         if (known != null) {
             out.add(known);
             return;
         }
         if (byteFallback) {
-            List<Integer> bytes = new ArrayList<>();
-            for (byte b : piece.getBytes(StandardCharsets.UTF_8)) {
-                Integer v = vocab.get(String.format("<0x%02X>", b & 0xFF));
-                if (v == null) {
-                    bytes = null;
-                    break;
-                }
-                bytes.add(v);
+            byte[] utf8 = piece.getBytes(StandardCharsets.UTF_8);
+            boolean all = true;
+            for (byte b : utf8) {
+                all &= byteIds[b & 0xFF] >= 0;
             }
-            if (bytes != null) {
-                out.addAll(bytes);
+            if (all) {
+                for (byte b : utf8) {
+                    out.add(byteIds[b & 0xFF]);
+                }
                 return;
             }
         }

@@ -30,7 +30,7 @@ final class WordLevelModel implements HfModel {
     }
 
     @Override
-    public void tokenize(String word, List<Integer> out) {
+    public void tokenize(String word, IntList out) {
         Integer id = vocab.get(word);
         if (id == null && unkId < 0) {
             throw new IllegalArgumentException("'" + word + "' is not in the WordLevel vocabulary, which has no unknown token"

@@ -2,7 +2,6 @@ package dev.arica.runtime.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.arica.formats.FormatException;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -37,12 +36,12 @@ final class WordPieceModel implements HfModel {
     }
 
     @Override
-    public void tokenize(String word, List<Integer> out) {
+    public void tokenize(String word, IntList out) {
         if (word.codePointCount(0, word.length()) > maxChars) {
             out.add(unkId);
             return;
         }
-        List<Integer> pieces = new ArrayList<>();
+        IntList pieces = new IntList();
         int start = 0;
         while (start < word.length()) {
             int end = word.length();

@@ -49,6 +49,7 @@ class HfReferenceTest {
         List<Case> cases = new ArrayList<>();
         cases.add(new Case("all-MiniLM-L6-v2 (WordPiece)", bundled.resolve("all-minilm-l6-v2/tokenizer.json")));
         cases.add(new Case("unigram-small (Unigram)", bundled.resolve("unigram-small/tokenizer.json")));
+        cases.add(new Case("GPT-2 (byte-level BPE)", bundled.resolve("gpt2/tokenizer.json")));
         for (var f : List.of(new Object[] {"byte-level BPE", HfFixtures.byteLevel()},
                 new Object[] {"sentencepiece BPE", HfFixtures.sentencePiece()}, new Object[] {"WordLevel", HfFixtures.wordLevel()},
                 new Object[] {"RobertaProcessing", HfFixtures.roberta()})) {
