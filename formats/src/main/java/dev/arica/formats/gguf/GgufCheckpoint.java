@@ -152,6 +152,11 @@ public final class GgufCheckpoint implements QuantizedCheckpoint {
         return entry(name).stored().type();
     }
 
+    /** Bytes a tensor takes in the file, in its GGML type. */
+    public long storedBytes(String name) {
+        return entry(name).stored().bytes();
+    }
+
     /** Why the file's vocabulary was not rebuilt as a tokenizer.json; empty when it was. */
     public Optional<String> tokenizerProblem() {
         return Optional.ofNullable(tokenizerProblem);
