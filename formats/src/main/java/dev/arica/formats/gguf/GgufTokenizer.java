@@ -43,8 +43,13 @@ public final class GgufTokenizer {
         }
     }
 
-    /** The vocabulary as stored, checked. */
-    private record Vocab(List<String> tokens, float[] scores, GgufTokenType[] types) {}
+    /** The vocabulary as stored, checked, with the first id of every piece. */
+    private record Vocab(List<String> tokens, float[] scores, GgufTokenType[] types, Map<String, Integer> ids) {
+        /** Whether {@code id} is the id its piece is known by (a piece stored twice keeps its first id). */
+        boolean first(int id) {
+            return ids.get(tokens.get(id)) == id;
+        }
+    }
 
     private GgufTokenizer() {}
 
@@ -102,7 +107,7 @@ public final class GgufTokenizer {
             types[i] = GgufTokenType.of(type).orElseThrow(() -> new FormatException(file, "metadata '"
                     + GgufKeys.TOKEN_TYPE + "' gives token " + id + " type " + type + ", which is not a token type"));
         }
-        return new Vocab(pieces, scores, types);
+        return new Vocab(pieces, scores, types, ids(pieces));
     }
 
     private static void sameLength(Path file, String key, GgufValue v, int n) throws FormatException {
@@ -177,14 +182,14 @@ public final class GgufTokenizer {
      * order its splits into two pieces of the vocabulary, ordered by the parts' ids; then all of them ordered by the
      * merged piece's score, highest first, a stable sort.
      */
-    static List<String[]> mergesByScore(Vocab v) {
-        Map<String, Integer> ids = ids(v.tokens());
+    private static List<String[]> mergesByScore(Vocab v) {
+        Map<String, Integer> ids = v.ids();
         record Merge(String left, String right, int leftId, int rightId, float score) {}
         List<Merge> all = new ArrayList<>();
         List<Merge> local = new ArrayList<>();
         for (int id = 0; id < v.tokens().size(); id++) {
             String piece = v.tokens().get(id);
-            if (piece.isEmpty() || ids.get(piece) != id) {
+            if (piece.isEmpty() || !v.first(id)) {
                 continue;
             }
             local.clear();
@@ -266,9 +271,8 @@ public final class GgufTokenizer {
         model.putNull("continuing_subword_prefix").putNull("end_of_word_suffix");
         model.put("fuse_unk", byteFallback).put("byte_fallback", byteFallback).put("ignore_merges", ignoreMerges);
         ObjectNode vocab = model.putObject("vocab");
-        Map<String, Integer> ids = ids(v.tokens());
         for (int i = 0; i < v.tokens().size(); i++) {
-            if (ids.get(v.tokens().get(i)) == i) {
+            if (v.first(i)) {
                 vocab.put(v.tokens().get(i), i);
             }
         }
@@ -278,12 +282,11 @@ public final class GgufTokenizer {
     /** Control and unknown tokens as special added tokens, user-defined ones as plain added tokens. */
     private static ArrayNode addedTokens(Vocab v) {
         ArrayNode added = Json.MAPPER.createArrayNode();
-        Map<String, Integer> ids = ids(v.tokens());
         for (int i = 0; i < v.tokens().size(); i++) {
             GgufTokenType t = v.types()[i];
             String content = v.tokens().get(i);
             boolean special = t == GgufTokenType.CONTROL || t == GgufTokenType.UNKNOWN;
-            if ((special || t == GgufTokenType.USER_DEFINED) && !content.isEmpty() && ids.get(content) == i) {
+            if ((special || t == GgufTokenType.USER_DEFINED) && !content.isEmpty() && v.first(i)) {
                 added.addObject().put("id", i).put("content", content).put("single_word", false).put("lstrip", false)
                         .put("rstrip", false).put("normalized", false).put("special", special);
             }
