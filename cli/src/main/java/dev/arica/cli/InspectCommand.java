@@ -131,6 +131,8 @@ final class InspectCommand implements Callable<Integer> {
     /** A GGUF file's keys: version, alignment, types, why no tokenizer; "bytes" are the stored ones. */
     private static void putGguf(ObjectNode r, GgufCheckpoint g) {
         r.put("bytes", g.tensors().stream().mapToLong(t -> g.storedBytes(t.name())).sum());
+        ObjectNode meta = r.putObject("metadata");
+        g.ggufMetadata().forEach(meta::put);
         r.put("gguf_version", g.file().version());
         r.put("alignment", g.file().alignment());
         r.put("ggml_types", g.typeSummary());
@@ -176,7 +178,7 @@ final class InspectCommand implements Callable<Integer> {
         row(out, "parameters", String.format(Locale.ROOT, "%,d (%s)", c.parameterCount(), humanCount(c.parameterCount())));
         long bytes = r.get("bytes").asLong();
         row(out, "bytes", String.format(Locale.ROOT, "%,d (%s)", bytes, ByteSize.format(bytes)));
-        Map<String, String> meta = c.metadata();
+        Map<String, String> meta = c instanceof GgufCheckpoint g ? g.ggufMetadata() : c.metadata();
         if (c instanceof GgufCheckpoint g) {
             row(out, "gguf", "version " + g.file().version() + ", alignment " + g.file().alignment() + ", "
                     + g.typeSummary());

@@ -269,10 +269,18 @@ public final class GgufCheckpoint implements QuantizedCheckpoint {
         return out;
     }
 
-    /** Every metadata value as text; arrays of strings or of more than a few values by their length and type. */
+    /**
+     * The file's metadata as text, in file order: what inspect shows (arrays of strings or of more than a few values by
+     * their length and type). Not {@link #metadata()}: it describes the GGUF file, not the tensors a conversion writes.
+     */
+    public Map<String, String> ggufMetadata() {
+        return metadata;
+    }
+
+    /** What a safetensors file converted from this one says of itself, as for llama2.c imports: "format" "pt". */
     @Override
     public Map<String, String> metadata() {
-        return metadata;
+        return Map.of("format", "pt");
     }
 
     @Override

@@ -90,9 +90,11 @@ class GgufStories260KTest {
             JsonNode gen = Json.MAPPER.readTree(gguf.auxFiles().get(1).bytes());
             assertEquals(1, gen.get("bos_token_id").intValue());
             assertEquals(2, gen.get("eos_token_id").intValue());
-            assertEquals("llama", gguf.metadata().get("general.architecture"));
-            assertEquals("[512 x string]", gguf.metadata().get("tokenizer.ggml.tokens"));
-            assertEquals("1.0E-5", gguf.metadata().get("llama.attention.layer_norm_rms_epsilon"));
+            Map<String, String> meta = ((GgufCheckpoint) gguf).ggufMetadata();
+            assertEquals("llama", meta.get("general.architecture"));
+            assertEquals("[512 x string]", meta.get("tokenizer.ggml.tokens"));
+            assertEquals("1.0E-5", meta.get("llama.attention.layer_norm_rms_epsilon"));
+            assertEquals(Map.of("format", "pt"), gguf.metadata(), "what a converted safetensors file says of itself");
         }
     }
 
