@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.arica.formats.gguf.Gguf;
 import dev.arica.formats.gguf.GgmlType;
+import dev.arica.formats.gguf.Gguf;
 import dev.arica.formats.testing.GgufBuilder;
 import dev.arica.formats.testing.Stories260K;
 import java.nio.file.Files;
@@ -115,7 +115,7 @@ class GgufInspectTimeTest {
             table.append(String.format(Locale.ROOT, "| %s | %,d bytes | %d | %.1f ms |%n", p.getFileName(), Files.size(p),
                     report[0].get("tensors").size(), t * 1000));
         }
-        assertEquals(41, report[0].get("gguf_version").asInt() + 38, "the 70B report is complete");
+        assertEquals(723, report[0].get("tensors").size(), "the 70B report is complete");
         Path out = Path.of("target", "benchmarks");
         Files.createDirectories(out);
         Files.writeString(out.resolve("gguf-inspect.md"), table);

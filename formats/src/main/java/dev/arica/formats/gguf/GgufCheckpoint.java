@@ -205,6 +205,10 @@ public final class GgufCheckpoint implements QuantizedCheckpoint {
                         + ", which arica does not read (it reads F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, "
                         + "Q5_K, Q6_K and Q8_K)"));
         long cols = t.rowLength(), rows = t.rows();
+        if (cols > Integer.MAX_VALUE - 8) {
+            throw new FormatException(file.path(), t.name(), "has rows of " + cols + " values, more than arica dequantizes "
+                    + "(2^31 - 9)");
+        }
         MemorySegment out = arena.allocate(e.info().byteSize(), 64);
         float[] row = new float[(int) cols];
         int perBlock = t.type().blockValues();

@@ -109,7 +109,8 @@ public final class GgufFile implements AutoCloseable {
         }
         GgufMetadata metadata = new GgufMetadata(path, kv);
         long alignment = alignment(path, metadata);
-        List<GgufTensor> tensors = new ArrayList<>((int) tensorCount);
+        // Not sized by the claimed count: each info is read (and bounded by the bytes left) before it is kept.
+        List<GgufTensor> tensors = new ArrayList<>();
         Set<String> names = new HashSet<>();
         for (long i = 0; i < tensorCount; i++) {
             GgufTensor t = tensorInfo(path, c, i);

@@ -6,6 +6,7 @@ import dev.arica.formats.io.Json;
 import java.nio.file.Path;
 import java.util.Collection;
 import java.util.OptionalDouble;
+import java.util.regex.Pattern;
 
 /**
  * The Hugging Face config.json of a GGUF {@code llama} model, from its hyper-parameters ({@code llama.*}), its tensors
@@ -16,6 +17,8 @@ import java.util.OptionalDouble;
 final class GgufLlamaConfig {
     /** The rotary tensor llama.cpp stores for Llama 3.1-style frequency scaling; HF computes it from rope_scaling. */
     static final String ROPE_FREQS = "rope_freqs.weight";
+    private static final Pattern ATTENTION_BIAS = Pattern.compile("blk\\.\\d+\\.attn_[qkv]\\.bias");
+    private static final Pattern MLP_BIAS = Pattern.compile("blk\\.\\d+\\.ffn_(gate|up|down)\\.bias");
 
     private GgufLlamaConfig() {}
 
@@ -55,8 +58,8 @@ final class GgufLlamaConfig {
         c.put("rope_theta", shortest(m, GgufKeys.of(a, GgufKeys.ROPE_FREQ_BASE), 10000.0));
         ropeScaling(m, a, ggufNames, c);
         c.put("hidden_act", "silu");
-        c.put("attention_bias", ggufNames.stream().anyMatch(n -> n.matches("blk\\.\\d+\\.attn_[qkv]\\.bias")));
-        c.put("mlp_bias", ggufNames.stream().anyMatch(n -> n.matches("blk\\.\\d+\\.ffn_(gate|up|down)\\.bias")));
+        c.put("attention_bias", ggufNames.stream().anyMatch(n -> ATTENTION_BIAS.matcher(n).matches()));
+        c.put("mlp_bias", ggufNames.stream().anyMatch(n -> MLP_BIAS.matcher(n).matches()));
         c.put("tie_word_embeddings", !ggufNames.contains("output.weight"));
         int n = tokenCount(m);
         putId(c, "bos_token_id", m, GgufKeys.BOS_ID, n);

@@ -21,7 +21,9 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -214,6 +216,14 @@ class GgufFileTest {
         assertFormatError(element, null, () -> GgufFile.open(element), "metadata 'tokens' element 1 claims 1099511627776");
         Path name = write(concat(new GgufBuilder().alignment(8).counts(1L, 0L).bytes(), u64(HUGE), new byte[40]));
         assertFormatError(name, null, () -> GgufFile.open(name), "the name of tensor 0 claims 4611686018427387904 bytes");
+    }
+
+    @Test
+    void aCountThatAHugeFileCouldHoldIsNotAllocatedUpFront() throws Exception {
+        Assumptions.assumeTrue(Set.of("ext4", "xfs", "btrfs", "tmpfs", "zfs", "apfs").contains(Files.getFileStore(tmp).type()));
+        // 300 million tensor infos claimed in an 8 GiB sparse file of zeros: read one by one, the second refused.
+        Path p = new GgufBuilder().counts(300_000_000L, null).sparseData(8L << 30).writeSparse(tmp.resolve("zeros.gguf"));
+        assertFormatError(p, "", () -> GgufFile.open(p), "appears twice among the tensor infos");
     }
 
     @Test

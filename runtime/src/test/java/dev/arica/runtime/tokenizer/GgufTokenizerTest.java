@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.arica.formats.AuxFile;
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.testing.Stories260K;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
