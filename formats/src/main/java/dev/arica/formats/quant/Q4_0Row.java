@@ -32,6 +32,16 @@ public final class Q4_0Row extends GgmlRow {
         s.set(ValueLayout.JAVA_BYTE, block + CODES + j, (byte) (low | high << 4));
     }
 
+    /** The block at byte {@code block} of {@code s} as GGML dequantizes it: (q - 8) * d. */
+    public static void dequantize(MemorySegment s, long block, float[] out, int at) {
+        float d = Float.float16ToFloat(d(s, block));
+        for (int j = 0; j < HALF; j++) {
+            int b = s.get(ValueLayout.JAVA_BYTE, block + CODES + j);
+            out[at + j] = ((b & MAX_CODE) - ZERO_POINT) * d;
+            out[at + j + HALF] = ((b >>> 4 & MAX_CODE) - ZERO_POINT) * d;
+        }
+    }
+
     @Override
     void blockCodes(MemorySegment s, long block, int[] out) {
         unpack(s, block, out);

@@ -26,6 +26,14 @@ public final class Q8_0Row extends GgmlRow {
         s.set(ValueLayout.JAVA_BYTE, block + CODES + j, (byte) q);
     }
 
+    /** The block at byte {@code block} of {@code s} as GGML dequantizes it: q * d. */
+    public static void dequantize(MemorySegment s, long block, float[] out, int at) {
+        float d = Float.float16ToFloat(d(s, block));
+        for (int j = 0; j < GROUP; j++) {
+            out[at + j] = q(s, block, j) * d;
+        }
+    }
+
     @Override
     void blockCodes(MemorySegment s, long block, int[] out) {
         for (int j = 0; j < GROUP; j++) {
