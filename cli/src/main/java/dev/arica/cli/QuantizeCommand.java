@@ -83,7 +83,8 @@ final class QuantizeCommand implements Callable<Integer> {
     List<String> keep = new ArrayList<>();
 
     @Option(names = "--quantize-embeddings",
-            description = "Quantize embedding tables too (of an .onnx model: the tables of its Gather nodes).")
+            description = "Quantize embedding tables too (of an .onnx model: the tables of its Gather nodes, by "
+                    + "GatherBlockQuantized; with --dynamic or --portable in int8 per row, dequantized on load).")
     boolean quantizeEmbeddings;
 
     @Option(names = "--quantize-head", description = "Quantize the output projection (lm_head) too.")
@@ -117,8 +118,8 @@ final class QuantizeCommand implements Callable<Integer> {
 
     @Option(names = "--dynamic",
             description = ".onnx input, --scheme int8: weights in int8 per output channel run by ONNX Runtime's "
-                    + "DynamicQuantizeMatMul (activations quantized per tensor at run time, integer GEMM): its fastest CPU "
-                    + "path for batches, coarser than groups.")
+                    + "MatMulIntegerToFloat after DynamicQuantizeLinear (activations quantized per tensor at run time, "
+                    + "integer GEMM): its fastest CPU path for batches, coarser than groups; tables int8 per row.")
     boolean dynamic;
 
     @Option(names = "--accuracy-level", paramLabel = "N",
@@ -200,10 +201,10 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         if ((portable || dynamic) && accuracyLevel != null) {
             throw AricaException.badInput("--accuracy-level is MatMulNBits'; --portable writes DequantizeLinear + MatMul, "
-                    + "--dynamic DynamicQuantizeMatMul");
+                    + "--dynamic MatMulIntegerToFloat");
         }
         if (portable && dynamic) {
-            throw AricaException.badInput("--portable (DequantizeLinear) and --dynamic (DynamicQuantizeMatMul) exclude each "
+            throw AricaException.badInput("--portable (DequantizeLinear) and --dynamic (MatMulIntegerToFloat) exclude each "
                     + "other");
         }
         if (dynamic && (!scheme.equalsIgnoreCase("int8") || groupSize != null || asymmetric)) {
@@ -244,21 +245,15 @@ final class QuantizeCommand implements Callable<Integer> {
         if (reportFile != null) {
             ObjectNode root = header(report);
             root.put("format", "onnx");
-            scheme(root, layout);
-            root.put("operator", portable ? "DequantizeLinear" : dynamic ? "DynamicQuantizeMatMul" : "MatMulNBits");
-            if (dynamic) {
-                root.put("group_size", "channel");
-            }
+            scheme(root, dynamic ? null : layout);
+            root.put("operator", portable ? "DequantizeLinear" : dynamic ? "MatMulIntegerToFloat" : "MatMulNBits");
             if (portable || dynamic) {
                 root.putNull("accuracy_level");
             } else {
                 root.put("accuracy_level", options.accuracyLevel());
             }
-            if (embeddings && tables == null) {
-                root.put("embeddings", "int8 per row");
-            } else if (embeddings) {
-                ObjectNode t = root.putObject("embeddings");
-                scheme(t, tables);
+            if (embeddings) {
+                scheme(root.putObject("embeddings"), tables);
             } else {
                 root.putNull("embeddings");
             }
@@ -353,7 +348,15 @@ final class QuantizeCommand implements Callable<Integer> {
         return root;
     }
 
+    /** scheme, group_size, asymmetric of {@code layout}; null: int8 per channel (per row of [N, K]), group_size null. */
     private static void scheme(ObjectNode root, QuantLayout layout) {
+        if (layout == null) {
+            root.put("scheme", "int8");
+            root.putNull("group_size");
+            root.put("asymmetric", false);
+            root.put("per_channel", true);
+            return;
+        }
         root.put("scheme", layout.scheme().id());
         root.put("group_size", layout.groupSize());
         root.put("asymmetric", layout.asymmetric());

@@ -9,6 +9,7 @@ import dev.arica.formats.onnx.OnnxModel;
 import dev.arica.formats.onnx.OnnxType;
 import dev.arica.formats.onnx.OnnxWriter;
 import dev.arica.formats.quant.QuantLayout;
+import dev.arica.formats.quant.Scheme;
 import dev.arica.quantize.CheckpointQuantizer.Report;
 import dev.arica.quantize.CheckpointQuantizer.TensorReport;
 import dev.arica.quantize.ErrorStats;
@@ -62,7 +63,7 @@ public final class OnnxQuantizer {
      * @param keep patterns (searched in a weight's name and in the names of the nodes reading it) of what stays float
      * @param embeddings whether the tables of Gather nodes are quantized too (GatherBlockQuantized)
      * @param portable DequantizeLinear (ONNX opset 21) + MatMul instead of ONNX Runtime's MatMulNBits
-     * @param dynamic the products' weights in int8 per output channel for ONNX Runtime's DynamicQuantizeMatMul
+     * @param dynamic the products' weights in int8 per output channel for ONNX Runtime's MatMulIntegerToFloat
      *     ({@link ChannelInt8Weights}; {@code layout} then only says int8) instead of MatMulNBits
      * @param accuracyLevel MatMulNBits' accuracy_level: 4 quantizes the activations to int8 for integer dot products
      *     (ONNX Runtime's fast CPU path, the only one for 8-bit weights); 0 computes in float32
@@ -78,11 +79,11 @@ public final class OnnxQuantizer {
                         + "table layout needs GatherBlockQuantized");
             }
             if (portable && dynamic) {
-                throw new IllegalArgumentException("portable (DequantizeLinear) and dynamic (DynamicQuantizeMatMul) "
+                throw new IllegalArgumentException("portable (DequantizeLinear) and dynamic (MatMulIntegerToFloat) "
                         + "exclude each other");
             }
-            if (dynamic && layout.scheme() != dev.arica.formats.quant.Scheme.INT8) {
-                throw new IllegalArgumentException("DynamicQuantizeMatMul weights are int8 per output channel, not "
+            if (dynamic && layout.scheme() != Scheme.INT8) {
+                throw new IllegalArgumentException("MatMulIntegerToFloat weights are int8 per output channel, not "
                         + layout.describe());
             }
             if (accuracyLevel < 0 || accuracyLevel > 4) {

@@ -388,7 +388,7 @@ final class OnnxWeightPlan {
             }
         }
         if (u.op() != Op.GATHER && selection.dynamic() && init.type() != OnnxType.FLOAT) {
-            return init.type().displayName() + " (DynamicQuantizeMatMul takes float32 activations)";
+            return init.type().displayName() + " (--dynamic takes float32 activations: DynamicQuantizeLinear)";
         }
         if (u.op() == Op.GATHER && selection.tableLayout() != null) {
             long width = init.shape()[1];

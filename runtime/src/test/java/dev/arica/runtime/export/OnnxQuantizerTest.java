@@ -394,6 +394,88 @@ class OnnxQuantizerTest {
         assertArrayEquals(f.get("k_copy"), d.get("k_copy"));
     }
 
+    /**
+     * A float16 model: MatMulNBits takes the fp16 scales as they are (no Cast) and computes with the stored values,
+     * as the same graph does on the dequantized weight (within float16 rounding of the activations).
+     */
+    @Test
+    void float16Model() throws Exception {
+        float[] w = random(new SplittableRandom(5), 128 * 64, 0.2);
+        GraphProto.Builder g = GraphProto.newBuilder().setName("f16")
+                .addInput(OnnxModel.ValueInfo.tensor("x", OnnxType.FLOAT16, "batch", 128L).toProto())
+                .addNode(node("MatMul", "mm", List.of("x", "W"), "y"))
+                .addOutput(OnnxModel.ValueInfo.tensor("y", OnnxType.FLOAT16, "batch", 64L).toProto());
+        Path in = Files.write(tmp.resolve("f16.onnx"), model(g.clone().addInitializer(halves("W", w)), 17).build()
+                .toByteArray());
+        Path out = tmp.resolve("q.onnx");
+        QuantLayout layout = new QuantLayout(Scheme.INT8, 32, false);
+        OnnxQuantizer.quantize(in, out, options(layout, false, false, 0), Progress.NONE);
+        try (OnnxModel q = OnnxModel.open(out)) {
+            assertEquals(Map.of("com.microsoft:MatMulNBits", 1), q.opCounts());
+            assertEquals("W.MatMulNBits.scales", node(q.graph(), "mm").getInput(2));
+        }
+        float[] d = new float[w.length];
+        Quantizer quantizer = Quantizer.of(layout);
+        try (Arena arena = Arena.ofConfined()) {
+            // [N, K] = W^T, from W's float16 values.
+            MemorySegment src = arena.allocate(128L * 64 * 4);
+            for (int n = 0; n < 64; n++) {
+                for (int k = 0; k < 128; k++) {
+                    src.setAtIndex(FloatCast.F32_LE, n * 128L + k, Float.float16ToFloat(Float.floatToFloat16(w[k * 64 + n])));
+                }
+            }
+            MemorySegment stored = arena.allocate(layout.bytes(64, 128));
+            quantizer.quantize(src, 64, 128, stored);
+            MemorySegment back = arena.allocate(128L * 64 * 4);
+            quantizer.dequantize(stored, 64, 128, back);
+            for (int n = 0; n < 64; n++) {
+                for (int k = 0; k < 128; k++) {
+                    d[k * 64 + n] = back.getAtIndex(FloatCast.F32_LE, n * 128L + k);
+                }
+            }
+        }
+        Path expected = Files.write(tmp.resolve("expected.onnx"), model(g.clone().addInitializer(halves("W", d)), 17)
+                .build().toByteArray());
+        float[] a = runHalves(expected);
+        float[] b = runHalves(out);
+        for (int i = 0; i < a.length; i++) {
+            assertTrue(Math.abs(a[i] - b[i]) <= 2e-3 * Math.max(1, Math.abs(a[i])), i + ": " + a[i] + " against " + b[i]);
+        }
+    }
+
+    private static TensorProto halves(String name, float[] v) {
+        ByteBuffer b = ByteBuffer.allocate(2 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+        for (float f : v) {
+            b.putShort(Float.floatToFloat16(f));
+        }
+        return TensorProto.newBuilder().setName(name).setDataType(OnnxType.FLOAT16.code()).addDims(128).addDims(64)
+                .setRawData(ByteString.copyFrom(b.array())).build();
+    }
+
+    private static float[] runHalves(Path model) throws OrtException {
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        float[] x = random(new SplittableRandom(13), BATCH * 128, 1);
+        ByteBuffer xb = ByteBuffer.allocateDirect(2 * x.length).order(ByteOrder.nativeOrder());
+        for (float f : x) {
+            xb.putShort(Float.floatToFloat16(f));
+        }
+        xb.flip();
+        try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
+            o.setIntraOpNumThreads(1);
+            try (OrtSession s = env.createSession(model.toString(), o);
+                    OnnxTensor xt = OnnxTensor.createTensor(env, xb.asShortBuffer(), new long[] {BATCH, 128},
+                            ai.onnxruntime.OnnxJavaType.FLOAT16);
+                    OrtSession.Result r = s.run(Map.of("x", xt))) {
+                java.nio.ShortBuffer y = ((OnnxTensor) r.get(0)).getShortBuffer();
+                float[] out = new float[y.remaining()];
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = Float.float16ToFloat(y.get(i));
+                }
+                return out;
+            }
+        }
+    }
+
     @Test
     void keepByWeightOrNodeName() throws IOException {
         Path in = synthetic(17);
