@@ -37,13 +37,13 @@ import java.util.regex.Pattern;
 
 /**
  * Quantizes an ONNX model made elsewhere (PyTorch, Optimum, ...) into an ONNX model: the weights of its MatMul and
- * Gemm nodes (and, when asked, the tables of its Gather nodes) become ONNX Runtime's MatMulNBits (and
- * GatherBlockQuantized), or DequantizeLinear + MatMul with {@code portable}; every other node, input, output,
- * initializer and the model's metadata stay as they were. Planned by {@link OnnxWeightPlan}, the graph rewritten by
- * {@link OnnxQuantizedGraph}; the weights are quantized one at a time from the model's mapping (rows spread over
- * worker threads), each error measured as for a checkpoint, and written as their planes by the same code as the
- * export of .arica files ({@link MatMulNBitsWeights}, {@link DequantizeLinearWeights}). Written under temporary
- * names and renamed at the end; the input is only read.
+ * Gemm nodes (and, when asked, the tables of its Gather nodes) run quantized by ONNX Runtime's MatMulNBits (and
+ * GatherBlockQuantized), by MatMulIntegerToFloat on int8 per output channel ({@code dynamic}), or by DequantizeLinear
+ * + MatMul ({@code portable}); every other node, input, output, initializer and the model's metadata stay as they
+ * were. Planned by {@link OnnxWeightPlan}, the graph rewritten by {@link OnnxQuantizedGraph}; the weights are
+ * quantized one at a time from the model's mapping (rows spread over worker threads), each error measured as for a
+ * checkpoint, and written as their planes by the same code as the export of .arica files ({@link MatMulNBitsWeights},
+ * {@link DequantizeLinearWeights}). Written under temporary names and renamed at the end; the input is only read.
  */
 public final class OnnxQuantizer {
 
