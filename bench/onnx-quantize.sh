@@ -7,10 +7,10 @@
 # model's (mean and min), and embeddings per second of passes over the 60 texts in batches of BATCH: WARMUP untimed
 # passes of each model, then RUNS rounds timing one pass of each model in turn, so that a change of the machine's
 # load falls on all of them alike (median, min-max); ONNX Runtime on the CPU, THREADS intra-op threads, weights
-# prepacked.
+# prepacked; and per round the speed of each model over the -q model's, its median (robust to a load that changes).
 #
 # Usage: bench/onnx-quantize.sh [SCRATCH_DIR]   (default $ARICA_BENCH_DIR or /tmp/arica-bench; about 300 MB of disk)
-# THREADS (2), BATCH (8), WARMUP (3), RUNS (11) override the defaults.
+# THREADS (1: the build machine is shared), BATCH (8), WARMUP (3), RUNS (31) override the defaults.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -45,7 +45,7 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "java: $("$jdk/bin/java" -version 2>&1 | head -n 1)"
 echo "load before: $(uptime)"
 "$jdk/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -cp "$cp" \
-  dev.arica.runtime.export.MiniLmQuantizeBench "${THREADS:-2}" "${BATCH:-8}" "${WARMUP:-3}" "${RUNS:-11}" \
+  dev.arica.runtime.export.MiniLmQuantizeBench "${THREADS:-1}" "${BATCH:-8}" "${WARMUP:-3}" "${RUNS:-31}" \
   "float=$float" \
   "ORT's -q (MatMulInteger)=$scratch/all-minilm-l6-v2-q.onnx" \
   "arica int8 (MatMulNBits)=$scratch/int8.onnx" \

@@ -21,6 +21,7 @@ import dev.arica.quantize.QuantizationException;
 import dev.arica.quantize.TensorSelection;
 import dev.arica.runtime.export.OnnxExporter;
 import dev.arica.runtime.export.OnnxQuantizer;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -263,7 +264,7 @@ final class QuantizeCommand implements Callable<Integer> {
         return ExitCode.OK;
     }
 
-    private void writeReport(ObjectNode root, Report report) throws java.io.IOException {
+    private void writeReport(ObjectNode root, Report report) throws IOException {
         tensors(root, report);
         dev.arica.formats.io.AtomicOutput.writeString(reportFile, Json.MAPPER.writerWithDefaultPrettyPrinter()
                 .writeValueAsString(root) + "\n");

@@ -22,6 +22,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -142,7 +143,7 @@ class QuantizeOnnxCommandTest {
         Path text = Files.writeString(tmp.resolve("text.onnx"), "not a model\n");
         assertBadInput(run("quantize", text.toString(), "-o", o, "--scheme", "int8"), text.toString(), "not an ONNX model");
         byte[] bytes = Files.readAllBytes(in);
-        Path cut = Files.write(tmp.resolve("cut.onnx"), java.util.Arrays.copyOf(bytes, bytes.length - 100));
+        Path cut = Files.write(tmp.resolve("cut.onnx"), Arrays.copyOf(bytes, bytes.length - 100));
         assertBadInput(run("quantize", cut.toString(), "-o", o, "--scheme", "int8"), cut.toString());
         assertBadInput(run("quantize", in.toString(), "-o", o, "--scheme", "int8", "--keep", "W"), "nothing to quantize");
         assertNothingWritten(tmp.resolve("x.onnx"));

@@ -13,6 +13,7 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.EnumSet;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -149,7 +150,7 @@ final class OnnxWeightPlan {
 
     /** Indexes of the Add nodes whose bias went into a quantized operator. */
     Set<Integer> absorbed() {
-        Set<Integer> out = new java.util.HashSet<>();
+        Set<Integer> out = new HashSet<>();
         replacements.values().forEach(r -> {
             if (r.absorbed() >= 0) {
                 out.add(r.absorbed());
@@ -465,7 +466,7 @@ final class OnnxWeightPlan {
 
     /** Every value name the nodes of {@code g} and of its subgraphs read. */
     static Set<String> namesRead(GraphProto g) {
-        Set<String> names = new java.util.HashSet<>();
+        Set<String> names = new HashSet<>();
         for (NodeProto n : g.getNodeList()) {
             names.addAll(n.getInputList());
             for (AttributeProto a : n.getAttributeList()) {

@@ -15,8 +15,10 @@ import java.util.Locale;
  * texts of {@link MiniLm} embedded {@code batch} at a time, cosines of each embedding to the first model's (the
  * float one), and embeddings per second of passes over all texts: {@code warmup} untimed passes of each model, then
  * {@code runs} rounds timing one pass of each model in turn (so that a change of the machine's load falls on all of
- * them alike); median, min and max of the rounds. Sessions on the CPU with {@code threads} intra-op threads,
- * weights prepacked. A measurement run by bench/onnx-quantize.sh, not a test.
+ * them alike); median, min and max of the rounds, and the median over the rounds of the ratio of each model's speed
+ * to the second model's in the same round (the comparison; robust to a load that changes between rounds). Sessions
+ * on the CPU with {@code threads} intra-op threads, weights prepacked. A measurement run by bench/onnx-quantize.sh,
+ * not a test.
  *
  * <p>Arguments: {@code threads batch warmup runs NAME=MODEL.onnx...}; prints a Markdown table.
  */
@@ -59,15 +61,21 @@ final class MiniLmQuantizeBench {
             }
             System.out.printf(Locale.ROOT, "texts %d (%d tokens), batch %d, %d intra-op threads, %d warm-up passes and %d "
                     + "timed rounds%n%n", texts.size(), tokens, batch, threads, warmup, runs);
-            System.out.println("| model | size (bytes) | cosine to float: mean | min | embeddings/s: median | min–max |");
-            System.out.println("| --- | ---: | ---: | ---: | ---: | ---: |");
+            System.out.println("| model | size (bytes) | cosine to float: mean | min | embeddings/s: median | min–max | "
+                    + "speed / " + names.get(Math.min(1, names.size() - 1)) + " |");
+            System.out.println("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
             for (int m = 0; m < sessions.size(); m++) {
                 double[] c = MiniLm.cosines(embeddings.getFirst(), embeddings.get(m));
                 double[] r = rates[m].clone();
                 Arrays.sort(r);
-                System.out.printf(Locale.ROOT, "| %s | %,d | %.5f | %.5f | %.1f | %.1f–%.1f |%n", names.get(m),
+                double[] ratio = new double[runs];
+                for (int i = 0; i < runs; i++) {
+                    ratio[i] = rates[m][i] / rates[Math.min(1, sessions.size() - 1)][i];
+                }
+                Arrays.sort(ratio);
+                System.out.printf(Locale.ROOT, "| %s | %,d | %.5f | %.5f | %.1f | %.1f–%.1f | %.2f |%n", names.get(m),
                         sizes.get(m), Arrays.stream(c).average().orElseThrow(), Arrays.stream(c).min().orElseThrow(),
-                        r[r.length / 2], r[0], r[r.length - 1]);
+                        r[r.length / 2], r[0], r[r.length - 1], ratio[runs / 2]);
             }
         } finally {
             for (InferenceSession s : sessions) {

@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
@@ -37,9 +39,11 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
+import java.nio.ShortBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -307,7 +311,7 @@ class OnnxQuantizerTest {
                     OnnxTensor it = OnnxTensor.createTensor(env, LongBuffer.wrap(ids), new long[] {BATCH});
                     OrtSession.Result r = s.run(Map.of("x", xt, "ids", it))) {
                 Map<String, float[]> out = new LinkedHashMap<>();
-                for (Map.Entry<String, ai.onnxruntime.OnnxValue> e : r) {
+                for (Map.Entry<String, OnnxValue> e : r) {
                     FloatBuffer b = ((OnnxTensor) e.getValue()).getFloatBuffer();
                     float[] v = new float[b.remaining()];
                     b.get(v);
@@ -464,9 +468,9 @@ class OnnxQuantizerTest {
             o.setIntraOpNumThreads(1);
             try (OrtSession s = env.createSession(model.toString(), o);
                     OnnxTensor xt = OnnxTensor.createTensor(env, xb.asShortBuffer(), new long[] {BATCH, 128},
-                            ai.onnxruntime.OnnxJavaType.FLOAT16);
+                            OnnxJavaType.FLOAT16);
                     OrtSession.Result r = s.run(Map.of("x", xt))) {
-                java.nio.ShortBuffer y = ((OnnxTensor) r.get(0)).getShortBuffer();
+                ShortBuffer y = ((OnnxTensor) r.get(0)).getShortBuffer();
                 float[] out = new float[y.remaining()];
                 for (int i = 0; i < out.length; i++) {
                     out[i] = Float.float16ToFloat(y.get(i));
@@ -523,7 +527,7 @@ class OnnxQuantizerTest {
     void refusalsAreOneLineAndWriteNothing() throws IOException {
         Path in = synthetic(17);
         byte[] bytes = Files.readAllBytes(in);
-        Path truncated = Files.write(tmp.resolve("truncated.onnx"), java.util.Arrays.copyOf(bytes, bytes.length / 2));
+        Path truncated = Files.write(tmp.resolve("truncated.onnx"), Arrays.copyOf(bytes, bytes.length / 2));
         Path text = Files.writeString(tmp.resolve("text.onnx"), "this is not a model\n");
         GraphProto.Builder adds = GraphProto.newBuilder().setName("adds")
                 .addInput(OnnxModel.ValueInfo.tensor("x", OnnxType.FLOAT, 4L).toProto())
