@@ -523,6 +523,21 @@ class OnnxQuantizerTest {
         }
     }
 
+    /** A model exported with keep_initializers_as_inputs: a weight quantized away leaves the graph's inputs too. */
+    @Test
+    void aQuantizedWeightDeclaredAsAnInputLeavesTheInputs() throws Exception {
+        GraphProto.Builder g = graph().addInput(OnnxModel.ValueInfo.tensor("W", OnnxType.FLOAT, 64L, 64L).toProto())
+                .addInput(OnnxModel.ValueInfo.tensor("S", OnnxType.FLOAT, 64L, 8L).toProto());
+        Files.createDirectories(tmp.resolve("in"));
+        Path in = write(tmp.resolve("in/inputs.onnx"), model(g, 17).build(), weights());
+        Path out = tmp.resolve("q.onnx");
+        OnnxQuantizer.quantize(in, out, options(QuantLayout.of(Scheme.INT8), false, false, 0), Progress.NONE);
+        try (OnnxModel q = OnnxModel.open(out)) {
+            assertEquals(List.of("x", "ids", "S"), q.graph().getInputList().stream().map(v -> v.getName()).toList());
+        }
+        run(out);
+    }
+
     @Test
     void refusalsAreOneLineAndWriteNothing() throws IOException {
         Path in = synthetic(17);
