@@ -20,6 +20,9 @@ import dev.arica.quantize.CheckpointQuantizer.TensorReport;
 import dev.arica.quantize.ErrorStats;
 import dev.arica.quantize.QuantizationException;
 import dev.arica.quantize.TensorSelection;
+import dev.arica.runtime.export.OnnxExporter;
+import dev.arica.runtime.export.OnnxQuantizer;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,25 +41,33 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-/** {@code arica quantize}: a checkpoint to a quantized .arica file, with the error of every tensor. */
+/**
+ * {@code arica quantize}: a checkpoint to a quantized .arica file, or an ONNX model to a quantized ONNX model, with
+ * the error of every tensor.
+ */
 @Command(name = "quantize", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
         description = {"Quantize a checkpoint into one .arica file and report the error tensor by tensor.",
                 "By default the 2-D weights of the transformer layers are quantized; embeddings, the output head,",
                 "norms and biases stay float. Streams: memory does not grow with the model. Written atomically.",
                 "A GPTQ checkpoint without --scheme keeps its quantization: its codes, scales and zero points are",
                 "stored as int4/int8 asymmetric groups with the same values, not requantized. A GGUF file keeps its",
-                "Q8_0 and Q4_0 blocks byte for byte (as q8_0/q4_0) without --scheme, or with the --scheme they are in."})
+                "Q8_0 and Q4_0 blocks byte for byte (as q8_0/q4_0) without --scheme, or with the --scheme they are in.",
+                "An .onnx model (exported by PyTorch, Optimum, ...) gives an .onnx model: the weights of its MatMul and",
+                "Gemm nodes run quantized by ONNX Runtime's MatMulNBits (DequantizeLinear + MatMul with --portable),",
+                "Gather tables by GatherBlockQuantized with --quantize-embeddings; everything else is kept as it is."})
 final class QuantizeCommand implements Callable<Integer> {
 
     /** Default zstd level of --compress. */
     static final int DEFAULT_ZSTD_LEVEL = 3;
 
     @Parameters(index = "0", paramLabel = "IN",
-            description = "A .safetensors file, an HF directory (GPTQ too), a PyTorch file (torch.save), a GGUF file or a "
-                    + "llama2.c .bin.")
+            description = "A .safetensors file, an HF directory (GPTQ too), a PyTorch file (torch.save), a GGUF file, a "
+                    + "llama2.c .bin, or an .onnx model.")
     Path input;
 
-    @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT.arica", description = "The .arica file to write.")
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT",
+            description = "The .arica file to write (an .onnx file for an .onnx input, with OUT.data beside it when the "
+                    + "weights are external).")
     Path output;
 
     @Option(names = "--scheme", paramLabel = "SCHEME",
@@ -75,7 +86,9 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--keep", paramLabel = "REGEX", description = "Keep tensors whose name matches float (repeatable).")
     List<String> keep = new ArrayList<>();
 
-    @Option(names = "--quantize-embeddings", description = "Quantize embedding tables too.")
+    @Option(names = "--quantize-embeddings",
+            description = "Quantize embedding tables too (of an .onnx model: the tables of its Gather nodes, by "
+                    + "GatherBlockQuantized; with --dynamic or --portable in int8 per row, dequantized on load).")
     boolean quantizeEmbeddings;
 
     @Option(names = "--quantize-head", description = "Quantize the output projection (lm_head) too.")
@@ -97,6 +110,31 @@ final class QuantizeCommand implements Callable<Integer> {
     @Mixin
     TokenizerOption tokenizer;
 
+    @Option(names = "--embedding-scheme", paramLabel = "SCHEME",
+            description = ".onnx input: quantize the tables of Gather nodes in this scheme (its default group size; "
+                    + "implies --quantize-embeddings), e.g. int4 tables beside int8 projections.")
+    String embeddingScheme;
+
+    @Option(names = "--portable",
+            description = ".onnx input: standard DequantizeLinear + MatMul (ONNX opset 21) instead of ONNX Runtime's "
+                    + "MatMulNBits.")
+    boolean portable;
+
+    @Option(names = "--dynamic",
+            description = ".onnx input, --scheme int8: weights in int8 per output channel run by ONNX Runtime's "
+                    + "MatMulIntegerToFloat after DynamicQuantizeLinear (activations quantized per tensor at run time, "
+                    + "integer GEMM): its fastest CPU path for batches, coarser than groups; tables int8 per row.")
+    boolean dynamic;
+
+    @Option(names = "--accuracy-level", paramLabel = "N",
+            description = ".onnx input: MatMulNBits' accuracy_level, 4 (default: int8 activations, ONNX Runtime's fast "
+                    + "CPU path) or 0 (float32).")
+    Integer accuracyLevel;
+
+    @Option(names = "--external-data",
+            description = ".onnx input: write the weights into OUT.data even when the input keeps them all inline.")
+    boolean externalData;
+
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: one per core).")
     Integer threads;
 
@@ -109,6 +147,13 @@ final class QuantizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (input.getFileName() != null && input.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".onnx")) {
+            return quantizeOnnx();
+        }
+        if (portable || dynamic || accuracyLevel != null || externalData || embeddingScheme != null) {
+            throw AricaException.badInput("--portable, --dynamic, --accuracy-level, --external-data and --embedding-scheme "
+                    + "apply to an .onnx input");
+        }
         CheckpointQuantizer.Options options = options();
         if (Files.isRegularFile(input) && AricaFile.looksLikeArica(input)) {
             throw AricaException.badInput(input + ": already an .arica file; quantize its source checkpoint, or "
@@ -132,15 +177,109 @@ final class QuantizeCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         printTable(out, report);
         if (reportFile != null) {
-            dev.arica.formats.io.AtomicOutput.writeString(reportFile, Json.MAPPER.writerWithDefaultPrettyPrinter()
-                    .writeValueAsString(json(report, options, gptq)) + "\n");
+            ObjectNode root = header(report);
+            if (gptq != null) {
+                root.put("scheme", "gptq");
+                root.put("group_size", gptq.groupSize());
+                root.put("asymmetric", !gptq.sym());
+            } else if (options.layout() == null) {
+                // A GGUF file's blocks kept: each tensor's storage says what it kept.
+                root.put("scheme", "as stored");
+                root.putNull("group_size");
+                root.put("asymmetric", false);
+            } else {
+                scheme(root, options.layout());
+            }
+            root.put("compression", options.zstdLevel() == 0 ? "none" : "zstd");
+            writeReport(root, report);
         }
         out.flush();
         return ExitCode.OK;
     }
 
-    private CheckpointQuantizer.Options options() {
-        QuantLayout layout = scheme == null ? storedAsQuantized() : layout();
+    /** An .onnx model to an .onnx model: its MatMul/Gemm weights (and Gather tables) quantized, the rest as it is. */
+    private int quantizeOnnx() throws Exception {
+        if (scheme == null) {
+            throw AricaException.badInput("--scheme is required for an .onnx model");
+        }
+        if (floatType != null || compress != null || !meta.isEmpty() || quantizeHead || tokenizer.file != null) {
+            throw AricaException.badInput("--float-type, --compress, --meta, --quantize-head and --tokenizer apply to "
+                    + "checkpoints, not to an .onnx model (" + input + ")");
+        }
+        if (threads != null && threads < 1) {
+            throw AricaException.badInput("--threads: must be at least 1, got " + threads);
+        }
+        if ((portable || dynamic) && accuracyLevel != null) {
+            throw AricaException.badInput("--accuracy-level is MatMulNBits'; --portable writes DequantizeLinear + MatMul, "
+                    + "--dynamic MatMulIntegerToFloat");
+        }
+        if (portable && dynamic) {
+            throw AricaException.badInput("--portable (DequantizeLinear) and --dynamic (MatMulIntegerToFloat) exclude each "
+                    + "other");
+        }
+        if (dynamic && (!scheme.equalsIgnoreCase("int8") || groupSize != null || asymmetric)) {
+            throw AricaException.badInput("--dynamic stores int8 per output channel, symmetric: use --scheme int8 without "
+                    + "--group-size and --asymmetric");
+        }
+        if (accuracyLevel != null && accuracyLevel != 0 && accuracyLevel != 4) {
+            throw AricaException.badInput("--accuracy-level: 0 (float32) or 4 (int8 activations), got " + accuracyLevel);
+        }
+        if (!output.toString().toLowerCase(Locale.ROOT).endsWith(".onnx")) {
+            throw AricaException.badInput("-o: an .onnx model is quantized into an .onnx file, not " + output);
+        }
+        QuantLayout layout = layout();
+        // Tables beside int8 per channel or standard operators: int8 per row, dequantized on load (null).
+        QuantLayout tables = dynamic || portable ? null : layout;
+        if (embeddingScheme != null) {
+            if (portable) {
+                throw AricaException.badInput("--embedding-scheme needs GatherBlockQuantized; --portable stores Gather "
+                        + "tables in int8 per row, dequantized by standard operators");
+            }
+            Scheme s = Scheme.parse(embeddingScheme).orElseThrow(() -> AricaException.badInput("--embedding-scheme: "
+                    + "unknown scheme '" + embeddingScheme + "' (expected q8_0, q4_0, int8 or int4)"));
+            tables = new QuantLayout(s, s.defaultGroup(), asymmetric && s.allowsAsymmetric());
+        }
+        boolean embeddings = quantizeEmbeddings || embeddingScheme != null;
+        OnnxQuantizer.Options options = new OnnxQuantizer.Options(layout, tables, keepPatterns(), embeddings, portable,
+                dynamic,
+                accuracyLevel != null ? accuracyLevel : OnnxExporter.DEFAULT_ACCURACY_LEVEL, externalData,
+                threads == null ? ChunkPipeline.defaultThreads() : threads);
+        Report report;
+        try {
+            report = OnnxQuantizer.quantize(input, output, options, ProgressPrinter.forStderr(spec.commandLine().getErr()));
+        } catch (QuantizationException e) {
+            throw AricaException.badInput(input + ": " + e.getMessage());
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        printTable(out, report);
+        if (reportFile != null) {
+            ObjectNode root = header(report);
+            root.put("format", "onnx");
+            scheme(root, dynamic ? null : layout);
+            root.put("operator", portable ? "DequantizeLinear" : dynamic ? "MatMulIntegerToFloat" : "MatMulNBits");
+            if (portable || dynamic) {
+                root.putNull("accuracy_level");
+            } else {
+                root.put("accuracy_level", options.accuracyLevel());
+            }
+            if (embeddings) {
+                scheme(root.putObject("embeddings"), tables);
+            } else {
+                root.putNull("embeddings");
+            }
+            writeReport(root, report);
+        }
+        out.flush();
+        return ExitCode.OK;
+    }
+
+    private void writeReport(ObjectNode root, Report report) throws IOException {
+        tensors(root, report);
+        dev.arica.formats.io.AtomicOutput.writeString(reportFile, Json.MAPPER.writerWithDefaultPrettyPrinter()
+                .writeValueAsString(root) + "\n");
+    }
+
+    private List<Pattern> keepPatterns() {
         List<Pattern> patterns = new ArrayList<>();
         for (String k : keep) {
             try {
@@ -149,6 +288,12 @@ final class QuantizeCommand implements Callable<Integer> {
                 throw AricaException.badInput("--keep: not a regular expression: " + e.getDescription() + " in '" + k + "'");
             }
         }
+        return patterns;
+    }
+
+    private CheckpointQuantizer.Options options() {
+        QuantLayout layout = scheme == null ? storedAsQuantized() : layout();
+        List<Pattern> patterns = keepPatterns();
         if (compress != null && (compress < 1 || compress > 22)) {
             throw AricaException.badInput("--compress: zstd level must be 1..22, got " + compress);
         }
@@ -209,27 +354,29 @@ final class QuantizeCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "wrote %s%n", r.output());
     }
 
-    /**
-     * The report as JSON; {@code gptq}: a GPTQ checkpoint's quantization when it was kept (no --scheme), else null. Without
-     * a scheme and GPTQ, the scheme is "as stored": each tensor's storage says what it kept.
-     */
-    static ObjectNode json(Report r, CheckpointQuantizer.Options o, GptqConfig gptq) {
+    /** The report's first key. */
+    private static ObjectNode header(Report r) {
         ObjectNode root = Json.MAPPER.createObjectNode();
         root.put("output", r.output().toString());
-        if (gptq != null) {
-            root.put("scheme", "gptq");
-            root.put("group_size", gptq.groupSize());
-            root.put("asymmetric", !gptq.sym());
-        } else if (o.layout() == null) {
-            root.put("scheme", "as stored");
+        return root;
+    }
+
+    /** scheme, group_size, asymmetric of {@code layout}; null: int8 per channel (per row of [N, K]), group_size null. */
+    private static void scheme(ObjectNode root, QuantLayout layout) {
+        if (layout == null) {
+            root.put("scheme", "int8");
             root.putNull("group_size");
             root.put("asymmetric", false);
-        } else {
-            root.put("scheme", o.layout().scheme().id());
-            root.put("group_size", o.layout().groupSize());
-            root.put("asymmetric", o.layout().asymmetric());
+            root.put("per_channel", true);
+            return;
         }
-        root.put("compression", o.zstdLevel() == 0 ? "none" : "zstd");
+        root.put("scheme", layout.scheme().id());
+        root.put("group_size", layout.groupSize());
+        root.put("asymmetric", layout.asymmetric());
+    }
+
+    /** The report's tensors and totals, after the keys saying how it was quantized. */
+    static void tensors(ObjectNode root, Report r) {
         ArrayNode tensors = root.putArray("tensors");
         for (TensorReport t : r.tensors()) {
             ObjectNode n = tensors.addObject();
@@ -259,7 +406,6 @@ final class QuantizeCommand implements Callable<Integer> {
         putDb(totals, "mean_snr_db", r.meanSnrDb());
         putDb(totals, "min_snr_db", r.minSnrDb());
         putError(totals.putObject("overall"), r.quantizedCount() == 0 ? null : r.overall());
-        return root;
     }
 
     private static void putError(ObjectNode n, ErrorStats e) {

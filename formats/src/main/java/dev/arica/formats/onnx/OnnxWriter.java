@@ -122,8 +122,14 @@ public final class OnnxWriter implements CheckpointWriter {
      */
     public static OnnxWriter create(Path modelFile, ModelProto model, List<TensorInfo> initializers, Options options)
             throws IOException {
+        return atomic(modelFile, model, initializers.stream().map(Initializer::of).toList(), options);
+    }
+
+    /** {@link #create} for initializers of any ONNX type, 4-bit ones included. */
+    public static OnnxWriter atomic(Path modelFile, ModelProto model, List<Initializer> initializers, Options options)
+            throws IOException {
         String dataName = modelFile.getFileName() + DATA_SUFFIX;
-        List<Slot> slots = plan(model, initializers.stream().map(Initializer::of).toList(), options);
+        List<Slot> slots = plan(model, initializers, options);
         AtomicOutput m = AtomicOutput.file(modelFile);
         AtomicOutput d = null;
         try {

@@ -85,8 +85,18 @@ abstract class DecoderGraph {
     /** A LoRA adapter's branch on one projection: its factors A [r, in] and B [out, r] by initializer name. */
     record LoraBranch(String a, String b, double scaling) {}
 
-    /** Which plane of a quantized weight an initializer holds, and in which layout. */
-    enum PlaneKind { NBITS_CODES, NBITS_SCALES, NBITS_ZERO_POINTS, DQ_CODES, DQ_SCALES, DQ_ZERO_POINTS, COLUMN_ORDER }
+    /**
+     * Which plane of a quantized weight an initializer holds, and in which layout; CHANNEL_* (int8 per output
+     * channel, {@link ChannelInt8Weights}) only in ONNX models quantized by {@link OnnxQuantizer}.
+     */
+    enum PlaneKind {
+        NBITS_CODES, NBITS_SCALES, NBITS_ZERO_POINTS, DQ_CODES, DQ_SCALES, DQ_ZERO_POINTS, COLUMN_ORDER,
+        /** Codes [K, N]. */
+        CHANNEL_COLUMNS,
+        /** Codes [N, K]. */
+        CHANNEL_ROWS,
+        CHANNEL_SCALES
+    }
 
     /** An initializer repacked from a quantized weight's stored bytes. */
     record Plane(QuantizedWeight weight, PlaneKind kind, OnnxWriter.Initializer initializer) {}

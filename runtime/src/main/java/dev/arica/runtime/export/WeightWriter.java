@@ -39,14 +39,7 @@ final class WeightWriter {
         DType from = src.info().dtype();
         if (from == to) {
             for (MemorySegment part : src.parts()) {
-                // In slices, each dropped from the resident set once written: a 260 MB embedding table is never
-                // resident whole.
-                for (long off = 0; off < part.byteSize(); off += COPY_SLICE) {
-                    MemorySegment slice = part.asSlice(off, Math.min(COPY_SLICE, part.byteSize() - off));
-                    w.write(slice);
-                    MappedMemory.release(slice);
-                    progress.advance(slice.byteSize());
-                }
+                copy(part, w, progress);
             }
             return;
         }
@@ -72,6 +65,19 @@ final class WeightWriter {
         if (filled > 0) {
             w.write(buffer.asSlice(0, to.bytesFor(filled)));
             progress.advance(to.bytesFor(filled));
+        }
+    }
+
+    /**
+     * Writes {@code bytes} into the current initializer in slices, each dropped from the resident set once written:
+     * a 260 MB embedding table is never resident whole.
+     */
+    static void copy(MemorySegment bytes, OnnxWriter w, Progress progress) throws IOException {
+        for (long off = 0; off < bytes.byteSize(); off += COPY_SLICE) {
+            MemorySegment slice = bytes.asSlice(off, Math.min(COPY_SLICE, bytes.byteSize() - off));
+            w.write(slice);
+            MappedMemory.release(slice);
+            progress.advance(slice.byteSize());
         }
     }
 
