@@ -1,5 +1,7 @@
 package dev.arica.quantize;
 
+import static dev.arica.quantize.CheckpointQuantizer.align;
+
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.DType;
 import dev.arica.formats.FloatCast;
@@ -284,9 +286,5 @@ public final class GgufExporter {
             }
         }
         return out;
-    }
-
-    private static long align(long n) {
-        return (n + 63) & -64L;
     }
 }
