@@ -39,7 +39,7 @@ final class ConvertCommand implements Callable<Integer> {
     }
 
     @Parameters(index = "0", paramLabel = "IN", description = "A .safetensors file, an HF directory (GPTQ too), a PyTorch "
-            + "file (torch.save: .bin, .pt), a llama2.c .bin or an .arica file.")
+            + "file (torch.save: .bin, .pt), a GGUF file, a llama2.c .bin or an .arica file.")
     Path input;
 
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT",

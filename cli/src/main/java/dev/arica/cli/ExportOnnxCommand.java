@@ -38,7 +38,8 @@ final class ExportOnnxCommand implements Callable<Integer> {
         }
     }
 
-    @Parameters(index = "0", paramLabel = "IN", description = "An HF Llama directory, a .safetensors file with config, a llama2.c .bin, or an .arica file.")
+    @Parameters(index = "0", paramLabel = "IN", description = "An HF Llama directory, a .safetensors file with config, a llama2.c .bin, a GGUF file (its Q8_0/Q4_0 "
+            + "weights run as stored), or an .arica file.")
     Path input;
 
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT_DIR", description = "Output directory.")
@@ -58,7 +59,7 @@ final class ExportOnnxCommand implements Callable<Integer> {
     boolean portable;
 
     @Option(names = "--accuracy-level", paramLabel = "L", defaultValue = "4",
-            description = "For an .arica input: MatMulNBits accuracy_level, 4 (activations quantized to int8 for integer "
+            description = "For an .arica or GGUF input: MatMulNBits accuracy_level, 4 (activations quantized to int8 for integer "
                     + "dot products, as llama.cpp does: fast) or 0 (float32 compute with the stored values exactly: slow "
                     + "for 8-bit weights on the CPU) (default: ${DEFAULT-VALUE}).")
     int accuracyLevel;

@@ -31,14 +31,14 @@ import picocli.CommandLine.Spec;
         description = {"Run a model once over a sequence (--ids LIST, or --text TEXT encoded with the beginning-of-sequence "
                 + "token) and write its logits at every position to OUT.npy: float32, shape [positions, vocab], C order, "
                 + "for comparisons with other implementations.",
-                "MODEL is anything generate runs: an exported directory, an HF Llama directory, a llama2.c .bin or an "
-                        + ".arica file, exported to ONNX on the fly when needed; or an encoder (BERT, RoBERTa, any ONNX "
+                "MODEL is anything generate runs: an exported directory, an HF Llama directory, a llama2.c .bin, a GGUF "
+                        + "or an .arica file, exported to ONNX on the fly when needed; or an encoder (BERT, RoBERTa, any ONNX "
                         + "encoder): then --values says whether its masked-LM logits or its last hidden state are written, "
                         + "and --attention-mask / --token-type-ids are fed with the ids."})
 final class ForwardCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "MODEL",
-            description = "Exported ONNX directory (or its model.onnx), HF Llama directory, llama2.c .bin, or .arica file.")
+            description = "Exported ONNX directory (or its model.onnx), HF Llama directory, llama2.c .bin, GGUF or .arica file.")
     Path model;
 
     /** The sequence: token ids as they are, or text to encode. */

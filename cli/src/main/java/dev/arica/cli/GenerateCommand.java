@@ -25,14 +25,14 @@ import picocli.CommandLine.Spec;
 @Command(name = "generate", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
         description = {"Generate text after a prompt (--prompt TEXT, or --ids LIST of token ids) with ONNX Runtime (greedy "
                         + "unless --temperature is above 0).",
-                "MODEL is an exported directory (model.onnx + arica-genai.json), an HF Llama directory, a llama2.c .bin "
-                        + "or an .arica file (its quantized weights run as stored); all but the first are exported to ONNX "
+                "MODEL is an exported directory (model.onnx + arica-genai.json), an HF Llama directory, a llama2.c .bin, "
+                        + "a GGUF file (its Q8_0/Q4_0 weights run as stored) or an .arica file (its quantized weights run as stored); all but the first are exported to ONNX "
                         + "once and kept in a cache keyed by their content. The text is printed as it is produced; speed "
                         + "and the device used go to stderr."})
 final class GenerateCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "MODEL",
-            description = "Exported ONNX directory (or its model.onnx), HF Llama directory, llama2.c .bin, or .arica file.")
+            description = "Exported ONNX directory (or its model.onnx), HF Llama directory, llama2.c .bin, GGUF or .arica file.")
     Path model;
 
     /** What to continue: text, or token ids as they are. */

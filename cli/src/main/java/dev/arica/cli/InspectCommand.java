@@ -9,6 +9,7 @@ import dev.arica.formats.TensorInfo;
 import dev.arica.formats.arica.AricaEntry;
 import dev.arica.formats.arica.AricaFile;
 import dev.arica.formats.arica.Storage;
+import dev.arica.formats.gguf.GgufCheckpoint;
 import dev.arica.formats.gptq.GptqCheckpoint;
 import dev.arica.formats.gptq.GptqConfig;
 import dev.arica.formats.gptq.GptqWeight;
@@ -34,12 +35,13 @@ import picocli.CommandLine.Spec;
 @Command(name = "inspect", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
         description = {"Show the format, tensors, parameter count, metadata and config of a checkpoint.",
                 "For an ONNX model: opsets, inputs and outputs, operators, and where each initializer's data lies.",
+                "For a GGUF file: its metadata, and each tensor's GGML type and GGUF name beside the HF name it is read as.",
                 "Reads headers only: its time does not grow with the size of the tensors."})
 final class InspectCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "PATH",
             description = "A .safetensors file, an HF checkpoint directory, a PyTorch file (torch.save: .bin, .pt), "
-                    + "a llama2.c .bin, an .arica or an .onnx file.")
+                    + "a GGUF file, a llama2.c .bin, an .arica or an .onnx file.")
     Path path;
 
     @Option(names = "--json", description = "Print one JSON object on stdout.")
@@ -100,6 +102,10 @@ final class InspectCommand implements Callable<Integer> {
         ArrayNode files = r.putArray("files");
         c.auxFiles().forEach(a -> files.add(a.name()));
         GptqCheckpoint gptq = c instanceof GptqCheckpoint g ? g : null;
+        GgufCheckpoint gguf = c instanceof GgufCheckpoint g ? g : null;
+        if (gguf != null) {
+            putGguf(r, gguf);
+        }
         if (gptq != null) {
             GptqConfig q = gptq.gptq();
             r.putObject("gptq").put("bits", q.bits()).put("group_size", q.groupSize()).put("sym", q.sym())
@@ -109,13 +115,32 @@ final class InspectCommand implements Callable<Integer> {
         ArrayNode tensors = r.putArray("tensors");
         for (TensorInfo t : c.tensors()) {
             GptqWeight w = gptq == null ? null : gptq.weight(t.name()).orElse(null);
-            ObjectNode o = tensorRow(tensors, t.name(), t.dtype().safetensorsName(), t.shape(),
-                    w == null ? t.byteSize() : w.storedBytes());
+            long bytes = w != null ? w.storedBytes() : gguf != null ? gguf.storedBytes(t.name()) : t.byteSize();
+            ObjectNode o = tensorRow(tensors, t.name(), t.dtype().safetensorsName(), t.shape(), bytes);
             if (w != null) {
                 putGptq(o, gptq, w);
             }
+            if (gguf != null) {
+                o.put("ggml_type", gguf.ggmlType(t.name()).name());
+                o.put("gguf_name", gguf.ggufName(t.name()));
+            }
         }
         return r;
+    }
+
+    /** A GGUF file's keys: version, alignment, types, why no tokenizer; "bytes" are the stored ones. */
+    private static void putGguf(ObjectNode r, GgufCheckpoint g) {
+        r.put("bytes", g.tensors().stream().mapToLong(t -> g.storedBytes(t.name())).sum());
+        ObjectNode meta = r.putObject("metadata");
+        g.ggufMetadata().forEach(meta::put);
+        r.put("gguf_version", g.file().version());
+        r.put("alignment", g.file().alignment());
+        r.put("ggml_types", g.typeSummary());
+        if (g.tokenizerProblem().isPresent()) {
+            r.put("tokenizer_problem", g.tokenizerProblem().get());
+        } else {
+            r.putNull("tokenizer_problem");
+        }
     }
 
     /** A GPTQ layer's row: how it is quantized and the tensors that store it. */
@@ -151,10 +176,20 @@ final class InspectCommand implements Callable<Integer> {
         row(out, "format", fmt);
         row(out, "tensors", String.valueOf(c.tensors().size()));
         row(out, "parameters", String.format(Locale.ROOT, "%,d (%s)", c.parameterCount(), humanCount(c.parameterCount())));
-        row(out, "bytes", String.format(Locale.ROOT, "%,d (%s)", c.dataBytes(), ByteSize.format(c.dataBytes())));
-        Map<String, String> meta = c.metadata();
-        row(out, "metadata", meta.isEmpty() ? "(none)" : meta.entrySet().stream()
-                .map(e -> e.getKey() + "=" + e.getValue()).reduce((a, b) -> a + ", " + b).orElse(""));
+        long bytes = r.get("bytes").asLong();
+        row(out, "bytes", String.format(Locale.ROOT, "%,d (%s)", bytes, ByteSize.format(bytes)));
+        Map<String, String> meta = c instanceof GgufCheckpoint g ? g.ggufMetadata() : c.metadata();
+        if (c instanceof GgufCheckpoint g) {
+            row(out, "gguf", "version " + g.file().version() + ", alignment " + g.file().alignment() + ", "
+                    + g.typeSummary());
+            // One key a line: GGUF metadata is long and may hold whole texts (chat templates).
+            row(out, "metadata", meta.isEmpty() ? "(none)" : meta.size() + " keys");
+            meta.forEach((k, v) -> out.printf(Locale.ROOT, "  %s = %s%n", k, shortened(v)));
+            g.tokenizerProblem().ifPresent(p -> row(out, "tokenizer", "not rebuilt: " + p));
+        } else {
+            row(out, "metadata", meta.isEmpty() ? "(none)" : meta.entrySet().stream()
+                    .map(e -> e.getKey() + "=" + e.getValue()).reduce((a, b) -> a + ", " + b).orElse(""));
+        }
         c.config().ifPresentOrElse(cfg -> row(out, "config", configSummary(cfg)), () -> row(out, "config", "(none)"));
         c.config().ifPresent(cfg -> row(out, "family", FamilySummary.of(c).line()));
         if (c instanceof GptqCheckpoint g) {
@@ -167,6 +202,10 @@ final class InspectCommand implements Callable<Integer> {
         List<TensorInfo> ts = c.tensors();
         int nameWidth = Math.max(4, ts.stream().mapToInt(t -> t.name().length()).max().orElse(4));
         int shapeWidth = Math.max(5, ts.stream().mapToInt(t -> t.shapeString().length()).max().orElse(5));
+        if (c instanceof GgufCheckpoint g) {
+            printGgufTensors(out, g, r);
+            return;
+        }
         // A GPTQ checkpoint's table says how each layer is stored (and its size is the stored one).
         boolean notes = c instanceof GptqCheckpoint;
         String f = "%-" + nameWidth + "s  %-7s  %-" + shapeWidth + "s  %12s" + (notes ? "  %s" : "%s");
@@ -178,6 +217,28 @@ final class InspectCommand implements Callable<Integer> {
             out.println(String.format(Locale.ROOT, f, t.name(), t.dtype().safetensorsName(), t.shapeString(),
                     ByteSize.format(row.get("bytes").asLong()), row.has("scheme") ? gptqNote(row) : "").stripTrailing());
         }
+    }
+
+    /** A GGUF file's tensors: the HF name each is read as, its GGUF name, GGML type, shape and stored size. */
+    private static void printGgufTensors(PrintWriter out, GgufCheckpoint g, ObjectNode r) {
+        List<TensorInfo> ts = g.tensors();
+        int nameWidth = Math.max(4, ts.stream().mapToInt(t -> t.name().length()).max().orElse(4));
+        int ggufWidth = Math.max(9, ts.stream().mapToInt(t -> g.ggufName(t.name()).length()).max().orElse(9));
+        int shapeWidth = Math.max(5, ts.stream().mapToInt(t -> t.shapeString().length()).max().orElse(5));
+        String f = "%-" + nameWidth + "s  %-" + ggufWidth + "s  %-7s  %-" + shapeWidth + "s  %12s";
+        out.println(String.format(Locale.ROOT, f, "NAME", "GGUF NAME", "GGML", "SHAPE", "SIZE"));
+        JsonNode rows = r.get("tensors");
+        for (int i = 0; i < ts.size(); i++) {
+            TensorInfo t = ts.get(i);
+            out.println(String.format(Locale.ROOT, f, t.name(), g.ggufName(t.name()), g.ggmlType(t.name()),
+                    t.shapeString(), ByteSize.format(rows.get(i).get("bytes").asLong())).stripTrailing());
+        }
+    }
+
+    /** A metadata value on one line of at most 100 characters. */
+    private static String shortened(String v) {
+        String line = v.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r");
+        return line.length() <= 100 ? line : line.substring(0, 97) + "...";
     }
 
     /** One entry of a report's "tensors" array, the keys every format shares; returned for format-specific keys. */

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.FloatCast;
 import dev.arica.formats.arica.AricaFile;
+import dev.arica.formats.gguf.GgufCheckpoint;
 import dev.arica.formats.gptq.GptqCheckpoint;
 import dev.arica.formats.gptq.GptqConfig;
 import dev.arica.formats.io.ByteSize;
@@ -43,14 +44,16 @@ import picocli.CommandLine.Spec;
                 "By default the 2-D weights of the transformer layers are quantized; embeddings, the output head,",
                 "norms and biases stay float. Streams: memory does not grow with the model. Written atomically.",
                 "A GPTQ checkpoint without --scheme keeps its quantization: its codes, scales and zero points are",
-                "stored as int4/int8 asymmetric groups with the same values, not requantized."})
+                "stored as int4/int8 asymmetric groups with the same values, not requantized. A GGUF file keeps its",
+                "Q8_0 and Q4_0 blocks byte for byte (as q8_0/q4_0) without --scheme, or with the --scheme they are in."})
 final class QuantizeCommand implements Callable<Integer> {
 
     /** Default zstd level of --compress. */
     static final int DEFAULT_ZSTD_LEVEL = 3;
 
     @Parameters(index = "0", paramLabel = "IN",
-            description = "A .safetensors file, an HF directory (GPTQ too), a PyTorch file (torch.save) or a llama2.c .bin.")
+            description = "A .safetensors file, an HF directory (GPTQ too), a PyTorch file (torch.save), a GGUF file or a "
+                    + "llama2.c .bin.")
     Path input;
 
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT.arica", description = "The .arica file to write.")
@@ -58,7 +61,8 @@ final class QuantizeCommand implements Callable<Integer> {
 
     @Option(names = "--scheme", paramLabel = "SCHEME",
             description = "q8_0, q4_0 (GGML blocks of 32), int8 or int4 (groups of --group-size). Required, except for "
-                    + "a GPTQ checkpoint, stored as GPTQ quantized it when it is absent.")
+                    + "a GPTQ checkpoint, stored as GPTQ quantized it when it is absent, and a GGUF file, whose Q8_0 and "
+                    + "Q4_0 blocks are then kept (its other tensors stored as floats).")
     String scheme;
 
     @Option(names = "--group-size", paramLabel = "N",
@@ -114,11 +118,12 @@ final class QuantizeCommand implements Callable<Integer> {
         GptqConfig gptq = null;
         try (Checkpoint in = Checkpoint.open(input, tokenizer.file)) {
             if (options.layout() == null) {
-                if (!(in instanceof GptqCheckpoint g)) {
-                    throw AricaException.badInput("--scheme is required: " + input + " is not a GPTQ checkpoint (only "
-                            + "those are stored as they are quantized)");
+                if (in instanceof GptqCheckpoint g) {
+                    gptq = g.gptq();
+                } else if (!(in instanceof GgufCheckpoint)) {
+                    throw AricaException.badInput("--scheme is required: " + input + " is not a GPTQ checkpoint or a "
+                            + "GGUF file (only those are stored as they are quantized)");
                 }
-                gptq = g.gptq();
             }
             report = CheckpointQuantizer.quantize(in, output, options, ProgressPrinter.forStderr(spec.commandLine().getErr()));
         } catch (QuantizationException | FloatCast.UnsupportedCastException e) {
@@ -169,11 +174,14 @@ final class QuantizeCommand implements Callable<Integer> {
         }
     }
 
-    /** No --scheme: a GPTQ checkpoint's own quantization (null layout), which the options choosing tensors do not change. */
+    /**
+     * No --scheme: a GPTQ checkpoint's or a GGUF file's own quantization (null layout), which the options choosing tensors
+     * do not change.
+     */
     private QuantLayout storedAsQuantized() {
         if (groupSize != null || asymmetric || !keep.isEmpty() || quantizeEmbeddings || quantizeHead) {
             throw AricaException.badInput("--group-size, --asymmetric, --keep, --quantize-embeddings and --quantize-head "
-                    + "apply to --scheme; without it a GPTQ checkpoint keeps GPTQ's own quantization");
+                    + "apply to --scheme; without it a GPTQ checkpoint or a GGUF file keeps its own quantization");
         }
         return null;
     }
@@ -201,7 +209,10 @@ final class QuantizeCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "wrote %s%n", r.output());
     }
 
-    /** The report as JSON; {@code gptq}: the checkpoint's quantization when it was kept (no --scheme), else null. */
+    /**
+     * The report as JSON; {@code gptq}: a GPTQ checkpoint's quantization when it was kept (no --scheme), else null. Without
+     * a scheme and GPTQ, the scheme is "as stored": each tensor's storage says what it kept.
+     */
     static ObjectNode json(Report r, CheckpointQuantizer.Options o, GptqConfig gptq) {
         ObjectNode root = Json.MAPPER.createObjectNode();
         root.put("output", r.output().toString());
@@ -209,6 +220,10 @@ final class QuantizeCommand implements Callable<Integer> {
             root.put("scheme", "gptq");
             root.put("group_size", gptq.groupSize());
             root.put("asymmetric", !gptq.sym());
+        } else if (o.layout() == null) {
+            root.put("scheme", "as stored");
+            root.putNull("group_size");
+            root.put("asymmetric", false);
         } else {
             root.put("scheme", o.layout().scheme().id());
             root.put("group_size", o.layout().groupSize());

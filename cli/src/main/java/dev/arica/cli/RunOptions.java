@@ -64,7 +64,7 @@ final class RunOptions {
     Graph graph;
 
     @Option(names = "--accuracy-level", paramLabel = "L", defaultValue = "4",
-            description = "For an .arica model exported on the fly: MatMulNBits accuracy_level, 4 (int8 activations, as "
+            description = "For an .arica or GGUF model exported on the fly: MatMulNBits accuracy_level, 4 (int8 activations, as "
                     + "llama.cpp computes: fast) or 0 (float32 compute with the stored values exactly) "
                     + "(default: ${DEFAULT-VALUE}).")
     int accuracyLevel;

@@ -39,7 +39,7 @@ import picocli.CommandLine.Spec;
                 "Both continue each prompt greedily; then both read one text (teacher forcing) and",
                 "their next-token distributions are compared: top-1 agreement, KL divergence and",
                 "perplexity. Decoding speed is measured on the same device. REF and CAND are",
-                "anything generate runs: exported directory, HF Llama directory, llama2.c .bin, .arica.",
+                "anything generate runs: exported directory, HF Llama directory, llama2.c .bin, .gguf, .arica.",
                 "Prompts may be given as token ids (--ids), for models without a tokenizer.",
                 "Exit 0 when every threshold given holds, 1 when one fails (named on stderr),",
                 "2 on bad input. Figures are defined in docs/validate.md."})
@@ -50,8 +50,8 @@ final class ValidateCommand implements Callable<Integer> {
             "Tom and his mom went to the park", "The sun was shining and");
 
     @Option(names = "--reference", required = true, paramLabel = "REF",
-            description = "The model to compare against: exported ONNX directory, HF Llama directory, llama2.c .bin or "
-                    + ".arica file.")
+            description = "The model to compare against: exported ONNX directory, HF Llama directory, llama2.c .bin, "
+                    + "GGUF or .arica file.")
     Path reference;
 
     @Option(names = "--candidate", required = true, paramLabel = "CAND",

@@ -239,9 +239,13 @@ class BadInputTest {
 
     @Test
     void unrecognisedExtension() throws IOException {
-        Path in = tmp.resolve("weights.gguf");
-        Files.write(in, "GGUF\3\0\0\0".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        Path in = tmp.resolve("weights.h5");
+        Files.write(in, "\211HDF\r\n\032\n\0\0\0\0".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
         convertFails(in, tmp.resolve("out.safetensors"), in.toString(), "unrecognised format");
+        // A GGUF file is recognised by its magic, and a truncated one refused as such.
+        Path gguf = tmp.resolve("weights.gguf");
+        Files.write(gguf, "GGUF\3\0\0\0".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        convertFails(gguf, tmp.resolve("out-gguf.safetensors"), gguf.toString(), "the file ends inside the tensor count");
     }
 
     @Test

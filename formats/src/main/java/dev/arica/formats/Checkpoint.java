@@ -1,6 +1,8 @@
 package dev.arica.formats;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.arica.formats.gguf.GgufCheckpoint;
+import dev.arica.formats.gguf.GgufFile;
 import dev.arica.formats.gptq.GptqCheckpoint;
 import dev.arica.formats.hf.HfCheckpoint;
 import dev.arica.formats.io.FileRange;
@@ -21,7 +23,7 @@ import java.util.Optional;
  */
 public interface Checkpoint extends AutoCloseable {
 
-    /** Format name as shown by inspect: "safetensors", "hf-directory", "pytorch", "llama2c". */
+    /** Format name as shown by inspect: "safetensors", "hf-directory", "pytorch", "llama2c", "gguf". */
     String format();
 
     /** The file or directory this was opened from. */
@@ -87,7 +89,8 @@ public interface Checkpoint extends AutoCloseable {
     /**
      * Opens a checkpoint of any supported format: an HF directory (a GPTQ one as the float model it stands for), a
      * {@code .safetensors} file, a PyTorch file (torch.save's zip or legacy format, told by its content whatever its
-     * name), or a llama2.c {@code .bin} (its tokenizer looked up beside it unless {@code tokenizer} is given).
+     * name), a GGUF file (told by its magic, or named {@code .gguf}), or a llama2.c {@code .bin} (its tokenizer looked up
+     * beside it unless {@code tokenizer} is given).
      */
     static Checkpoint open(Path path, Path tokenizer) throws IOException {
         if (!Files.exists(path)) {
@@ -103,6 +106,9 @@ public interface Checkpoint extends AutoCloseable {
             }
         }
         String name = path.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        if (name.endsWith(".gguf") || GgufFile.looksLikeGguf(path)) {
+            return GgufCheckpoint.open(path);
+        }
         if (name.endsWith(".safetensors")) {
             return SafetensorsFile.open(path);
         }
@@ -121,7 +127,7 @@ public interface Checkpoint extends AutoCloseable {
             return Llama2cCheckpoint.open(path, tokenizer);
         }
         throw new FormatException(path, "unrecognised format: expected an HF directory, a .safetensors file, a "
-                + "PyTorch file (torch.save) or a llama2.c .bin checkpoint");
+                + "PyTorch file (torch.save), a GGUF file or a llama2.c .bin checkpoint");
     }
 
     /** A pickle starts with PROTO (0x80) and a protocol from 2 to 5. */

@@ -7,6 +7,7 @@ import dev.arica.formats.Checkpoint;
 import dev.arica.formats.DType;
 import dev.arica.formats.FloatCast;
 import dev.arica.formats.Progress;
+import dev.arica.formats.QuantizedCheckpoint;
 import dev.arica.formats.Tensor;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.arica.AricaEntry;
@@ -42,7 +43,9 @@ import java.util.Optional;
  * quantized chunk by chunk on worker threads (measuring the error of every element on the way) and
  * written in order; float tensors are copied or cast. The source files are hashed for the provenance on a
  * thread of their own meanwhile. Memory is a fixed set of chunk buffers whatever the model's size. A GPTQ checkpoint
- * without a scheme keeps its quantization: its layers' codes are moved into the .arica layout, not requantized.
+ * without a scheme keeps its quantization: its layers' codes are moved into the .arica layout, not requantized. A
+ * source that stores tensors in arica's own layouts ({@link QuantizedCheckpoint}: a GGUF file's Q8_0 and Q4_0 blocks)
+ * has those bytes copied unchanged, without a scheme or with the scheme they are stored in.
  */
 public final class CheckpointQuantizer {
     /** float32 bytes of source rows per chunk: big enough for efficient writes, small enough to stay flat. */
@@ -51,8 +54,8 @@ public final class CheckpointQuantizer {
     static final long CHECK_F32_BYTES = 64L << 10;
 
     /**
-     * @param layout the quantization of the selected tensors; null to store a GPTQ checkpoint's layers as they are
-     *     quantized ({@link GptqRepacker}), its other tensors float
+     * @param layout the quantization of the selected tensors; null to store the source's quantization as it is: a GPTQ
+     *     checkpoint's layers repacked ({@link GptqRepacker}), stored blocks in arica's layouts copied, other tensors float
      * @param floatType type of the tensors kept float (and of the logical dtype of quantized ones), or null to
      *     keep each source type
      * @param zstdLevel 0 for no compression, else the zstd level of every tensor
@@ -135,14 +138,37 @@ public final class CheckpointQuantizer {
         TensorTable table = describedTensors(in);
         return in.tensors().stream().map(t -> {
             TensorSelection.Choice c = options.selection().choose(t, table == null ? Optional.empty() : table.byName(t.name()));
+            Optional<Storage.Quantized> kept = kept(in, t, c, options.layout());
+            if (kept.isPresent()) {
+                return new TensorSelection.Choice(true, (options.layout() == null ? "" : c.reason() + "; ") + "stored "
+                        + kept.get().layout().describe() + " blocks kept");
+            }
             if (options.layout() != null) {
                 return c;
             }
             // Stored as quantized: a GPTQ layer as GPTQ quantized it, everything else as it is.
-            boolean gptq = in instanceof GptqCheckpoint g && g.weight(t.name()).isPresent();
-            return gptq ? new TensorSelection.Choice(true, "GPTQ layer") : new TensorSelection.Choice(false,
-                    t.rank() == 2 && t.dtype().isFloat() ? "float in the GPTQ checkpoint" : c.reason());
+            if (in instanceof GptqCheckpoint g) {
+                return g.weight(t.name()).isPresent() ? new TensorSelection.Choice(true, "GPTQ layer")
+                        : new TensorSelection.Choice(false, t.rank() == 2 && t.dtype().isFloat()
+                                ? "float in the GPTQ checkpoint" : c.reason());
+            }
+            return new TensorSelection.Choice(false, t.rank() == 2 ? "no stored blocks to keep (no scheme given)"
+                    : c.reason());
         }).toList();
+    }
+
+    /**
+     * How {@code t} is stored quantized when those bytes go into the .arica file as they are: without a scheme, every
+     * tensor the source stores in one of arica's layouts; with one, those the selection quantizes whose stored
+     * layout is the scheme's. Empty otherwise (the tensor is read as floats).
+     */
+    private static Optional<Storage.Quantized> kept(Checkpoint in, TensorInfo t, TensorSelection.Choice c,
+            QuantLayout layout) {
+        if (!(in instanceof QuantizedCheckpoint q)) {
+            return Optional.empty();
+        }
+        return q.quantizedStorage(t.name()).filter(s -> layout == null || c.quantize() && !c.transposed()
+                && !s.transposed() && !s.permuted() && s.layout().equals(layout));
     }
 
     /** The tensor table of {@code in}'s family, or null when it is not one arica describes (any safetensors file). */
@@ -162,21 +188,27 @@ public final class CheckpointQuantizer {
             throw new IllegalArgumentException("output " + out + " is the input; write to another path");
         }
         QuantLayout layout = options.layout();
-        GptqCheckpoint gptq = null;
-        if (layout == null) {
-            if (!(in instanceof GptqCheckpoint g)) {
-                throw new IllegalArgumentException(in.path() + " is not a GPTQ checkpoint: give a scheme to quantize it");
-            }
-            gptq = g;
-        }
+        GptqCheckpoint gptq = in instanceof GptqCheckpoint g && layout == null ? g : null;
         Quantizer quantizer = layout == null ? null : Quantizer.of(layout);
         List<TensorInfo> infos = in.tensors();
         List<TensorSelection.Choice> choices = plan(in, options);
+        List<Storage.Quantized> kept = new ArrayList<>();
+        for (int i = 0; i < infos.size(); i++) {
+            kept.add(kept(in, infos.get(i), choices.get(i), layout).orElse(null));
+        }
+        if (layout == null && gptq == null && kept.stream().allMatch(java.util.Objects::isNull)) {
+            throw new IllegalArgumentException(in.path() + " is not a GPTQ checkpoint and stores no tensor in a layout "
+                    + "arica keeps as it is (q8_0, q4_0): give a scheme to quantize it");
+        }
         Map<String, GptqRepacker.Plan> gptqPlans = new HashMap<>();
         long buffer = CastPipeline.BUFFER_BYTES;
         long total = 0;
         for (int i = 0; i < infos.size(); i++) {
             TensorInfo t = infos.get(i);
+            if (kept.get(i) != null) {
+                total += kept.get(i).rawBytes(t.shape());
+                continue;
+            }
             total += t.byteSize();
             if (choices.get(i).quantize()) {
                 long cols = storedCols(t, choices.get(i));
@@ -200,6 +232,10 @@ public final class CheckpointQuantizer {
             for (int i = 0; i < infos.size(); i++) {
                 TensorInfo t = infos.get(i);
                 TensorSelection.Choice choice = choices.get(i);
+                if (kept.get(i) != null) {
+                    queueKept(pipeline, writer, (QuantizedCheckpoint) in, t, kept.get(i), choice, options, reports);
+                    continue;
+                }
                 GptqRepacker.Plan gptqPlan = gptqPlans.get(t.name());
                 if (gptqPlan != null && gptqPlan.exact()) {
                     queueRepacked(pipeline, writer, gptq.planes(gptq.weight(t.name()).orElseThrow()), gptqPlan, options,
@@ -353,6 +389,26 @@ public final class CheckpointQuantizer {
     }
 
     /**
+     * A tensor the source stores in {@code storage}, its stored bytes written unchanged: nothing is requantized, so the
+     * report gives no error.
+     */
+    private static void queueKept(ChunkPipeline pipeline, AricaWriter writer, QuantizedCheckpoint in, TensorInfo t,
+            Storage.Quantized storage, TensorSelection.Choice choice, Options options, List<TensorReport> reports)
+            throws IOException {
+        DType logical = options.floatType() != null ? options.floatType() : t.dtype();
+        Arena arena = Arena.ofShared();
+        MemorySegment stored = in.stored(t.name(), arena);
+        pipeline.then(() -> writer.begin(t.name(), logical, t.shape(), storage, options.zstdLevel()));
+        pipeline.copy(stored);
+        pipeline.then(() -> {
+            arena.close();
+            AricaEntry e = writer.end();
+            reports.add(new TensorReport(t.name(), t.shape(), t.dtype(), storage.layout().describe(), true, choice.reason(),
+                    false, new ErrorStats(), stored.byteSize(), e.length(), e.rawLength()));
+        });
+    }
+
+    /**
      * A GPTQ layer stored as it is quantized ({@link GptqRepacker}): its rows written chunk by chunk, each dequantized
      * again and compared with the GPTQ weight (the report shows the error: none), then a permuted layer's column order.
      */
@@ -418,6 +474,11 @@ public final class CheckpointQuantizer {
                     .put("sha256", d.sha256());
         }
         ObjectNode q = p.putObject("quantization");
+        if (options.layout() == null && !(in instanceof GptqCheckpoint)) {
+            // Blocks kept as the source stored them; each tensor's entry gives its layout.
+            q.put("scheme", "as stored");
+            return p;
+        }
         if (options.layout() == null && in instanceof GptqCheckpoint g) {
             // The layers keep GPTQ's quantization; each tensor's entry gives its stored layout.
             q.put("scheme", "gptq");

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.AuxFile;
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.FormatException;
+import dev.arica.formats.QuantizedCheckpoint;
 import dev.arica.formats.Tensor;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.io.FileRange;
@@ -23,7 +24,7 @@ import java.util.Optional;
  * ones are listed with their logical dtype and shape but read through {@link #quantized} and {@link #stored},
  * never as floats: {@link #tensor} refuses them rather than silently dequantizing.
  */
-public final class AricaCheckpoint implements Checkpoint {
+public final class AricaCheckpoint implements QuantizedCheckpoint {
     private final AricaFile file;
     private final List<TensorInfo> tensors;
 
@@ -65,6 +66,7 @@ public final class AricaCheckpoint implements Checkpoint {
     }
 
     /** How a quantized tensor is stored (layout, and whether as the transpose of its shape), empty for a plain one. */
+    @Override
     public Optional<Storage.Quantized> quantizedStorage(String name) {
         return file.entry(name).map(AricaEntry::storage).flatMap(s -> s instanceof Storage.Quantized q
                 ? Optional.of(q) : Optional.empty());
@@ -74,11 +76,13 @@ public final class AricaCheckpoint implements Checkpoint {
      * The uncompressed stored bytes of a tensor, their checksum checked: the mapped view, or for a compressed one
      * its decompression into memory of {@code arena} (one tensor at a time keeps memory bounded by the largest).
      */
+    @Override
     public java.lang.foreign.MemorySegment stored(String name, Arena arena) throws IOException {
         return file.checked(entry(name), arena);
     }
 
     /** The column order of a permuted tensor, read from its stored bytes {@code raw} ({@link #stored}); else empty. */
+    @Override
     public Optional<ColumnOrder> columnOrder(String name, java.lang.foreign.MemorySegment raw) throws IOException {
         return file.columnOrder(entry(name), raw);
     }

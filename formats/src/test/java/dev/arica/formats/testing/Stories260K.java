@@ -33,6 +33,11 @@ public final class Stories260K {
         return dir().resolve("tok512.bin");
     }
 
+    /** The GGUF files of {@code gguf/}, written by llama.cpp: "f32", "q8_0" or "q4_0". */
+    public static Path gguf(String type) {
+        return dir().resolve("gguf/stories260K-" + type + ".gguf");
+    }
+
     /** One line of {@code reference/greedy.jsonl}: ids are the whole sequence, prompt included. */
     public record Greedy(String prompt, int[] promptIds, int[] ids, String text) {
         public long[] promptIdsLong() {

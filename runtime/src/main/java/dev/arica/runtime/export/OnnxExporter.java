@@ -8,9 +8,9 @@ import dev.arica.formats.Converter;
 import dev.arica.formats.DType;
 import dev.arica.formats.FloatCast;
 import dev.arica.formats.Progress;
+import dev.arica.formats.QuantizedCheckpoint;
 import dev.arica.formats.Tensor;
 import dev.arica.formats.TensorInfo;
-import dev.arica.formats.arica.AricaCheckpoint;
 import dev.arica.formats.lora.LoraAdapter;
 import dev.arica.formats.io.AtomicOutput;
 import dev.arica.formats.io.Json;
@@ -166,7 +166,7 @@ public final class OnnxExporter {
         Map<String, TensorInfo> stored = new HashMap<>();
         in.tensors().forEach(t -> stored.put(t.name(), t));
         Map<String, DecoderGraph.QuantizedWeight> quantized = new LinkedHashMap<>();
-        if (in instanceof AricaCheckpoint a) {
+        if (in instanceof QuantizedCheckpoint a) {
             for (TensorSpec t : description.tensors().specs()) {
                 long[] shape = t.shape();
                 // A Conv1D weight is stored as its transpose: its rows are output features, as MatMulNBits reads.
@@ -251,7 +251,7 @@ public final class OnnxExporter {
                     if (q == null) {
                         WeightWriter.stream(in.tensor(t.name()), t.dtype(), w, buffer, progress);
                     } else {
-                        WeightWriter.dequantize((AricaCheckpoint) in, q, t.dtype(), w, buffer, progress);
+                        WeightWriter.dequantize((QuantizedCheckpoint) in, q, t.dtype(), w, buffer, progress);
                     }
                 }
                 for (TensorInfo t : factors) {
@@ -261,7 +261,7 @@ public final class OnnxExporter {
                     WeightWriter.compute(t, w, buffer, progress);
                 }
                 if (!graph.planes().isEmpty()) {
-                    WeightWriter.writePlanes((AricaCheckpoint) in, graph.planes(), w, buffer, progress);
+                    WeightWriter.writePlanes((QuantizedCheckpoint) in, graph.planes(), w, buffer, progress);
                 }
                 w.commit();
             }

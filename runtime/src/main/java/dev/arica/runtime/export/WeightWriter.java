@@ -3,8 +3,8 @@ package dev.arica.runtime.export;
 import dev.arica.formats.DType;
 import dev.arica.formats.FloatCast;
 import dev.arica.formats.Progress;
+import dev.arica.formats.QuantizedCheckpoint;
 import dev.arica.formats.Tensor;
-import dev.arica.formats.arica.AricaCheckpoint;
 import dev.arica.formats.arica.ColumnOrder;
 import dev.arica.formats.io.MappedMemory;
 import dev.arica.formats.onnx.OnnxWriter;
@@ -80,7 +80,7 @@ final class WeightWriter {
      * time through {@code buffer}: the stored values exactly (a permuted one's columns back in order), in float32 or
      * rounded to f16.
      */
-    static void dequantize(AricaCheckpoint in, DecoderGraph.QuantizedWeight q, DType to, OnnxWriter w,
+    static void dequantize(QuantizedCheckpoint in, DecoderGraph.QuantizedWeight q, DType to, OnnxWriter w,
             MemorySegment buffer, Progress progress) throws IOException {
         w.begin(q.name());
         Quantizer quantizer = Quantizer.of(q.layout());
@@ -117,7 +117,7 @@ final class WeightWriter {
      * Writes the planes repacked from quantized weights, each weight's stored bytes read once per plane
      * (decompressed once per weight when compressed).
      */
-    static void writePlanes(AricaCheckpoint in, List<DecoderGraph.Plane> planes, OnnxWriter w, MemorySegment buffer,
+    static void writePlanes(QuantizedCheckpoint in, List<DecoderGraph.Plane> planes, OnnxWriter w, MemorySegment buffer,
             Progress progress) throws IOException {
         Arena arena = null;
         String current = null;
