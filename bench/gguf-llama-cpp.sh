@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GGUF export checked with llama.cpp's own tools (issue 16; never run in CI). arica exports stories260K as GGUF
 # (f32, q8_0, q4_0), then:
-#  - llama-tokenize on arica's file must give the reference prompt ids (the llama2.c tokenizer's);
+#  - llama-tokenize on arica's file must give the reference prompt ids (the llama2.c tokenizer's), and so must
+#    llama.cpp's q8_0 file read by arica and written again;
 #  - llama-simple (greedy) on arica's f32 file must print exactly the pieces of the reference C program's greedy ids,
 #    for as many tokens as the reference generated, for every prompt of reference/greedy.jsonl;
 #  - llama-simple on arica's q8_0 file must print what it prints on llama.cpp's q8_0 file (bundled);
@@ -22,6 +23,8 @@ mkdir -p "$scratch"
 for t in f32 q8_0 q4_0; do
   "$arica" export-gguf "$model/stories260K.bin" --type "$t" -o "$scratch/arica-$t.gguf" >&2
 done
+# llama.cpp's q8_0 file read by arica and written again (its tokenizer through the rebuilt tokenizer.json).
+"$arica" export-gguf "$model/gguf/stories260K-q8_0.gguf" -o "$scratch/arica-from-gguf.gguf" >&2
 fail=0
 n=0
 while IFS= read -r line; do
@@ -33,6 +36,9 @@ while IFS= read -r line; do
     got_ids=$("$bin/llama-tokenize" -m "$scratch/arica-f32.gguf" -p "$prompt" --ids --log-disable 2>/dev/null)
     if [ "$got_ids" = "$want_ids" ]; then r=same; else r="DIFFERENT: $got_ids"; fail=1; fi
     printf '| %d | llama-tokenize, arica f32 | "%s" | %s | %s |\n' "$n" "$prompt" "$want_ids" "$r"
+    got_ids=$("$bin/llama-tokenize" -m "$scratch/arica-from-gguf.gguf" -p "$prompt" --ids --log-disable 2>/dev/null)
+    if [ "$got_ids" = "$want_ids" ]; then r=same; else r="DIFFERENT: $got_ids"; fail=1; fi
+    printf '| %d | llama-tokenize, arica from llama.cpp q8_0 | "%s" | %s | %s |\n' "$n" "$prompt" "$want_ids" "$r"
   fi
   "$simple" -m "$scratch/arica-f32.gguf" -n "$count" "$prompt" >"$scratch/simple-$n-f32.txt" 2>/dev/null
   q8=""

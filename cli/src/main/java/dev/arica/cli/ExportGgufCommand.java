@@ -30,7 +30,7 @@ import picocli.CommandLine.Spec;
                 "Each tensor's type follows llama.cpp's rules for --type: norms stay f32; under q8_0/q4_0 a tensor whose "
                         + "rows are not whole blocks of 32 falls back to f16, and the output head is q8_0 under q4_0.",
                 "q8_0/q4_0 are quantized with arica's GGML-exact quantizers: the blocks llama-quantize writes. The "
-                        + "q8_0/q4_0 tensors of an .arica file are written as stored, never requantized."})
+                        + "q8_0/q4_0 tensors of an .arica or GGUF file are written as stored, never requantized."})
 final class ExportGgufCommand implements Callable<Integer> {
 
     /** The types --type accepts: llama.cpp's file types. */
@@ -45,15 +45,15 @@ final class ExportGgufCommand implements Callable<Integer> {
     }
 
     @Parameters(index = "0", paramLabel = "IN", description = "An HF Llama/Mistral directory, a .safetensors file with "
-            + "config, a llama2.c .bin or an .arica file.")
+            + "config, a llama2.c .bin, an .arica or a GGUF file.")
     Path input;
 
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT.gguf", description = "The GGUF file to write "
             + "(an existing file is replaced).")
     Path output;
 
-    @Option(names = "--type", paramLabel = "TYPE", description = "f32, f16, q8_0 or q4_0 (default: an .arica file's "
-            + "q8_0/q4_0, else f16).")
+    @Option(names = "--type", paramLabel = "TYPE", description = "f32, f16, q8_0 or q4_0 (default: the type of an "
+            + ".arica or GGUF file's stored q8_0/q4_0 tensors, else f16).")
     GgufType type;
 
     @Mixin

@@ -108,6 +108,46 @@ class ExportGgufCommandTest {
     }
 
     @Test
+    void hfToGgufToHfThroughTheReaderIsBitExact() throws IOException {
+        for (DType dtype : List.of(DType.F32, DType.F16)) {
+            for (Preset p : List.of(Preset.TINY_GQA, Preset.TINY)) {
+                Path in = synth(p, dtype);
+                Path gguf = tmp.resolve("r-" + p + "-" + dtype + ".gguf");
+                Path back = tmp.resolve("back-" + p + "-" + dtype);
+                String type = dtype == DType.F32 ? "f32" : "f16";
+                ok("export-gguf", in.toString(), "-o", gguf.toString(), "--type", type);
+                // The 1-D tensors are F32 in GGUF: --dtype f16 narrows them back, exactly.
+                ok("convert", gguf.toString(), "-o", back.toString(), "--dtype", type);
+                StRead original = StRead.of(in.resolve("model.safetensors"));
+                StRead read = StRead.of(back.resolve("model.safetensors"));
+                assertEquals(Set.copyOf(original.tensorNames()), Set.copyOf(read.tensorNames()), p + " " + dtype);
+                for (String name : original.tensorNames()) {
+                    assertEquals(original.dtype(name), read.dtype(name), name);
+                    assertArrayEquals(original.shape(name), read.shape(name), name);
+                    assertEquals(original.bytes(name), read.bytes(name), p + " " + dtype + " " + name + ": bit-exact");
+                }
+            }
+        }
+    }
+
+    @Test
+    void llamaCppsQuantizedFilesComeBackBlockForBlock() throws IOException {
+        for (String type : List.of("q8_0", "q4_0")) {
+            Path in = Stories260K.dir().resolve("gguf/stories260K-" + type + ".gguf");
+            Path out = tmp.resolve("again-" + type + ".gguf");
+            CliTesting.Run r = ok("export-gguf", in.toString(), "-o", out.toString());
+            assertTrue(r.out().startsWith("wrote " + out + ": " + type + ", 48 tensors"), r.out());
+            GgufTestFile a = GgufTestFile.read(in);
+            GgufTestFile b = GgufTestFile.read(out);
+            assertEquals(a.tensors().keySet(), b.tensors().keySet());
+            for (GgufTestFile.TensorInfo t : a.tensors().values()) {
+                assertEquals(t.type(), b.tensor(t.name()).type(), type + " " + t.name());
+                assertArrayEquals(t.data(), b.tensor(t.name()).data(), type + " " + t.name());
+            }
+        }
+    }
+
+    @Test
     void defaultsToF16AndReportsFallbacks() throws IOException {
         Path out = tmp.resolve("s.gguf");
         CliTesting.Run r = ok("export-gguf", Stories260K.checkpoint().toString(), "-o", out.toString());

@@ -7,9 +7,9 @@ import dev.arica.formats.DType;
 import dev.arica.formats.FloatCast;
 import dev.arica.formats.FormatException;
 import dev.arica.formats.Progress;
+import dev.arica.formats.QuantizedCheckpoint;
 import dev.arica.formats.Tensor;
 import dev.arica.formats.TensorInfo;
-import dev.arica.formats.arica.AricaCheckpoint;
 import dev.arica.formats.arica.Storage;
 import dev.arica.formats.gguf.GgmlType;
 import dev.arica.formats.gguf.GgufKeyValues;
@@ -29,17 +29,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 
 /**
- * Writes a Llama or Mistral checkpoint (an HF directory, a llama2.c file, an .arica file) as a GGUF file llama.cpp
+ * Writes a Llama or Mistral checkpoint (an HF directory, a llama2.c file, an .arica or GGUF file) as a GGUF file llama.cpp
  * runs, in one streaming pass: each tensor's rows are read from their mapping in GGUF's order (query and key rows
  * moved to GGML's rotary pair order), then copied, cast, quantized with arica's GGML-exact Q8_0/Q4_0 quantizers, or,
- * for the Q8_0/Q4_0 tensors of an .arica file, written as stored, block for block. Each tensor's type follows
+ * for the Q8_0/Q4_0 tensors an .arica or GGUF file stores ({@link QuantizedCheckpoint}), written as stored, block
+ * for block. Each tensor's type follows
  * llama.cpp's rules for the requested type ({@link GgufTypeRule}); the metadata holds the architecture's
  * hyper-parameters ({@link GgufLlamaModel}) and the tokenizer ({@link GgufVocabulary}). Memory is a fixed set of chunk
  * buffers whatever the model's size.
@@ -72,9 +71,9 @@ public final class GgufExporter {
         CAST,
         /** Quantized from floats. */
         QUANTIZED,
-        /** An .arica file's stored blocks, unchanged. */
+        /** Stored Q8_0/Q4_0 blocks (an .arica or GGUF file's), unchanged. */
         AS_STORED,
-        /** An .arica file's stored blocks turned into floats (exactly their values, then cast). */
+        /** Stored blocks turned into floats (exactly their values, then cast). */
         DEQUANTIZED
     }
 
@@ -125,18 +124,19 @@ public final class GgufExporter {
 
     private GgufExporter() {}
 
-    /** The type written when none is asked: an .arica file's quantization when it has one GGML scheme, else f16. */
+    /**
+     * The type written when none is asked: the GGML type most of the input's stored tensors have (an .arica file's
+     * q8_0 or q4_0, a GGUF file's Q4_0 beside its Q8_0 head), else f16.
+     */
     public static GgmlType defaultType(Checkpoint in) {
-        if (in instanceof AricaCheckpoint a) {
-            Set<GgmlType> schemes = new LinkedHashSet<>();
-            for (TensorInfo t : a.tensors()) {
-                a.quantized(t.name()).ifPresent(l -> schemes.add(GgmlType.of(l.scheme()).orElse(null)));
-            }
-            if (schemes.size() == 1 && !schemes.contains(null)) {
-                return schemes.iterator().next();
+        Map<GgmlType, Integer> counts = new LinkedHashMap<>();
+        if (in instanceof QuantizedCheckpoint q) {
+            for (TensorInfo t : q.tensors()) {
+                q.quantizedStorage(t.name()).flatMap(s -> GgmlType.of(s.layout().scheme()))
+                        .ifPresent(g -> counts.merge(g, 1, Integer::sum));
             }
         }
-        return GgmlType.F16;
+        return counts.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(GgmlType.F16);
     }
 
     public static Result export(Checkpoint in, Path out, Options options, Progress progress) throws IOException {
@@ -182,7 +182,8 @@ public final class GgufExporter {
         String name = m.spec().name();
         long[] shape = m.spec().shape();
         GgufTypeRule.Choice choice = GgufTypeRule.choose(m.spec().role(), shape, requested, tied);
-        Optional<Storage.Quantized> stored = in instanceof AricaCheckpoint a ? a.quantizedStorage(name) : Optional.empty();
+        Optional<Storage.Quantized> stored = in instanceof QuantizedCheckpoint q ? q.quantizedStorage(name)
+                : Optional.empty();
         if (stored.isPresent()) {
             Storage.Quantized q = stored.get();
             GgmlType type = GgmlType.of(q.layout().scheme()).orElse(null);
@@ -225,7 +226,7 @@ public final class GgufExporter {
         Arena memory = Arena.ofShared();
         List<MemorySegment> parts;
         if (p.stored() != null) {
-            parts = List.of(((AricaCheckpoint) in).stored(name, memory));
+            parts = List.of(((QuantizedCheckpoint) in).stored(name, memory));
         } else {
             Tensor t = in.tensor(name, memory);
             parts = t.parts();
