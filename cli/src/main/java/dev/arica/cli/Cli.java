@@ -25,6 +25,7 @@ import picocli.CommandLine.ScopeType;
         versionProvider = Cli.Version.class,
         description = "Take LLM checkpoints apart and put them back together.",
         subcommands = {InspectCommand.class, ConvertCommand.class, QuantizeCommand.class, ExportOnnxCommand.class,
+                ExportGgufCommand.class,
                 GenerateCommand.class, ValidateCommand.class, ForwardCommand.class, UpscaleCommand.class, MergeLoraCommand.class,
                 VerifyCommand.class, SynthCommand.class, TokenizeCommand.class, EmbedCommand.class,
                 CommandLine.HelpCommand.class},

@@ -303,7 +303,8 @@ public final class CheckpointQuantizer {
         return align(layout.bytes(rows, cols)) + align(rows * cols * 4) + align(rowsPerCheck(cols) * cols * 4);
     }
 
-    private static long align(long n) {
+    /** {@code n} rounded up to 64 bytes: where the next part of a chunk buffer starts. */
+    static long align(long n) {
         return (n + 63) & -64L;
     }
 

@@ -43,12 +43,27 @@ public final class Llama2cTokenizer {
         return read(file, -1, false);
     }
 
+    /**
+     * Parses a tokenizer of exactly {@code vocabSize} tokens from its bytes (a copy embedded elsewhere, an .arica
+     * file's); {@code file} names it in errors.
+     */
+    public static Llama2cTokenizer parse(Path file, byte[] bytes, int vocabSize) throws FormatException {
+        if (vocabSize < 0) {
+            throw new IllegalArgumentException("vocabSize " + vocabSize);
+        }
+        return parse(file, bytes, vocabSize, true);
+    }
+
     private static Llama2cTokenizer read(Path file, int vocabSize, boolean exact) throws IOException {
         long size = Files.size(file);
         if (size > MAX_FILE_BYTES) {
             throw new FormatException(file, "tokenizer file is " + size + " bytes, more than the " + MAX_FILE_BYTES + " accepted");
         }
-        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
+        return parse(file, Files.readAllBytes(file), vocabSize, exact);
+    }
+
+    private static Llama2cTokenizer parse(Path file, byte[] bytes, int vocabSize, boolean exact) throws FormatException {
+        ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
         if (b.remaining() < 4) {
             throw new FormatException(file, "tokenizer file is too short for its 4-byte header");
         }

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# GGUF export benchmark (issue 16): `export-gguf` of the 2.2 GB f32 benchmark model (hidden 2048, intermediate
+# 5632, 8 layers, vocab 32000, untied lm_head) under -Xmx512m, file in the page cache, next to two machine
+# primitives measured in the same run: `cat FILE > /dev/null` (read) and `dd` writing as many bytes as the export
+# wrote into a new file (write). Types q8_0 (every 2-D weight quantized, as llama.cpp does), q4_0 and f16. Best of
+# RUNS fresh runs each (default 3); peak RSS of that run; then the steady state, the export repeated in one JVM.
+# Usage: bench/export-gguf.sh [SCRATCH_DIR]   (default /tmp/arica-bench; about 5 GB of disk)
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+scratch="${1:-/tmp/arica-bench}"
+arica="$root/bin/arica"
+runs="${RUNS:-3}"
+types="${TYPES:-q8_0 q4_0 f16}"
+mkdir -p "$scratch"
+[ -f "$root/cli/target/arica-cli.jar" ] || "$root/bin/mvn" -q -B -ntp package -DskipTests
+dir="$scratch/llama-f32-8l"
+[ -f "$dir/model.safetensors" ] || "$arica" synth --preset bench -o "$dir" >&2
+model="$dir/model.safetensors"
+in_bytes=$(stat -c %s "$model")
+now() { date +%s.%N; }
+best() { sort -g | head -n1; }
+gbs() { echo "scale=3; $1 / $2 / 1000000000" | bc -l; }
+
+cat "$model" >/dev/null  # page cache warm
+cat_s=$(for i in $(seq "$runs"); do s=$(now); cat "$model" >/dev/null; e=$(now); echo "$e - $s" | bc -l; done | best)
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/ {print $2}') GiB" >&2
+echo "load before: $(uptime)" >&2
+printf '| measurement | value |\n| --- | --- |\n'
+printf '| input: the bench preset, f32, one file | %s bytes |\n' "$in_bytes"
+printf '| `cat` read of the input | %.3f s, %s GB/s |\n' "$cat_s" "$(gbs "$in_bytes" "$cat_s")"
+for type in $types; do
+  out="$scratch/out-$type.gguf"
+  t_best=999; rss_best=0; dd_best=999
+  for i in $(seq "$runs"); do
+    rm -f "$out"; sync; sleep 1
+    s=$(now)
+    ARICA_JAVA_OPTS=-Xmx512m /usr/bin/time -f "%M" -o "$scratch/rss" "$arica" export-gguf "$dir" -o "$out" \
+      --type "$type" >/dev/null 2>&1
+    e=$(now)
+    t=$(echo "$e - $s" | bc -l)
+    rss=$(tail -n1 "$scratch/rss")
+    if (( $(echo "$t < $t_best" | bc -l) )); then t_best=$t; rss_best=$rss; fi
+    out_bytes=$(stat -c %s "$out")
+    rm -f "$out" "$scratch/dd.out"; sync; sleep 1
+    s=$(now); dd if=/dev/zero of="$scratch/dd.out" bs=4M count=$(( (out_bytes + 4194303) / 4194304 )) 2>/dev/null; e=$(now)
+    d=$(echo "$e - $s" | bc -l)
+    if (( $(echo "$d < $dd_best" | bc -l) )); then dd_best=$d; fi
+    rm -f "$scratch/dd.out"
+  done
+  printf '| `export-gguf --type %s` | %.3f s, %s GB/s of input, ratio to cat %s, to cat + dd %s; peak RSS %s MB; wrote %s bytes (dd: %.3f s) |\n' \
+    "$type" "$t_best" "$(gbs "$in_bytes" "$t_best")" "$(echo "scale=3; $cat_s / $t_best" | bc -l)" \
+    "$(echo "scale=3; ($cat_s + $dd_best) / $t_best" | bc -l)" "$(( rss_best / 1024 ))" "$out_bytes" "$dd_best"
+done
+# The steady state: the same export repeated in one JVM (runs after the first need no JIT warm-up).
+java="$("$root/bin/find-jdk")/bin/java"
+[ -f "$root/bench/target/arica-bench.jar" ] || "$root/bin/mvn" -q -B -ntp -pl bench -am package -DskipTests
+for type in $types; do
+  steady=$("$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx512m \
+    -cp "$root/bench/target/arica-bench.jar:$root/bench/target/lib/*" dev.arica.bench.GgufExportRepeat \
+    "$dir" "$scratch/repeat.gguf" "$type" 4 2>/dev/null | awk '{print $3}' | tail -n +2 | best)
+  printf '| `export-gguf --type %s`, in one JVM, best of runs 2-4 | %.3f s, %s GB/s of input, ratio to cat %s |\n' \
+    "$type" "$steady" "$(gbs "$in_bytes" "$steady")" "$(echo "scale=3; $cat_s / $steady" | bc -l)"
+done
+echo "load after: $(uptime)" >&2
