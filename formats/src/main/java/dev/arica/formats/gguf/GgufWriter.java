@@ -3,6 +3,7 @@ package dev.arica.formats.gguf;
 import dev.arica.formats.CheckpointWriter;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.io.AtomicOutput;
+import dev.arica.formats.io.TensorSequence;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -24,9 +25,6 @@ import java.util.Set;
  * writes it. The file appears at its destination only on {@link #commit()}.
  */
 public final class GgufWriter implements CheckpointWriter {
-
-    /** Largest slice handed to one channel write; ByteBuffers are int-indexed. */
-    private static final long MAX_WRITE = 1L << 30;
 
     /**
      * A tensor to write: its GGML type and shape, outermost dimension first as arica's {@link TensorInfo} has it
@@ -88,11 +86,12 @@ public final class GgufWriter implements CheckpointWriter {
     private final FileChannel channel;
     private final long dataStart;
     private long position;
-    private int current = -1;
-    private long remaining;
+    private final TensorSequence sequence;
 
     private GgufWriter(AtomicOutput atomic, List<Entry> tensors, GgufKeyValues metadata) throws IOException {
         this.tensors = List.copyOf(tensors);
+        this.sequence = new TensorSequence(this.tensors.stream().map(Entry::name).toList(),
+                this.tensors.stream().mapToLong(Entry::bytes).toArray());
         this.atomic = atomic;
         this.offsets = new long[this.tensors.size()];
         byte[] header = header(this.tensors, metadata, offsets);
@@ -171,35 +170,19 @@ public final class GgufWriter implements CheckpointWriter {
 
     @Override
     public void begin(String name) throws IOException {
-        if (current >= 0 && remaining != 0) {
-            throw new IllegalStateException("tensor " + tensors.get(current).name() + " is missing " + remaining + " bytes");
-        }
-        if (current + 1 >= tensors.size() || !tensors.get(current + 1).name().equals(name)) {
-            throw new IllegalStateException("tensor " + name + " is not the next one declared");
-        }
-        current++;
-        pad(dataStart + offsets[current]);
-        remaining = tensors.get(current).bytes();
+        pad(dataStart + offsets[sequence.begin(name)]);
     }
 
     @Override
     public void write(MemorySegment bytes) throws IOException {
-        if (current < 0 || bytes.byteSize() > remaining) {
-            throw new IllegalStateException("write of " + bytes.byteSize() + " bytes does not fit the current tensor");
-        }
-        for (long off = 0; off < bytes.byteSize(); off += MAX_WRITE) {
-            writeFully(bytes.asSlice(off, Math.min(MAX_WRITE, bytes.byteSize() - off)).asByteBuffer());
-        }
-        remaining -= bytes.byteSize();
+        sequence.advance(bytes.byteSize(), "write");
+        position += TensorSequence.writeFully(channel, bytes);
     }
 
     /** Finishes the file (its data section padded to the alignment) and moves it under the destination name. */
     @Override
     public void commit() throws IOException {
-        if (remaining != 0 || current != tensors.size() - 1) {
-            int missing = remaining != 0 ? current : current + 1;
-            throw new IllegalStateException("tensor " + tensors.get(missing).name() + " was not written completely");
-        }
+        sequence.checkComplete();
         pad(Gguf.align(position, Gguf.DEFAULT_ALIGNMENT));
         channel.close();
         atomic.commit();
@@ -222,8 +205,6 @@ public final class GgufWriter implements CheckpointWriter {
     }
 
     private void writeFully(ByteBuffer b) throws IOException {
-        while (b.hasRemaining()) {
-            position += channel.write(b);
-        }
+        position += TensorSequence.writeFully(channel, b);
     }
 }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.CheckpointWriter;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.io.AtomicOutput;
+import dev.arica.formats.io.TensorSequence;
 import dev.arica.formats.io.Json;
 import java.io.EOFException;
 import java.io.IOException;
@@ -26,27 +27,26 @@ import java.util.Set;
  */
 public final class SafetensorsWriter implements CheckpointWriter {
 
-    /** Largest slice handed to one channel write; ByteBuffers are int-indexed. */
-    private static final long MAX_WRITE = 1L << 30;
 
     private final List<TensorInfo> tensors;
     private final AtomicOutput atomic;
     private final FileChannel channel;
     private final long dataStart;
-    private int current = -1;
-    private long remaining;
+    private final TensorSequence sequence;
     private boolean committed;
 
     private SafetensorsWriter(Path file, AtomicOutput atomic, List<TensorInfo> tensors, Map<String, String> metadata)
             throws IOException {
         this.tensors = List.copyOf(tensors);
+        this.sequence = new TensorSequence(this.tensors.stream().map(TensorInfo::name).toList(),
+                this.tensors.stream().mapToLong(TensorInfo::byteSize).toArray());
         this.atomic = atomic;
         byte[] header = header(this.tensors, metadata);
         this.channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         try {
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length);
-            writeFully(len);
-            writeFully(ByteBuffer.wrap(header));
+            TensorSequence.writeFully(channel, len);
+            TensorSequence.writeFully(channel, ByteBuffer.wrap(header));
             this.dataStart = 8L + header.length;
         } catch (IOException | RuntimeException e) {
             channel.close();
@@ -107,32 +107,18 @@ public final class SafetensorsWriter implements CheckpointWriter {
 
     @Override
     public void begin(String name) throws IOException {
-        if (current >= 0 && remaining != 0) {
-            throw new IllegalStateException("tensor " + tensors.get(current).name() + " is missing " + remaining + " bytes");
-        }
-        if (current + 1 >= tensors.size() || !tensors.get(current + 1).name().equals(name)) {
-            throw new IllegalStateException("tensor " + name + " is not the next one declared");
-        }
-        current++;
-        remaining = tensors.get(current).byteSize();
+        sequence.begin(name);
     }
 
     @Override
     public void write(MemorySegment bytes) throws IOException {
-        if (current < 0 || bytes.byteSize() > remaining) {
-            throw new IllegalStateException("write of " + bytes.byteSize() + " bytes does not fit the current tensor");
-        }
-        for (long off = 0; off < bytes.byteSize(); off += MAX_WRITE) {
-            writeFully(bytes.asSlice(off, Math.min(MAX_WRITE, bytes.byteSize() - off)).asByteBuffer());
-        }
-        remaining -= bytes.byteSize();
+        sequence.advance(bytes.byteSize(), "write");
+        TensorSequence.writeFully(channel, bytes);
     }
 
     @Override
     public void transfer(FileChannel source, long position, long count) throws IOException {
-        if (current < 0 || count > remaining) {
-            throw new IllegalStateException("transfer of " + count + " bytes does not fit the current tensor");
-        }
+        sequence.advance(count, "transfer");
         for (long done = 0; done < count; ) {
             long n = source.transferTo(position + done, count - done, channel);
             if (n <= 0) {
@@ -144,7 +130,6 @@ public final class SafetensorsWriter implements CheckpointWriter {
             }
             done += n;
         }
-        remaining -= count;
     }
 
     /** Current end of the file: where the next write lands. */
@@ -157,18 +142,9 @@ public final class SafetensorsWriter implements CheckpointWriter {
         return dataStart;
     }
 
-    private void writeFully(ByteBuffer b) throws IOException {
-        while (b.hasRemaining()) {
-            channel.write(b);
-        }
-    }
-
     @Override
     public void commit() throws IOException {
-        if (remaining != 0 || current != tensors.size() - 1) {
-            int missing = remaining != 0 ? current : current + 1;
-            throw new IllegalStateException("tensor " + tensors.get(missing).name() + " was not written completely");
-        }
+        sequence.checkComplete();
         channel.close();
         if (atomic != null) {
             atomic.commit();
