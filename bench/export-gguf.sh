@@ -6,24 +6,8 @@
 # RUNS fresh runs each (default 3); peak RSS of that run; then the steady state, the export repeated in one JVM.
 # Usage: bench/export-gguf.sh [SCRATCH_DIR]   (default /tmp/arica-bench; about 5 GB of disk)
 set -eu
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
-scratch="${1:-/tmp/arica-bench}"
-arica="$root/bin/arica"
-runs="${RUNS:-3}"
+. "$(dirname "$0")/bench-model-lib.sh"
 types="${TYPES:-q8_0 q4_0 f16}"
-mkdir -p "$scratch"
-[ -f "$root/cli/target/arica-cli.jar" ] || "$root/bin/mvn" -q -B -ntp package -DskipTests
-dir="$scratch/llama-f32-8l"
-[ -f "$dir/model.safetensors" ] || "$arica" synth --preset bench -o "$dir" >&2
-model="$dir/model.safetensors"
-in_bytes=$(stat -c %s "$model")
-now() { date +%s.%N; }
-best() { sort -g | head -n1; }
-gbs() { echo "scale=3; $1 / $2 / 1000000000" | bc -l; }
-
-cat "$model" >/dev/null  # page cache warm
-cat_s=$(for i in $(seq "$runs"); do s=$(now); cat "$model" >/dev/null; e=$(now); echo "$e - $s" | bc -l; done | best)
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/ {print $2}') GiB" >&2
 echo "load before: $(uptime)" >&2
 printf '| measurement | value |\n| --- | --- |\n'

@@ -7,23 +7,7 @@
 # quantizer does). Best of RUNS runs each (default 3); peak RSS of that run.
 # Usage: bench/quantize.sh [SCRATCH_DIR]   (default /tmp/arica-bench; about 4 GB of disk)
 set -eu
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
-scratch="${1:-/tmp/arica-bench}"
-arica="$root/bin/arica"
-runs="${RUNS:-3}"
-mkdir -p "$scratch"
-[ -f "$root/cli/target/arica-cli.jar" ] || "$root/bin/mvn" -q -B -ntp package -DskipTests
-dir="$scratch/llama-f32-8l"
-[ -f "$dir/model.safetensors" ] || "$arica" synth --preset bench -o "$dir" >&2
-model="$dir/model.safetensors"
-in_bytes=$(stat -c %s "$model")
-now() { date +%s.%N; }
-best() { sort -g | head -n1; }
-gbs() { echo "scale=3; $1 / $2 / 1000000000" | bc -l; }
-
-cat "$model" >/dev/null  # page cache warm
-cat_s=$(for i in $(seq "$runs"); do s=$(now); cat "$model" >/dev/null; e=$(now); echo "$e - $s" | bc -l; done | best)
+. "$(dirname "$0")/bench-model-lib.sh"
 echo "load before: $(uptime)" >&2
 printf '| measurement | value |\n| --- | --- |\n'
 printf '| input: the bench preset, f32, one file | %s bytes |\n' "$in_bytes"
