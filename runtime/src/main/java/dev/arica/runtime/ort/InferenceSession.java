@@ -133,6 +133,12 @@ public final class InferenceSession implements AutoCloseable {
             // ORT turns DequantizeLinear + MatMul into MatMulNBits at accuracy level 4 (int8 activations) unless told:
             // a portable graph computes what its operators say (the MatMulNBits export chooses its level itself).
             so.addConfigEntry("session.qdq_matmulnbits_accuracy_level", "0");
+            // Diagnostics (issue 17, where the time goes): ORT's per-node trace, written as PREFIX_<date>.json when
+            // the session closes; bench/ort-profile.py sums it per operator.
+            String profile = System.getenv("ARICA_ORT_PROFILE");
+            if (profile != null && !profile.isBlank()) {
+                so.enableProfiling(profile);
+            }
             if (cuda) {
                 ort.prepareCuda();
                 so.addCUDA(options.cudaDeviceId());
