@@ -115,8 +115,9 @@ public record GenAiConfig(String model, String tokenizer, int numLayers, int num
         int headDim = kvCache ? f.positive("head_dim") : f.nonNegativeOr(0, "head_dim");
         int vocab = f.positive("vocab_size");
         List<Integer> eosIds = f.tokenIds("eos_token_ids");
-        if (!o.path("eos_token_ids").isArray() || eosIds.isEmpty()) {
-            throw new FormatException(file, "eos_token_ids must be a non-empty array of token ids");
+        // Empty: a model without a stop token (a GGUF without tokenizer metadata); generation ends at its limits.
+        if (!o.path("eos_token_ids").isArray()) {
+            throw new FormatException(file, "eos_token_ids must be an array of token ids (empty when the model has none)");
         }
         int[] eos = new int[eosIds.size()];
         for (int i = 0; i < eos.length; i++) {

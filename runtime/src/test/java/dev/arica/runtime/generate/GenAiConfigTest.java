@@ -70,11 +70,16 @@ class GenAiConfigTest {
     }
 
     @Test
+    void aModelWithoutStopTokensHasAnEmptyList() throws Exception {
+        assertEquals(0, read(MINIMAL.replace("[2, 1]", "[]")).eosTokenIds().length);
+    }
+
+    @Test
     void badFilesAreRefusedNamingTheField() throws Exception {
         assertRefused(MINIMAL.replace("\"num_layers\": 5, ", ""), "num_layers is missing");
         assertRefused(MINIMAL.replace("\"num_layers\": 5", "\"num_layers\": 0"), "num_layers is 0, not a positive integer");
         assertRefused(MINIMAL.replace("\"head_dim\": 8", "\"head_dim\": \"8\""), "head_dim is \"8\", not a positive integer");
-        assertRefused(MINIMAL.replace("[2, 1]", "[]"), "eos_token_ids must be a non-empty array of token ids");
+        assertRefused(MINIMAL.replace("[2, 1]", "2"), "eos_token_ids must be an array of token ids (empty when the model has none)");
         assertRefused(MINIMAL.replace("[2, 1]", "[2, 512]"), "eos_token_ids[1] 512 is not below vocab_size 512");
         assertRefused(MINIMAL.replace("float32", "int8"), "dtype 'int8' is not one of float32, float16, bfloat16");
         assertRefused(MINIMAL.replace(", \"dtype\": \"float32\"", ""), "dtype is missing");
