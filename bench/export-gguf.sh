@@ -15,26 +15,7 @@ printf '| input: the bench preset, f32, one file | %s bytes |\n' "$in_bytes"
 printf '| `cat` read of the input | %.3f s, %s GB/s |\n' "$cat_s" "$(gbs "$in_bytes" "$cat_s")"
 for type in $types; do
   out="$scratch/out-$type.gguf"
-  t_best=999; rss_best=0; dd_best=999
-  for i in $(seq "$runs"); do
-    rm -f "$out"; sync; sleep 1
-    s=$(now)
-    ARICA_JAVA_OPTS=-Xmx512m /usr/bin/time -f "%M" -o "$scratch/rss" "$arica" export-gguf "$dir" -o "$out" \
-      --type "$type" >/dev/null 2>&1
-    e=$(now)
-    t=$(echo "$e - $s" | bc -l)
-    rss=$(tail -n1 "$scratch/rss")
-    if (( $(echo "$t < $t_best" | bc -l) )); then t_best=$t; rss_best=$rss; fi
-    out_bytes=$(stat -c %s "$out")
-    rm -f "$out" "$scratch/dd.out"; sync; sleep 1
-    s=$(now); dd if=/dev/zero of="$scratch/dd.out" bs=4M count=$(( (out_bytes + 4194303) / 4194304 )) 2>/dev/null; e=$(now)
-    d=$(echo "$e - $s" | bc -l)
-    if (( $(echo "$d < $dd_best" | bc -l) )); then dd_best=$d; fi
-    rm -f "$scratch/dd.out"
-  done
-  printf '| `export-gguf --type %s` | %.3f s, %s GB/s of input, ratio to cat %s, to cat + dd %s; peak RSS %s MB; wrote %s bytes (dd: %.3f s) |\n' \
-    "$type" "$t_best" "$(gbs "$in_bytes" "$t_best")" "$(echo "scale=3; $cat_s / $t_best" | bc -l)" \
-    "$(echo "scale=3; ($cat_s + $dd_best) / $t_best" | bc -l)" "$(( rss_best / 1024 ))" "$out_bytes" "$dd_best"
+  one_pass "\`export-gguf --type $type\`" "$out" "$arica" export-gguf "$dir" -o "$out" --type "$type"
 done
 # The steady state: the same export repeated in one JVM (runs after the first need no JIT warm-up).
 java="$("$root/bin/find-jdk")/bin/java"

@@ -17,27 +17,8 @@ for selection in default all; do
   [ "$selection" = all ] && extra="--quantize-embeddings --quantize-head"
   for scheme in q8_0 q4_0; do
     out="$scratch/out-$scheme.arica"
-    t_best=999; rss_best=0; dd_best=999
-    for i in $(seq "$runs"); do
-      rm -f "$out"; sync; sleep 1
-      s=$(now)
-      # shellcheck disable=SC2086
-      ARICA_JAVA_OPTS=-Xmx512m /usr/bin/time -f "%M" -o "$scratch/rss" "$arica" quantize "$dir" -o "$out" \
-        --scheme "$scheme" $extra >/dev/null 2>&1
-      e=$(now)
-      t=$(echo "$e - $s" | bc -l)
-      rss=$(tail -n1 "$scratch/rss")
-      if (( $(echo "$t < $t_best" | bc -l) )); then t_best=$t; rss_best=$rss; fi
-      out_bytes=$(stat -c %s "$out")
-      rm -f "$out" "$scratch/dd.out"; sync; sleep 1
-      s=$(now); dd if=/dev/zero of="$scratch/dd.out" bs=4M count=$(( (out_bytes + 4194303) / 4194304 )) 2>/dev/null; e=$(now)
-      d=$(echo "$e - $s" | bc -l)
-      if (( $(echo "$d < $dd_best" | bc -l) )); then dd_best=$d; fi
-      rm -f "$scratch/dd.out"
-    done
-    printf '| `quantize --scheme %s` (%s) | %.3f s, %s GB/s of input, ratio to cat %s, to cat + dd %s; peak RSS %s MB; wrote %s bytes (dd: %.3f s) |\n' \
-      "$scheme" "$selection" "$t_best" "$(gbs "$in_bytes" "$t_best")" "$(echo "scale=3; $cat_s / $t_best" | bc -l)" \
-      "$(echo "scale=3; ($cat_s + $dd_best) / $t_best" | bc -l)" "$(( rss_best / 1024 ))" "$out_bytes" "$dd_best"
+    # shellcheck disable=SC2086
+    one_pass "\`quantize --scheme $scheme\` ($selection)" "$out" "$arica" quantize "$dir" -o "$out" --scheme "$scheme" $extra
   done
 done
 # The steady state: the same quantization repeated in one JVM (runs after the first need no JIT warm-up).
