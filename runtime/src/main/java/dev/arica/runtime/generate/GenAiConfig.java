@@ -81,19 +81,19 @@ public record GenAiConfig(String model, String tokenizer, int numLayers, int num
     }
 
     public String pastKey(int layer) {
-        return inputs.pastKey.replace("{i}", Integer.toString(layer));
+        return layer(inputs.pastKey, layer);
     }
 
     public String pastValue(int layer) {
-        return inputs.pastValue.replace("{i}", Integer.toString(layer));
+        return layer(inputs.pastValue, layer);
     }
 
     public String presentKey(int layer) {
-        return outputs.presentKey.replace("{i}", Integer.toString(layer));
+        return layer(outputs.presentKey, layer);
     }
 
     public String presentValue(int layer) {
-        return outputs.presentValue.replace("{i}", Integer.toString(layer));
+        return layer(outputs.presentValue, layer);
     }
 
     /** Reads and checks the file; any problem is a one-line FormatException naming it and the field. */
@@ -152,10 +152,8 @@ public record GenAiConfig(String model, String tokenizer, int numLayers, int num
         if (kvCache) {
             for (int i = 0; i < layers; i++) {
                 long[] shape = {1, kvHeads, 0, headDim};
-                states.add(new State(inputs.pastKey.replace("{i}", Integer.toString(i)),
-                        outputs.presentKey.replace("{i}", Integer.toString(i)), shape, 2));
-                states.add(new State(inputs.pastValue.replace("{i}", Integer.toString(i)),
-                        outputs.presentValue.replace("{i}", Integer.toString(i)), shape, 2));
+                states.add(new State(layer(inputs.pastKey, i), layer(outputs.presentKey, i), shape, 2));
+                states.add(new State(layer(inputs.pastValue, i), layer(outputs.presentValue, i), shape, 2));
             }
         } else {
             states.addAll(states(file, o.get("state")));
@@ -206,6 +204,11 @@ public record GenAiConfig(String model, String tokenizer, int numLayers, int num
             out.add(new State(past, present, shape, grow));
         }
         return out;
+    }
+
+    /** {@code template}'s name for layer {@code i}. */
+    private static String layer(String template, int i) {
+        return template.replace("{i}", Integer.toString(i));
     }
 
     /** A name pattern with {i} for the layer. */

@@ -41,11 +41,6 @@ public final class OnnxDecoder implements Decoder {
     private final OrtEnvironment env;
     private final OnnxJavaType cacheType;
     private final OnnxJavaType logitsType;
-    private final List<String> presentNames = new ArrayList<>();
-    /** The past input fed from each present output, in the same order. */
-    private final List<String> pastNames = new ArrayList<>();
-    /** Each state by its present name. */
-    private final Map<String, GenAiConfig.State> states = new HashMap<>();
     /** The inputs of a run: the same names at every step, values replaced. */
     private final Map<String, OnnxTensorLike> feeds = new HashMap<>();
     private final Set<String> wanted = new LinkedHashSet<>();
@@ -91,13 +86,12 @@ public final class OnnxDecoder implements Decoder {
             expectedInputs.add(config.inputs().positionIds());
         }
         wanted.add(config.outputs().logits());
+        Set<String> presents = new LinkedHashSet<>();
         for (GenAiConfig.State state : config.states()) {
             expectedInputs.add(state.past());
-            presentNames.add(state.present());
-            pastNames.add(state.past());
-            states.put(state.present(), state);
+            presents.add(state.present());
         }
-        wanted.addAll(presentNames);
+        wanted.addAll(presents);
         List<String> problems = session.nameProblems(expectedInputs, wanted);
         if (!problems.isEmpty()) {
             throw new FormatException(session.model(), "does not match " + GenAiConfig.FILE + ": " + String.join("; ", problems));
@@ -107,7 +101,7 @@ public final class OnnxDecoder implements Decoder {
         if (logitsType != OnnxJavaType.FLOAT && logitsType != OnnxJavaType.FLOAT16 && logitsType != OnnxJavaType.BFLOAT16) {
             throw new FormatException(session.model(), "logits are " + logits.type() + ", not a floating-point type");
         }
-        this.presentOnly = new LinkedHashSet<>(presentNames);
+        this.presentOnly = presents;
         // A declared sequence dimension of 1 means the graph keeps only the last position; a symbol, all of them.
         this.logitsPerPosition = logits.shape().length != 3 || logits.shape()[1] != 1;
         long lastDim = logits.shape().length == 3 ? logits.shape()[2] : -1;
@@ -192,8 +186,8 @@ public final class OnnxDecoder implements Decoder {
             if (config.inputs().positionIds() != null) {
                 feeds.put(config.inputs().positionIds(), n == 1 ? step(stepPositions, positions[0]) : track(created, longs(positions)));
             }
-            for (int i = 0; i < pastNames.size(); i++) {
-                feeds.put(pastNames.get(i), past(presentNames.get(i)));
+            for (GenAiConfig.State state : config.states()) {
+                feeds.put(state.past(), past(state));
             }
             OnnxTensor pinned = logitsType == OnnxJavaType.FLOAT ? logitsOutput(n, created) : null;
             OrtSession.Result result = pinned == null ? session.run(feeds, wanted)
@@ -300,14 +294,14 @@ public final class OnnxDecoder implements Decoder {
     }
 
     /** The previous step's present tensor, or at the start the state's zeros of past length 0 ([1, kv_heads, 0, head_dim]). */
-    private OnnxTensorLike past(String presentName) throws OrtException, IOException {
+    private OnnxTensorLike past(GenAiConfig.State state) throws OrtException, IOException {
         if (previous != null) {
-            OnnxValue v = previous.get(presentName).orElseThrow();
+            OnnxValue v = previous.get(state.present()).orElseThrow();
             return (OnnxTensor) v;
         }
-        OnnxTensor empty = emptyPast.get(presentName);
+        OnnxTensor empty = emptyPast.get(state.present());
         if (empty == null) {
-            long[] shape = states.get(presentName).shapeAt(0);
+            long[] shape = state.shapeAt(0);
             long elements = 1;
             for (long d : shape) {
                 elements = Math.multiplyExact(elements, d);
@@ -317,7 +311,7 @@ public final class OnnxDecoder implements Decoder {
                     .order(ByteOrder.nativeOrder());
             empty = cacheType == OnnxJavaType.FLOAT ? OnnxTensor.createTensor(env, none.asFloatBuffer(), shape)
                     : OnnxTensor.createTensor(env, none, shape, cacheType);
-            emptyPast.put(presentName, empty);
+            emptyPast.put(state.present(), empty);
         }
         return empty;
     }
@@ -361,12 +355,12 @@ public final class OnnxDecoder implements Decoder {
     }
 
     private void checkPresentLengths(OrtSession.Result result, int expected) throws IOException {
-        for (String name : presentNames) {
-            OnnxValue v = result.get(name).orElseThrow();
+        for (GenAiConfig.State state : config.states()) {
+            OnnxValue v = result.get(state.present()).orElseThrow();
             long[] shape = ((OnnxTensor) v).getInfo().getShape();
-            long[] want = states.get(name).shapeAt(expected);
+            long[] want = state.shapeAt(expected);
             if (!Arrays.equals(shape, want)) {
-                throw new FormatException(session.model(), name + " has shape " + Arrays.toString(shape) + ", expected "
+                throw new FormatException(session.model(), state.present() + " has shape " + Arrays.toString(shape) + ", expected "
                         + Arrays.toString(want));
             }
         }
