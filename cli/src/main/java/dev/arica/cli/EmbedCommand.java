@@ -105,10 +105,7 @@ final class EmbedCommand implements Callable<Integer> {
                     if (line.isBlank()) {
                         continue;
                     }
-                    JsonNode text = Json.parse(input.jsonl, line.getBytes(StandardCharsets.UTF_8), "line " + number);
-                    if (!text.isTextual()) {
-                        throw AricaException.badInput(input.jsonl + ": line " + number + " is not a JSON string");
-                    }
+                    JsonNode text = JsonLines.parse(input.jsonl, number, line, JsonLines.Kind.STRING);
                     print(out, embed(encoder, tokenizer, text.textValue(), how, unit));
                     count++;
                 }

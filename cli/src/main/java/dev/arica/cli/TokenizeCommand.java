@@ -1,8 +1,6 @@
 package dev.arica.cli;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.arica.formats.io.Json;
 import dev.arica.runtime.tokenizer.DecodeOptions;
 import dev.arica.runtime.tokenizer.Encoding;
 import dev.arica.runtime.tokenizer.Tokenizer;
@@ -168,21 +166,10 @@ final class TokenizeCommand implements Callable<Integer> {
         } catch (CharacterCodingException e) {
             throw AricaException.badInput(file + ": is not UTF-8 text");
         }
-        boolean strings = mode.jsonl != null;
+        JsonLines.Kind kind = mode.jsonl != null ? JsonLines.Kind.STRING : JsonLines.Kind.ARRAY;
         List<JsonNode> out = new ArrayList<>(text.size());
         for (int i = 0; i < text.size(); i++) {
-            String where = file + ":" + (i + 1);
-            JsonNode node;
-            try {
-                node = Json.MAPPER.readTree(text.get(i));
-            } catch (JsonProcessingException e) {
-                throw AricaException.badInput(where + ": not JSON (" + Json.oneLine(e) + ")");
-            }
-            if (node == null || node.isMissingNode() || (strings ? !node.isTextual() : !node.isArray())) {
-                throw AricaException.badInput(where + ": expected " + (strings ? "a JSON string" : "a JSON array of token ids")
-                        + " per line, not " + (node == null || node.isMissingNode() ? "an empty line" : node.getNodeType()));
-            }
-            out.add(node);
+            out.add(JsonLines.parse(file, i + 1, text.get(i), kind));
         }
         return out;
     }

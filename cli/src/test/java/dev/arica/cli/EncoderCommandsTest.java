@@ -109,6 +109,13 @@ class EncoderCommandsTest {
         List<String> out = r.out().lines().toList();
         assertEquals(2, out.size(), r.out());
         assertEquals(e.get("embedding"), CliTesting.JSON.readTree(out.get(0)).get("embedding"));
+        // A line that is not a JSON string: one line naming the file and the line, exit 2.
+        Path bad = tmp.resolve("bad.jsonl");
+        Files.writeString(bad, "\"a dog\"\n42\n");
+        CliTesting.Run b = run("embed", bert.toString(), "--jsonl", bad.toString(), "--tokenizer", tokenizer.toString(),
+                "--device", "cpu", "--cache-dir", cache.toString());
+        assertEquals(ExitCode.BAD_INPUT, b.exit(), b::toString);
+        assertTrue(b.err().contains(bad + ":2: expected a JSON string per line, not NUMBER"), b.err());
     }
 
     @Test
