@@ -39,7 +39,7 @@ final class EncoderInput implements AutoCloseable {
 
     /** Whether {@code model} is an encoder: an ONNX file not exported by arica as a decoder, an encoder export or checkpoint. */
     static boolean applies(Path model) throws IOException {
-        boolean onnxFile = Files.isRegularFile(model) && model.getFileName().toString().endsWith(".onnx");
+        boolean onnxFile = ModelInput.onnxFile(model);
         Path dir = onnxFile ? model.toAbsolutePath().getParent() : model;
         Path genai = dir.resolve(GenAiConfig.FILE);
         if (Files.isDirectory(dir) && Files.isRegularFile(genai)) {
@@ -68,8 +68,7 @@ final class EncoderInput implements AutoCloseable {
     /** The ONNX file and tokenizer of {@code model}, exported first when it is a checkpoint. */
     static EncoderInput resolve(Path model, Path tokenizerFile, ModelInput.CacheChoice cacheChoice, OnnxExporter.Options options,
             PrintWriter err) throws IOException {
-        boolean onnxFile = Files.isRegularFile(model) && model.getFileName().toString().endsWith(".onnx");
-        if (onnxFile) {
+        if (ModelInput.onnxFile(model)) {
             Path dir = model.toAbsolutePath().getParent();
             return new EncoderInput(null, model, tokenizer(dir, tokenizerFile), Files.isRegularFile(dir.resolve(SENTENCE_TRANSFORMERS_FILE)));
         }

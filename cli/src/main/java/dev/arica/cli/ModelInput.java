@@ -119,11 +119,15 @@ final class ModelInput implements AutoCloseable {
         entry.close();
     }
 
+    /** Whether MODEL names an ONNX file (whose directory holds what was exported with it). */
+    static boolean onnxFile(Path model) {
+        return Files.isRegularFile(model) && model.getFileName().toString().endsWith(".onnx");
+    }
+
     /** MODEL as an exported directory: itself when it is one, else its export from the cache (made now if needed). */
     static OnnxExportCache.Entry exportedDirectory(Path model, Path tokenizerFile, boolean needsTokenizer,
             CacheChoice cacheChoice, OnnxExporter.Options options, PrintWriter err) throws IOException {
-        Path dir = Files.isRegularFile(model) && model.getFileName().toString().endsWith(".onnx")
-                ? model.toAbsolutePath().getParent() : model;
+        Path dir = onnxFile(model) ? model.toAbsolutePath().getParent() : model;
         if (Files.isDirectory(dir) && Files.isRegularFile(dir.resolve(GenAiConfig.FILE))) {
             if (options.adapter() != null) {
                 throw AricaException.badInput(model + ": --adapter needs the checkpoint to export, not an exported directory");
