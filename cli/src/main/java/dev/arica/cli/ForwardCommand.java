@@ -158,11 +158,13 @@ final class ForwardCommand implements Callable<Integer> {
             if (kind.equals("logits") && !encoder.hasLogits()) {
                 throw AricaException.badInput(model + " has no masked-LM head: use --values hidden");
             }
+            // Refused before the device line: a bad option is the only thing said.
+            long[] fed = encoder.takesTokenTypes() ? types : zerosOrRefuse(types);
             RunOptions.printDevice(encoder.session(), err);
             long start = System.nanoTime();
             OnnxEncoder.Output o;
             try {
-                o = encoder.run(ids, mask, encoder.takesTokenTypes() ? types : zerosOrRefuse(types));
+                o = encoder.run(ids, mask, fed);
             } catch (IllegalArgumentException e) {
                 throw AricaException.badInput(e.getMessage());
             }

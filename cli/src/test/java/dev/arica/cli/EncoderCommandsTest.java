@@ -157,6 +157,36 @@ class EncoderCommandsTest {
     }
 
     @Test
+    void badEncoderOptionsAreOneLineAndWriteNothing() throws IOException {
+        String bert = TestModels.dir("tiny-bert").toString();
+        String roberta = TestModels.dir("tiny-roberta").toString();
+        Path npy = tmp.resolve("refused.npy");
+        List<String> common = List.of("--device", "cpu", "--cache-dir", cache.toString());
+        CliTesting.assertBadInput(run(with(common, "forward", bert, "--ids", "101,5,102", "--attention-mask", "1,1", "-o",
+                npy.toString())), "--attention-mask has 2 values for 3 ids");
+        CliTesting.assertBadInput(run(with(common, "forward", bert, "--ids", "101,5,102", "--values", "scores", "-o",
+                npy.toString())), "--values must be logits or hidden, not 'scores'");
+        // Exported once first: the refusal below is then the only line (an export's progress line is not part of it).
+        succeeds(with(common, "forward", roberta, "--ids", "0,5,2", "-o", tmp.resolve("roberta-ok.npy").toString()));
+        CliTesting.assertBadInput(run(with(common, "forward", roberta, "--ids", "0,5,2", "--token-type-ids", "0,0,1", "-o",
+                npy.toString())), "has one segment (no token_type_ids input): token types must be 0");
+        CliTesting.assertBadInput(run(with(common, "forward", TestModels.dir("tiny-aricate").toString(), "--ids", "25,2",
+                "--values", "hidden", "-o", npy.toString())), "--values, --attention-mask and --token-type-ids apply to encoders");
+        CliTesting.assertNothingWritten(npy);
+        CliTesting.assertBadInput(run(with(common, "embed", bert, "--text", "a dog", "--pooling", "max")),
+                "--pooling must be mean or cls, not 'max'");
+        CliTesting.assertBadInput(run(with(common, "embed", bert, "--text", "a dog")), "no tokenizer found");
+        CliTesting.assertBadInput(run(with(common, "validate", "--reference", bert, "--candidate", bert, "--ids", "101,102",
+                "--min-cosine", "1.5")), "--min-cosine must be in [-1, 1], not 1.5");
+    }
+
+    private static String[] with(List<String> common, String... args) {
+        List<String> all = new ArrayList<>(List.of(args));
+        all.addAll(common);
+        return all.toArray(String[]::new);
+    }
+
+    @Test
     void decoderCommandsRefuseAnEncoderInOneLine() {
         CliTesting.Run g = run("generate", TestModels.dir("tiny-bert").toString(), "--ids", "101,102", "--device", "cpu",
                 "--cache-dir", cache.toString());

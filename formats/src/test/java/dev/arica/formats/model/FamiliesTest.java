@@ -152,6 +152,25 @@ class FamiliesTest {
         assertTrue(e.getMessage().contains("attention_dim"), e.getMessage());
     }
 
+    @Test
+    void encoderConfigurationsTheGraphWouldGetWrongAreRefused() throws IOException {
+        ObjectNode bert = Json.readObjectFile(TestModels.dir("tiny-bert").resolve("config.json"));
+        bert.put("position_embedding_type", "relative_key");
+        FormatException e = assertThrows(FormatException.class, () -> EncoderFamily.BERT.config(
+                new ConfigFields(Path.of("config.json"), bert), new Family.TokenIds(null, List.of())));
+        assertEquals("config.json: position_embedding_type 'relative_key' is not supported (absolute)", e.getMessage());
+        bert.put("position_embedding_type", "absolute");
+        bert.put("hidden_act", "relu");
+        e = assertThrows(FormatException.class, () -> EncoderFamily.BERT.config(new ConfigFields(Path.of("config.json"), bert),
+                new Family.TokenIds(null, List.of())));
+        assertEquals("config.json: hidden_act 'relu' is not supported (gelu, gelu_new)", e.getMessage());
+        ObjectNode roberta = Json.readObjectFile(TestModels.dir("tiny-roberta").resolve("config.json"));
+        roberta.remove("pad_token_id");
+        e = assertThrows(FormatException.class, () -> EncoderFamily.ROBERTA.config(
+                new ConfigFields(Path.of("config.json"), roberta), new Family.TokenIds(null, List.of())));
+        assertEquals("config.json: pad_token_id is missing; roberta numbers its positions from it", e.getMessage());
+    }
+
     private static List<Long> toList(long[] v) {
         return java.util.Arrays.stream(v).boxed().toList();
     }

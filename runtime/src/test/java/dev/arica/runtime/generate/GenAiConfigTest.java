@@ -70,6 +70,28 @@ class GenAiConfigTest {
     }
 
     @Test
+    void aRecurrentStateIsReadAndCheckedEntryByEntry() throws Exception {
+        String recurrent = """
+                {"num_layers": 1, "vocab_size": 10, "eos_token_ids": [3], "dtype": "float32",
+                 "inputs": {"attention_mask": null, "position_ids": null},
+                 "state": [{"input": "h_in", "output": "h_out", "shape": [1, "batch_size", 4]},
+                           {"input": "k_in", "output": "k_out", "shape": ["batch_size", "past_sequence_length", 2]}]}""";
+        GenAiConfig c = read(recurrent);
+        assertEquals(2, c.states().size());
+        assertArrayEquals(new long[] {1, 1, 4}, c.states().get(0).shapeAt(9), "no growing axis");
+        assertArrayEquals(new long[] {1, 9, 2}, c.states().get(1).shapeAt(9));
+        assertRefused(recurrent.replace("\"k_in\"", "\"h_in\""), "state[1] names 'h_in', which another state entry names too");
+        assertRefused(recurrent.replace("[1, \"batch_size\", 4]", "[1, \"batch_size\", 0]"),
+                "state[0].shape[2] 0 is not a positive size, \"batch_size\" or (once) \"past_sequence_length\"");
+        assertRefused(recurrent.replace("\"batch_size\", \"past_sequence_length\", 2", "\"past_sequence_length\", "
+                + "\"past_sequence_length\", 2"), "state[1].shape[1] \"past_sequence_length\" is not a positive size, "
+                + "\"batch_size\" or (once) \"past_sequence_length\"");
+        assertRefused(recurrent.replace(", \"output\": \"h_out\"", ""), "state[0].output is missing");
+        assertRefused(recurrent.replace("\"state\": [", "\"state\": 7, \"x\": ["),
+                "state must be a non-empty array of {input, output, shape}");
+    }
+
+    @Test
     void aModelWithoutStopTokensHasAnEmptyList() throws Exception {
         assertEquals(0, read(MINIMAL.replace("[2, 1]", "[]")).eosTokenIds().length);
     }
