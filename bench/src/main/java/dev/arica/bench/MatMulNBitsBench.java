@@ -18,6 +18,7 @@ import java.io.OutputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,6 +31,9 @@ import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import jdk.incubator.vector.LongVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * ONNX Runtime's MatMulNBits alone, as a decode step runs it (issue 17): a chain of {@code layers} [1, K] x [K, K]
@@ -42,6 +46,7 @@ public final class MatMulNBitsBench {
     private MatMulNBitsBench() {}
 
     private static final int BLOCK = 32;
+    private static final VectorSpecies<Long> L = LongVector.SPECIES_PREFERRED;
 
     public static void main(String[] args) throws Exception {
         Path dir = Path.of(args[0]);
@@ -167,14 +172,12 @@ public final class MatMulNBitsBench {
     }
 
     private static long sum(MemorySegment m) {
-        long s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        long n = m.byteSize() / 8;
-        for (long i = 0; i + 3 < n; i += 4) {
-            s0 += m.getAtIndex(ValueLayout.JAVA_LONG, i);
-            s1 += m.getAtIndex(ValueLayout.JAVA_LONG, i + 1);
-            s2 += m.getAtIndex(ValueLayout.JAVA_LONG, i + 2);
-            s3 += m.getAtIndex(ValueLayout.JAVA_LONG, i + 3);
+        LongVector acc = LongVector.zero(L);
+        long step = L.vectorByteSize();
+        long n = m.byteSize() / step * step;
+        for (long i = 0; i < n; i += step) {
+            acc = acc.add(LongVector.fromMemorySegment(L, m, i, ByteOrder.LITTLE_ENDIAN));
         }
-        return s0 + s1 + s2 + s3;
+        return acc.reduceLanes(VectorOperators.ADD);
     }
 }
