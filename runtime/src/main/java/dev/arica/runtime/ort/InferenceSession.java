@@ -139,12 +139,38 @@ public final class InferenceSession implements AutoCloseable {
             if (profile != null && !profile.isBlank()) {
                 so.enableProfiling(profile);
             }
+            // Diagnostics too (issue 17, the levers measured one by one): ORT session config entries, "key=value;...".
+            for (Map.Entry<String, String> e : configEntries(System.getenv("ARICA_ORT_CONFIG")).entrySet()) {
+                so.addConfigEntry(e.getKey(), e.getValue());
+            }
             if (cuda) {
                 ort.prepareCuda();
                 so.addCUDA(options.cudaDeviceId());
             }
             return ort.environment().createSession(model.toString(), so);
         }
+    }
+
+    /**
+     * The entries of {@code ARICA_ORT_CONFIG} ("session.intra_op.allow_spinning=0;session.disable_prepacking=1"), in
+     * order; empty for null or blank. A malformed entry is refused, naming it, rather than silently measured without.
+     */
+    static Map<String, String> configEntries(String spec) {
+        Map<String, String> entries = new LinkedHashMap<>();
+        if (spec == null || spec.isBlank()) {
+            return entries;
+        }
+        for (String entry : spec.split(";")) {
+            int eq = entry.indexOf('=');
+            if (entry.isBlank()) {
+                continue;
+            }
+            if (eq <= 0 || eq == entry.length() - 1) {
+                throw new IllegalArgumentException("ARICA_ORT_CONFIG: '" + entry.strip() + "' is not key=value");
+            }
+            entries.put(entry.substring(0, eq).strip(), entry.substring(eq + 1).strip());
+        }
+        return entries;
     }
 
     public Path model() {

@@ -105,4 +105,19 @@ class InferenceSessionTest {
                 () -> InferenceSession.open(dir.resolve("none.onnx"), InferenceSession.Options.of(Device.CPU), ort, NO_CUDA));
         assertThrows(IllegalArgumentException.class, () -> new InferenceSession.Options(Device.CPU, -1, 0));
     }
+
+    @Test
+    void ortConfigEntriesFromTheEnvironmentAreParsedInOrderAndMalformedOnesRefused() {
+        assertEquals(Map.of(), InferenceSession.configEntries(null));
+        assertEquals(Map.of(), InferenceSession.configEntries("  "));
+        assertEquals(List.of("session.intra_op.allow_spinning", "session.disable_prepacking"),
+                List.copyOf(InferenceSession.configEntries(" session.intra_op.allow_spinning=0;session.disable_prepacking = 1;")
+                        .keySet()));
+        assertEquals("1", InferenceSession.configEntries("a=0;a=1").get("a"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> InferenceSession.configEntries("a=1;spinning"));
+        assertEquals("ARICA_ORT_CONFIG: 'spinning' is not key=value", e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> InferenceSession.configEntries("a="));
+        assertThrows(IllegalArgumentException.class, () -> InferenceSession.configEntries("=1"));
+    }
 }
