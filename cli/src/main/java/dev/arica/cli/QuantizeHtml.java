@@ -65,7 +65,8 @@ final class QuantizeHtml {
                 Row.of("tensor bytes before", bytes(report.sourceBytes())),
                 Row.of("tensor bytes after", bytes(report.storedBytes())),
                 Row.of("file bytes", bytes(report.fileBytes())),
-                Row.of("smaller by", String.format(Locale.ROOT, "%.2fx", QuantizeCommand.ratio(report.sourceBytes(), report.storedBytes()))),
+                Row.of("smaller by", String.format(Locale.ROOT, "%.2fx",
+                        QuantizeCommand.ratio(report.sourceBytes(), report.storedBytes()))),
                 Row.of("bits per weight before (all tensors)", figure(bits(report.sourceBytes(), allElements))),
                 Row.of("bits per weight after (all tensors)", figure(bits(report.storedBytes(), allElements))),
                 Row.of("bits per weight of the quantized tensors (scales and zero points counted)",
@@ -114,7 +115,8 @@ final class QuantizeHtml {
         }
         if (!byRole.isEmpty()) {
             SvgChart chart = new SvgChart("SNR by layer and role", "Signal-to-noise ratio in dB of each quantized tensor "
-                    + "inside the layers, one line per role, by layer number; higher is closer to the original.", "layer", "SNR (dB)")
+                    + "inside the layers, one line per role, by layer number; higher is closer to the original.", "layer",
+                    "SNR (dB)")
                     .integerTicks();
             byRole.forEach((role, ts) -> chart.add(new SvgChart.Series(role,
                     ts.stream().mapToDouble(t -> TensorSelection.layerPlace(t.name()).orElseThrow().layer()).toArray(),
@@ -140,7 +142,8 @@ final class QuantizeHtml {
     private static Row tensorRow(TensorReport t) {
         Optional<TensorSelection.LayerPlace> place = TensorSelection.layerPlace(t.name());
         String snr = t.error() == null ? "-" : Double.isInfinite(t.error().snrDb()) ? "exact" : figure(t.error().snrDb());
-        return Row.of(t.name(), place.map(p -> Integer.toString(p.layer())).orElse("-"), place.map(QuantizeHtml::role).orElse("-"),
+        return Row.of(t.name(), place.map(p -> Integer.toString(p.layer())).orElse("-"),
+                place.map(QuantizeHtml::role).orElse("-"),
                 t.storage(), QuantizeCommand.shape(t.shape()), snr, t.error() == null ? "-" : figure(t.error().rmse()),
                 t.error() == null ? "-" : figure(t.error().maxAbsError()), Long.toString(t.sourceBytes()),
                 Long.toString(t.storedBytes()), figure(bits(t.storedBytes(), TensorInfo.elements(t.shape()))),

@@ -55,7 +55,8 @@ public final class HtmlDocument {
             svg.chart{width:100%;max-width:760px;height:auto;display:block;margin:.6em 0;font-size:11px}
             svg .plot{fill:#fcfcfc;stroke:#999}svg .grid{stroke:#e4e4e4}svg .tick{fill:#333}
             svg .axis-title{fill:#1b1b1b;font-size:12px}svg .series{fill:none;stroke-width:1.6}
-            svg .rule{stroke:#b71c1c;stroke-dasharray:5 4}svg .rule-label{fill:#b71c1c;paint-order:stroke;stroke:#fff;stroke-width:3px}
+            svg .rule{stroke:#b71c1c;stroke-dasharray:5 4}
+            svg .rule-label{fill:#b71c1c;paint-order:stroke;stroke:#fff;stroke-width:3px}
             svg .value{fill:#1b1b1b;paint-order:stroke;stroke:#fff;stroke-width:3px}svg .legend{fill:#1b1b1b}svg .note{fill:#777}
             figure{margin:1em 0}figcaption{font-weight:600}details{margin:.6em 0}summary{cursor:pointer}code{font-size:.95em}
             """;
@@ -127,7 +128,8 @@ public final class HtmlDocument {
             }
             b.append(r.mark() == null ? "<tr>" : "<tr class=\"" + escape(r.mark()) + "\">");
             for (int i = 0; i < r.cells().size(); i++) {
-                b.append(columns.get(i).align() == Align.RIGHT ? "<td class=\"n\">" : "<td>").append(escape(r.cells().get(i))).append("</td>");
+                b.append(columns.get(i).align() == Align.RIGHT ? "<td class=\"n\">" : "<td>").append(escape(r.cells().get(i)))
+                        .append("</td>");
             }
             b.append("</tr>\n");
         }

@@ -5,12 +5,12 @@ import static dev.arica.cli.report.Markup.escape;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.DoubleFunction;
 
 /**
  * One chart as inline SVG, with every number a reader needs written as text: axis ticks, axis titles, the labels of
- * reference lines and of bars, and each marked point's value in its own {@code <title>}. Two kinds: points along a
- * numeric x axis (series drawn as lines, markers or both) and labelled bars. Nothing refers outside the SVG.
+ * reference lines and of bars, and each marked point's value in its own {@code <title>} (four significant digits).
+ * Two kinds: points along a numeric x axis (series drawn as lines, markers or both) and labelled bars. Nothing refers
+ * outside the SVG.
  */
 public final class SvgChart {
 
@@ -45,6 +45,10 @@ public final class SvgChart {
     private static final int RIGHT = 200;
     private static final int TOP = 36;
     private static final int BOTTOM = 56;
+    /** The narrowest slot of a bar whose label is written under it, in pixels (about four characters). */
+    private static final int MIN_LABELLED_SLOT = 26;
+    /** Legend rows that fit beside the plot; the series after them are named in their hover titles only. */
+    private static final int MAX_LEGEND_ROWS = 14;
 
     private final String title;
     private final String description;
@@ -53,7 +57,6 @@ public final class SvgChart {
     private final List<Series> series = new ArrayList<>();
     private final List<Rule> rules = new ArrayList<>();
     private final List<Bar> bars = new ArrayList<>();
-    private DoubleFunction<String> value = Markup::figure;
     private boolean integerX;
     private boolean zeroY;
 
@@ -86,12 +89,6 @@ public final class SvgChart {
 
     public SvgChart add(Rule r) {
         rules.add(r);
-        return this;
-    }
-
-    /** How values are written in labels (default: four significant digits). */
-    public SvgChart values(DoubleFunction<String> format) {
-        this.value = format;
         return this;
     }
 
@@ -198,10 +195,17 @@ public final class SvgChart {
                     if (s.labels() != null && s.labels()[i] != null) {
                         b.append(", ").append(escape(s.labels()[i]));
                     }
-                    b.append(": ").append(escape(value.apply(s.y()[i]))).append("</title></circle>\n");
+                    b.append(": ").append(escape(Markup.figure(s.y()[i]))).append("</title></circle>\n");
                 }
             }
-            legend(b, legend++, colour, s.name(), s.style());
+            if (legend < MAX_LEGEND_ROWS) {
+                legend(b, legend++, colour, s.name(), s.style());
+            }
+        }
+        if (series.size() > MAX_LEGEND_ROWS) {
+            b.append("<text class=\"legend\" x=\"").append(LEFT + plotWidth() + 8).append("\" y=\"")
+                    .append(TOP + 10 + MAX_LEGEND_ROWS * 18).append("\">and ").append(series.size() - MAX_LEGEND_ROWS)
+                    .append(" more</text>\n");
         }
     }
 
@@ -227,7 +231,7 @@ public final class SvgChart {
         for (int i = 0; i < bars.size(); i++) {
             Bar bar = bars.get(i);
             double centre = LEFT + slot * (i + 0.5);
-            String text = value.apply(bar.value());
+            String text = Markup.figure(bar.value());
             if (Double.isFinite(bar.value())) {
                 double top = py(y, Math.max(0, bar.value()));
                 double bottom = py(y, Math.min(0, bar.value()));
@@ -238,9 +242,13 @@ public final class SvgChart {
                 b.append("<text class=\"value\" x=\"").append(coordinate(centre)).append("\" y=\"").append(coordinate(top - 4))
                         .append("\" text-anchor=\"middle\">").append(escape(text)).append("</text>\n");
             }
-            b.append("<text class=\"tick\" x=\"").append(coordinate(centre)).append("\" y=\"").append(TOP + plotHeight() + 16)
-                    .append("\" text-anchor=\"middle\">").append(escape(shorten(bar.label(), slot))).append("<title>")
-                    .append(escape(bar.label())).append("</title></text>\n");
+            // Too many bars for their labels to be read: each keeps its label in its hover title only.
+            if (slot >= MIN_LABELLED_SLOT) {
+                b.append("<text class=\"tick\" x=\"").append(coordinate(centre)).append("\" y=\"")
+                        .append(TOP + plotHeight() + 16).append("\" text-anchor=\"middle\">")
+                        .append(escape(shorten(bar.label(), slot))).append("<title>").append(escape(bar.label()))
+                        .append("</title></text>\n");
+            }
         }
         rules(b, y);
     }

@@ -39,7 +39,8 @@ class SvgChartTest {
     void escapingCoversElementsAndBothKindsOfQuotedAttributes() throws Exception {
         assertEquals("a&lt;b&gt;&amp;&quot;c&#39;\uFFFD\t", Markup.escape("a<b>&\"c'\u0001\t"));
         String odd = "x<y & \"z\" 'w'";
-        Document d = parse("<p title=\"" + Markup.escape(odd) + "\" alt='" + Markup.escape(odd) + "'>" + Markup.escape(odd) + "</p>");
+        Document d = parse("<p title=\"" + Markup.escape(odd) + "\" alt='" + Markup.escape(odd) + "'>" + Markup.escape(odd)
+                + "</p>");
         Element p = d.getDocumentElement();
         assertEquals(odd, p.getTextContent());
         assertEquals(odd, p.getAttribute("title"));
@@ -50,7 +51,8 @@ class SvgChartTest {
     void axesStepByOneTwoOrFiveTimesAPowerOfTen() {
         SvgChart.Axis kl = SvgChart.Axis.of(0, 0.0719, false, true);
         assertEquals(0.02, kl.step(), 1e-15);
-        assertEquals(List.of("0", "0.02", "0.04", "0.06", "0.08"), kl.ticks().stream().map(t -> Markup.tick(t, kl.step())).toList());
+        assertEquals(List.of("0", "0.02", "0.04", "0.06", "0.08"),
+                kl.ticks().stream().map(t -> Markup.tick(t, kl.step())).toList());
         SvgChart.Axis db = SvgChart.Axis.of(20.35, 22.9, false, false);
         assertEquals(0.5, db.step(), 0);
         assertEquals(20.0, db.low(), 0);
@@ -97,6 +99,19 @@ class SvgChartTest {
         assertEquals(List.of("source", "q4_0", "nothing"), texts(d, "tick").subList(texts(d, "tick").size() - 3,
                 texts(d, "tick").size()));
         assertEquals("0", texts(d, "tick").getFirst());
+        // Many bars, many series: labels that would overlap are left to the hover titles, the legend ends in a count.
+        SvgChart many = new SvgChart("many", "many bars", "tensor", "dB");
+        SvgChart lines = new SvgChart("lines", "many series", "x", "y");
+        for (int i = 0; i < 40; i++) {
+            many.add(new SvgChart.Bar("tensor " + i, i));
+            lines.add(new SvgChart.Series("text " + i, new double[] {0, 1}, new double[] {i, i + 1}, null, SvgChart.Style.LINE));
+        }
+        Document m = parse(many.render());
+        assertEquals(40, m.getElementsByTagName("rect").getLength() - 1, "a bar each, and the plot");
+        assertTrue(texts(m, "tick").stream().noneMatch(t -> t.startsWith("tensor")), () -> texts(m, "tick").toString());
+        List<String> legend = texts(parse(lines.render()), "legend");
+        assertEquals(15, legend.size());
+        assertEquals("and 26 more", legend.getLast());
         assertThrows(IllegalStateException.class, () -> new SvgChart("t", "d", "x", "y").add(new SvgChart.Bar("b", 1))
                 .add(new SvgChart.Series("s", new double[0], new double[0], null, SvgChart.Style.LINE)));
         assertThrows(IllegalArgumentException.class, () -> new SvgChart.Series("s", new double[1], new double[2], null,
