@@ -92,7 +92,7 @@ final class ValidationHtml {
         for (Thresholds.Check c : run.checks()) {
             rows.add(new Row(List.of(c.figure().label(), ThresholdText.figure(c.value()), c.figure().atLeast() ? ">=" : "<=",
                     ThresholdText.limit(c.limit()), ThresholdText.option(c.figure()), c.passed() ? "PASS" : "FAIL"),
-                    c.passed() ? "pass" : "fail"));
+                    c.passed() ? HtmlDocument.Verdict.PASS : HtmlDocument.Verdict.FAIL));
         }
         page.table("Each threshold given, against the measured figure", List.of(text("figure"), number("measured"),
                 text("must be"), number("limit"), text("option"), text("result")), rows);

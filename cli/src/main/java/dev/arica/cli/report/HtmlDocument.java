@@ -13,8 +13,8 @@ import java.util.Locale;
  */
 public final class HtmlDocument {
 
-    /** A row of a table; {@code mark} (nullable) styles it: "pass", "fail". */
-    public record Row(List<String> cells, String mark) {
+    /** A row of a table; {@code mark}, when not null, colours it as a passed or failed check. */
+    public record Row(List<String> cells, Verdict mark) {
         public Row {
             cells = List.copyOf(cells);
         }
@@ -84,7 +84,7 @@ public final class HtmlDocument {
         return this;
     }
 
-    /** A verdict in large letters, coloured by {@code v}. */
+    /** A verdict in large letters, coloured as {@code v}. */
     public HtmlDocument verdict(String text, Verdict v) {
         body.append("<p class=\"verdict ").append(v.name().toLowerCase(Locale.ROOT)).append("\">").append(escape(text))
                 .append("</p>\n");
@@ -126,7 +126,7 @@ public final class HtmlDocument {
             if (r.cells().size() != columns.size()) {
                 throw new IllegalArgumentException(columns.size() + " columns, a row of " + r.cells().size());
             }
-            b.append(r.mark() == null ? "<tr>" : "<tr class=\"" + escape(r.mark()) + "\">");
+            b.append(r.mark() == null ? "<tr>" : "<tr class=\"" + r.mark().name().toLowerCase(Locale.ROOT) + "\">");
             for (int i = 0; i < r.cells().size(); i++) {
                 b.append(columns.get(i).align() == Align.RIGHT ? "<td class=\"n\">" : "<td>").append(escape(r.cells().get(i)))
                         .append("</td>");

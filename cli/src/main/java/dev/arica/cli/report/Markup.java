@@ -2,6 +2,7 @@ package dev.arica.cli.report;
 
 import java.math.BigDecimal;
 import java.math.MathContext;
+import java.math.RoundingMode;
 import java.util.Locale;
 
 /** Text as it goes into the HTML and SVG of a report: escaped for elements and attributes, numbers written alike. */
@@ -48,6 +49,6 @@ public final class Markup {
             return String.format(Locale.ROOT, "%.1e", v);
         }
         return new BigDecimal(v).round(new MathContext(12)).setScale(Math.max(0, (int) -Math.floor(Math.log10(step)) + 1),
-                java.math.RoundingMode.HALF_EVEN).stripTrailingZeros().toPlainString();
+                RoundingMode.HALF_EVEN).stripTrailingZeros().toPlainString();
     }
 }
