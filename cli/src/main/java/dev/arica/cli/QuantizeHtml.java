@@ -32,7 +32,7 @@ final class QuantizeHtml {
     static String of(ObjectNode settings, Report report) {
         HtmlDocument page = new HtmlDocument("arica quantize report");
         page.paragraph("Output " + report.output() + ": " + report.tensors().size() + " tensors, " + report.quantizedCount()
-                + " quantized; mean SNR " + figure(report.meanSnrDb()) + " dB, lowest " + figure(report.minSnrDb()) + " dB.");
+                + " quantized; mean SNR " + db(report.meanSnrDb()) + " dB, lowest " + db(report.minSnrDb()) + " dB.");
         page.heading("Settings");
         List<Row> rows = new ArrayList<>();
         settings.properties().forEach(e -> flatten(e.getKey(), e.getValue(), rows));
@@ -110,7 +110,8 @@ final class QuantizeHtml {
             }
         }
         if (byRole.isEmpty() && outside.isEmpty()) {
-            page.paragraph("No tensor was quantized with a measurable error: nothing to chart.");
+            page.paragraph(report.quantizedCount() == 0 ? "No tensor was quantized: no error to chart."
+                    : "Every quantized tensor is exact (stored as its source quantized it): no error to chart.");
             return;
         }
         if (!byRole.isEmpty()) {
@@ -141,7 +142,7 @@ final class QuantizeHtml {
 
     private static Row tensorRow(TensorReport t) {
         Optional<TensorSelection.LayerPlace> place = TensorSelection.layerPlace(t.name());
-        String snr = t.error() == null ? "-" : Double.isInfinite(t.error().snrDb()) ? "exact" : figure(t.error().snrDb());
+        String snr = t.error() == null ? "-" : db(t.error().snrDb());
         return Row.of(t.name(), place.map(p -> Integer.toString(p.layer())).orElse("-"),
                 place.map(QuantizeHtml::role).orElse("-"),
                 t.storage(), QuantizeCommand.shape(t.shape()), snr, t.error() == null ? "-" : figure(t.error().rmse()),
@@ -152,6 +153,11 @@ final class QuantizeHtml {
 
     private static String bytes(long n) {
         return n + " (" + ByteSize.format(n) + ")";
+    }
+
+    /** An SNR as the table of quantize prints it in words: "exact" when there was no error at all. */
+    private static String db(double snr) {
+        return snr == Double.POSITIVE_INFINITY ? "exact" : figure(snr);
     }
 
     private static double bits(long bytes, long elements) {

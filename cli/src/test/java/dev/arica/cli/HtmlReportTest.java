@@ -275,6 +275,26 @@ class HtmlReportTest {
     }
 
     @Test
+    void aGptqCheckpointStoredAsQuantizedHasNoErrorToChart() throws Exception {
+        Path html = tmp.resolve("gptq.html");
+        Path json = tmp.resolve("gptq.json");
+        ok("quantize", TestModels.dir("tiny-falcon-gptq").toString(), "-o", tmp.resolve("gptq.arica").toString(),
+                "--no-digest-cache", "--report", html.toString(), "--report", json.toString());
+        Document d = parse(html);
+        assertSelfContained(html, d);
+        assertEquals(List.of("Bits per weight"), charts(d).stream()
+                .map(svg -> elementChildren(svg).get(0).getTextContent()).toList(), "no SNR to draw");
+        assertTrue(texts(d, "p", null).contains("Every quantized tensor is exact (stored as its source quantized it): no "
+                + "error to chart."), () -> texts(d, "p", null).toString());
+        JsonNode tensors = readJson(json).get("tensors");
+        List<List<String>> rows = table(d, "Tensors in file order");
+        for (int i = 0; i < rows.size(); i++) {
+            assertEquals(tensors.get(i).get("quantized").asBoolean() ? "exact" : "-", rows.get(i).get(5));
+        }
+        assertTrue(table(d, "How the file was quantized").contains(List.of("scheme", "gptq")));
+    }
+
+    @Test
     void validateReportDrawsTheKlOfEveryPositionAndTheAgreementAsTheJsonGivesThem() throws Exception {
         Path bin = Stories260K.checkpoint();
         Path q4 = tmp.resolve("candidate-q4_0.arica");
