@@ -14,10 +14,13 @@ import dev.arica.runtime.ort.InferenceSession;
 import dev.arica.runtime.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.stream.Stream;
 
 /**
  * A MODEL argument of the commands that run models (generate, validate, forward) resolved to an ONNX directory
@@ -70,6 +73,27 @@ final class ModelInput implements AutoCloseable {
 
     Path model() {
         return model;
+    }
+
+    /**
+     * The bytes MODEL takes on disk, as given: its file, or every regular file under its directory (an ONNX file's
+     * external data beside it not counted); empty when they cannot be listed.
+     */
+    OptionalLong bytesOnDisk() {
+        try {
+            if (Files.isRegularFile(model)) {
+                return OptionalLong.of(Files.size(model));
+            }
+            try (Stream<Path> files = Files.walk(model)) {
+                long sum = 0;
+                for (Path f : (Iterable<Path>) files.filter(Files::isRegularFile)::iterator) {
+                    sum += Files.size(f);
+                }
+                return OptionalLong.of(sum);
+            }
+        } catch (IOException | UncheckedIOException e) {
+            return OptionalLong.empty();
+        }
     }
 
     /** The exported directory: model.onnx, arica-genai.json, the tokenizer. */

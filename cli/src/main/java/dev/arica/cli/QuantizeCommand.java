@@ -2,12 +2,14 @@ package dev.arica.cli;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.arica.cli.report.HtmlDocument;
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.FloatCast;
 import dev.arica.formats.arica.AricaFile;
 import dev.arica.formats.gguf.GgufCheckpoint;
 import dev.arica.formats.gptq.GptqCheckpoint;
 import dev.arica.formats.gptq.GptqConfig;
+import dev.arica.formats.io.AtomicOutput;
 import dev.arica.formats.io.ByteSize;
 import dev.arica.formats.io.ChunkPipeline;
 import dev.arica.formats.io.FileDigest;
@@ -104,8 +106,10 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--meta", paramLabel = "KEY=VALUE", description = "Free-form metadata stored in the file (repeatable).")
     Map<String, String> meta = new LinkedHashMap<>();
 
-    @Option(names = "--report", paramLabel = "FILE.json", description = "Write the per-tensor report as JSON too.")
-    Path reportFile;
+    @Option(names = "--report", paramLabel = "FILE",
+            description = "Write the per-tensor report too: FILE.html (or .htm) as one self-contained HTML page with charts, "
+                    + "any other name as JSON (repeatable, e.g. one of each).")
+    List<Path> reportFiles = new ArrayList<>();
 
     @Mixin
     TokenizerOption tokenizer;
@@ -176,7 +180,7 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         printTable(out, report);
-        if (reportFile != null) {
+        if (!reportFiles.isEmpty()) {
             ObjectNode root = header(report);
             if (gptq != null) {
                 root.put("scheme", "gptq");
@@ -252,7 +256,7 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         printTable(out, report);
-        if (reportFile != null) {
+        if (!reportFiles.isEmpty()) {
             ObjectNode root = header(report);
             root.put("format", "onnx");
             scheme(root, dynamic ? null : layout);
@@ -273,10 +277,14 @@ final class QuantizeCommand implements Callable<Integer> {
         return ExitCode.OK;
     }
 
-    private void writeReport(ObjectNode root, Report report) throws IOException {
-        tensors(root, report);
-        dev.arica.formats.io.AtomicOutput.writeString(reportFile, Json.MAPPER.writerWithDefaultPrettyPrinter()
-                .writeValueAsString(root) + "\n");
+    /** Each --report file: the HTML page or the JSON object, both from {@code settings} (how it was quantized) and the report. */
+    private void writeReport(ObjectNode settings, Report report) throws IOException {
+        ObjectNode json = settings.deepCopy();
+        tensors(json, report);
+        for (Path file : reportFiles) {
+            AtomicOutput.writeString(file, HtmlDocument.isHtmlName(file) ? QuantizeHtml.of(settings, report)
+                    : Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(json) + "\n");
+        }
     }
 
     private List<Pattern> keepPatterns() {
@@ -434,11 +442,11 @@ final class QuantizeCommand implements Callable<Integer> {
         return Double.isNaN(v) ? "-" : Double.isInfinite(v) ? (v > 0 ? "exact" : "-inf") : String.format(Locale.ROOT, "%.2f", v);
     }
 
-    private static double ratio(long before, long after) {
+    static double ratio(long before, long after) {
         return after == 0 ? 1.0 : (double) before / after;
     }
 
-    private static String shape(long[] shape) {
+    static String shape(long[] shape) {
         StringBuilder b = new StringBuilder();
         for (int i = 0; i < shape.length; i++) {
             b.append(i == 0 ? "" : "x").append(shape[i]);

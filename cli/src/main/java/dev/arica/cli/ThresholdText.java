@@ -1,8 +1,8 @@
 package dev.arica.cli;
 
+import dev.arica.cli.report.Markup;
 import dev.arica.runtime.validate.Thresholds;
 import java.math.BigDecimal;
-import java.util.Locale;
 
 /** How validate writes its thresholds: the option of each figure, figures and limits as printed, a failure's words. */
 final class ThresholdText {
@@ -24,7 +24,7 @@ final class ThresholdText {
 
     /** Four significant digits: 0.9120, 1.235e-05. */
     static String figure(double v) {
-        return Double.isFinite(v) ? String.format(Locale.ROOT, "%.4g", v) : Double.toString(v);
+        return Double.isFinite(v) ? Markup.figure(v) : Double.toString(v);
     }
 
     /** A limit as the user would write it: 0.98, 0.001. */

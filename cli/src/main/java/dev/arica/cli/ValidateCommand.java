@@ -1,6 +1,7 @@
 package dev.arica.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.arica.cli.report.HtmlDocument;
 import dev.arica.formats.io.AtomicOutput;
 import dev.arica.formats.io.Json;
 import dev.arica.runtime.encode.OnnxEncoder;
@@ -99,6 +100,11 @@ final class ValidateCommand implements Callable<Integer> {
                     + "instead of the table.")
     String json;
 
+    @Option(names = "--report", paramLabel = "FILE.html",
+            description = "Also write the figures as one self-contained HTML page with charts (the KL at every position, "
+                    + "the top-1 agreement, the thresholds) to FILE.html (atomically; decoders).")
+    Path htmlReport;
+
     @Mixin
     RunOptions runOptions;
 
@@ -107,7 +113,15 @@ final class ValidateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (htmlReport != null && !HtmlDocument.isHtmlName(htmlReport)) {
+            throw AricaException.badInput("--report writes an HTML page: name it FILE.html, not " + htmlReport
+                    + " (the JSON object is --json FILE)");
+        }
         if (EncoderInput.applies(reference)) {
+            if (htmlReport != null) {
+                throw AricaException.badInput("--report applies to decoders; " + reference + " is an encoder (its figures: "
+                        + "--json FILE)");
+            }
             return encoders();
         }
         if (minCosine != null) {
@@ -341,6 +355,9 @@ final class ValidateCommand implements Callable<Integer> {
             if (json != null) {
                 AtomicOutput.writeString(Path.of(json), Json.MAPPER.writeValueAsString(o) + "\n");
             }
+        }
+        if (htmlReport != null) {
+            AtomicOutput.writeString(htmlReport, ValidationHtml.of(run));
         }
         out.flush();
         List<String> failed = run.checks().stream().filter(c -> !c.passed()).map(ThresholdText::failure).toList();

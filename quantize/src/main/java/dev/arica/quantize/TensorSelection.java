@@ -5,6 +5,7 @@ import dev.arica.formats.model.Orientation;
 import dev.arica.formats.model.TensorSpec;
 import java.util.List;
 import java.util.Optional;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -38,7 +39,7 @@ public record TensorSelection(List<Pattern> keep, boolean embeddings, boolean he
         }
     }
 
-    private static final Pattern LAYER = Pattern.compile("(^|\\.)(layers|layer|h|blocks)\\.\\d+\\.");
+    private static final Pattern LAYER = Pattern.compile("(^|\\.)(layers|layer|h|blocks)\\.(\\d+)\\.");
     private static final Pattern EMBEDDING = Pattern.compile(
             "(^|\\.)(embed_tokens|embed_positions|wte|wpe|tok_embeddings|word_embeddings|position_embeddings"
                     + "|embeddings|embedding)(\\.|$)");
@@ -64,6 +65,23 @@ public record TensorSelection(List<Pattern> keep, boolean embeddings, boolean he
             return Role.LAYER;
         }
         return Role.OTHER;
+    }
+
+    /** Where a tensor sits in the stack: its layer's number and its name within the layer ("self_attn.q_proj.weight"). */
+    public record LayerPlace(int layer, String within) {}
+
+    /** The layer {@code name} belongs to by the same names {@link #role(String)} knows; empty outside numbered layers. */
+    public static Optional<LayerPlace> layerPlace(String name) {
+        Matcher m = LAYER.matcher(name);
+        if (!m.find()) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(new LayerPlace(Integer.parseInt(m.group(3)), name.substring(m.end())));
+        } catch (NumberFormatException e) {
+            // More digits than an int holds: a name, not a layer number arica could index.
+            return Optional.empty();
+        }
     }
 
     /** The role of a tensor the family's description lists, as far as the choice goes. */

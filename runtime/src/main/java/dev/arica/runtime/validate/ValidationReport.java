@@ -82,9 +82,31 @@ public record ValidationReport(List<Greedy> prompts, boolean textsFromReference,
     /**
      * Teacher-forced figures of one text: {@code positions} next-token predictions (one fewer than its
      * tokens), fed in {@code windows} windows; sums over those positions.
+     *
+     * @param kl KL(P_ref || P_cand) at each scored position, in order (index 0 predicts the text's second token)
+     * @param disagreeing the scored positions, ascending, whose top-1 tokens differ
      */
     public record Text(int tokens, int positions, int windows, int agreeing, double klSum, double klMax,
-                       double nllReference, double nllCandidate) {
+                       double nllReference, double nllCandidate, double[] kl, int[] disagreeing) {
+        public Text {
+            if (kl.length != positions || disagreeing.length != positions - agreeing) {
+                throw new IllegalArgumentException(positions + " positions, " + agreeing + " agreeing: got " + kl.length
+                        + " KL values and " + disagreeing.length + " disagreeing positions");
+            }
+            kl = kl.clone();
+            disagreeing = disagreeing.clone();
+        }
+
+        @Override
+        public double[] kl() {
+            return kl.clone();
+        }
+
+        @Override
+        public int[] disagreeing() {
+            return disagreeing.clone();
+        }
+
         public double agreement() {
             return positions == 0 ? Double.NaN : (double) agreeing / positions;
         }

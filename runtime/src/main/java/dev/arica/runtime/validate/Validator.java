@@ -187,15 +187,21 @@ public final class Validator {
         double nllReference;
         double nllCandidate;
         double[] kls = new double[256];
+        int[] disagreeing = new int[16];
 
         void add(boolean agree, double kl, double nllRef, double nllCand) {
             if (positions == kls.length) {
                 kls = Arrays.copyOf(kls, 2 * kls.length);
             }
-            kls[positions++] = kl;
             if (agree) {
                 agreeing++;
+            } else {
+                if (positions - agreeing == disagreeing.length) {
+                    disagreeing = Arrays.copyOf(disagreeing, 2 * disagreeing.length);
+                }
+                disagreeing[positions - agreeing] = positions;
             }
+            kls[positions++] = kl;
             klSum += kl;
             // Math.max keeps a NaN, so a broken distribution shows in the largest KL too.
             klMax = Math.max(klMax, kl);
@@ -221,7 +227,8 @@ public final class Validator {
             windows++;
         }
         return new ValidationReport.Text(text.length, own.positions, windows, own.agreeing, own.klSum, own.klMax,
-                own.nllReference, own.nllCandidate);
+                own.nllReference, own.nllCandidate, Arrays.copyOf(own.kls, own.positions),
+                Arrays.copyOf(own.disagreeing, own.positions - own.agreeing));
     }
 
     /**

@@ -36,9 +36,10 @@ class ValidatorTest {
     }
 
     /** The figures of {@code text} computed directly: each position's distributions from the tables. */
-    record Expected(int agreeing, double klSum, double klMax, double nllRef, double nllCand, double[] kls) {
+    record Expected(int agreeing, double klSum, double klMax, double nllRef, double nllCand, double[] kls, int[] disagreeing) {
         static Expected of(BigramDecoder ref, BigramDecoder cand, int[] text) {
             int agreeing = 0;
+            List<Integer> disagreeing = new ArrayList<>();
             double klSum = 0, klMax = 0, nllRef = 0, nllCand = 0;
             double[] kls = new double[text.length - 1];
             for (int i = 0; i + 1 < text.length; i++) {
@@ -56,9 +57,12 @@ class ValidatorTest {
                 nllCand -= q[text[i + 1]];
                 if (Sampler.argmax(ref.table[text[i]]) == Sampler.argmax(cand.table[text[i]])) {
                     agreeing++;
+                } else {
+                    disagreeing.add(i);
                 }
             }
-            return new Expected(agreeing, klSum, klMax, nllRef, nllCand, kls);
+            return new Expected(agreeing, klSum, klMax, nllRef, nllCand, kls,
+                    disagreeing.stream().mapToInt(Integer::intValue).toArray());
         }
     }
 
@@ -144,6 +148,8 @@ class ValidatorTest {
         assertEquals(e.klMax(), t.klMax(), 1e-9 * e.klMax());
         assertEquals(e.nllRef(), t.nllReference(), 1e-9 * e.nllRef());
         assertEquals(e.nllCand(), t.nllCandidate(), 1e-9 * e.nllCand());
+        assertArrayEquals(e.kls(), t.kl(), 1e-9 * e.klMax());
+        assertArrayEquals(new int[0], t.disagreeing());
         assertTrue(e.klSum() > 0 && e.agreeing() > 0, "a real difference, yet the same argmax");
         assertEquals(599, e.agreeing(), "scaling logits keeps every argmax");
         ValidationReport.TeacherForced tf = r.teacherForced();
@@ -176,6 +182,10 @@ class ValidatorTest {
         assertEquals(e.nllRef(), t.nllReference(), 1e-9 * e.nllRef(), "each position scored once");
         assertEquals(e.klSum(), t.klSum(), 1e-9 * e.klSum());
         assertEquals(e.agreeing(), t.agreeing());
+        // Each position's KL and top-1 in text order, whichever window scored it.
+        assertArrayEquals(e.kls(), t.kl(), 1e-9 * e.klMax());
+        assertArrayEquals(e.disagreeing(), t.disagreeing());
+        assertTrue(t.disagreeing().length > 0 && t.agreeing() > 0, "both kinds of position");
         // 9 tokens, 8 predictions: windows [0,8) only.
         assertEquals(1, r.texts().get(1).windows());
         assertEquals(32, r.teacherForced().positions());
