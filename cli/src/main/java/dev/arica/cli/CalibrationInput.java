@@ -26,7 +26,7 @@ import java.util.Locale;
  */
 final class CalibrationInput {
     /** Default of --calibration-tokens. */
-    static final int DEFAULT_TOKENS = 512;
+    static final int DEFAULT_TOKENS = 2048;
     /** Most positions run from one empty cache. */
     static final int WINDOW = 512;
     /** Families whose graphs carry their projections' inputs. */

@@ -22,9 +22,7 @@ import java.util.stream.IntStream;
  */
 final class Gptq {
     /** Dampening added to H's diagonal, as a fraction of its mean (GPTQ's percdamp default). */
-    static final double DAMP = Double.parseDouble(System.getProperty("arica.gptq.damp", "0.01"));
-    static final boolean ACT_ORDER = Boolean.getBoolean("arica.gptq.actorder");
-    static final boolean SEARCH = !Boolean.getBoolean("arica.gptq.rtn");
+    static final double DAMP = 0.01;
     /** Rows quantized together. */
     static final int TILE = 16;
     /** Rows of a panel of the Cholesky factorization and of the triangular inversion. */
@@ -45,33 +43,7 @@ final class Gptq {
      * get H_jj = 1 first, as GPTQ does. With J the order reversal, J H J = U^T U (U upper), so H = W W^T with
      * W = J U^T J upper and V = W^-1 = J U^-T J: one Cholesky and one triangular inversion, no full inverse.
      */
-    /** The order columns are quantized in: by descending importance (act-order), or as stored. */
-    static int[] order(float[] importance) {
-        Integer[] o = new Integer[importance.length];
-        for (int j = 0; j < o.length; j++) {
-            o[j] = j;
-        }
-        if (ACT_ORDER) {
-            java.util.Arrays.sort(o, (a, b) -> Float.compare(importance[b], importance[a]));
-        }
-        int[] r = new int[o.length];
-        for (int j = 0; j < o.length; j++) {
-            r[j] = o[j];
-        }
-        return r;
-    }
-
-    static float[] factor(float[] h, int k, float[] importance) {
-        if (ACT_ORDER) {
-            int[] perm = order(importance);
-            float[] p = new float[h.length];
-            for (int i = 0; i < k; i++) {
-                for (int j = 0; j < k; j++) {
-                    p[i * k + j] = h[perm[i] * k + perm[j]];
-                }
-            }
-            System.arraycopy(p, 0, h, 0, h.length);
-        }
+    static float[] factor(float[] h, int k) {
         double sum = 0;
         for (int j = 0; j < k; j++) {
             sum += h[j * k + j];
@@ -210,11 +182,7 @@ final class Gptq {
                     }
                 }
             }
-            if (ACT_ORDER) {
-                columnsActOrder(fit, v, importance, search, w, n, k, err, codes, params, r0, cols);
-            } else {
-                columns(fit, v, importance, search, w, n, k, err, codes, params, r0, cols);
-            }
+            columns(fit, v, importance, search, w, n, k, err, codes, params, r0, cols);
             for (int r = 0; r < n; r++) {
                 long row = (r0 + r) * rowBytes;
                 for (int q = 0; q < groups; q++) {
@@ -232,56 +200,6 @@ final class Gptq {
             throw QuantizationException.nonFinite(r0 + bad / k, bad % k, k, rows.getAtIndex(F32, bad));
         }
         MemorySegment.copy(rows, F32, 0, w, 0, n * k);
-    }
-
-    static void columnsActOrder(GroupFit fit, float[] v, float[] importance, boolean search, float[] w, int n, int k,
-            float[] err, int[] codes, int[] params, long firstRow, long cols) {
-        int g = fit.group;
-        int groups = (k + g - 1) / g;
-        int kp = groups * g;
-        int b = 128;
-        int[] perm = order(importance);
-        float[] wp = new float[n * k];
-        for (int r = 0; r < n; r++) {
-            for (int q = 0; q < groups; q++) {
-                int m = Math.min(g, k - q * g);
-                params[r * groups + q] = search && SEARCH
-                        ? fit.search(w, r * k + q * g, m, importance, q * g, firstRow + r, q * g, cols)
-                        : fit.rtn(w, r * k + q * g, m, firstRow + r, q * g, cols);
-            }
-            for (int j = 0; j < k; j++) {
-                wp[r * k + j] = w[r * k + perm[j]];
-            }
-        }
-        for (int b0 = 0; b0 < k; b0 += b) {
-            int b1 = Math.min(k, b0 + b);
-            for (int j = b0; j < b1; j++) {
-                float d = v[j * k + j];
-                int col = perm[j];
-                for (int r = 0; r < n; r++) {
-                    int at = r * k;
-                    int p = params[r * groups + col / g];
-                    float x = wp[at + j];
-                    int c = fit.code(x, p);
-                    codes[r * kp + col] = c;
-                    float e = (x - GroupFit.value(c, p)) / d;
-                    err[r * b + j - b0] = e;
-                    Kernels.axpy(wp, at + j + 1, -e, v, j * k + j + 1, b1 - j - 1);
-                }
-            }
-            if (b1 < k) {
-                for (int t = b0; t < b1; t++) {
-                    for (int r = 0; r < n; r++) {
-                        Kernels.axpy(wp, r * k + b1, -err[r * b + t - b0], v, t * k + b1, k - b1);
-                    }
-                }
-            }
-        }
-        for (int r = 0; r < n; r++) {
-            for (int j = k; j < kp; j++) {
-                codes[r * kp + j] = fit.code(0f, params[r * groups + groups - 1]);
-            }
-        }
     }
 
     /**
@@ -303,7 +221,7 @@ final class Gptq {
                     int at = r * k;
                     if (j % g == 0) {
                         int m = Math.min(g, k - j);
-                        params[r * groups + q] = search && SEARCH ? fit.search(w, at + j, m, importance, j, firstRow + r, j, cols)
+                        params[r * groups + q] = search ? fit.search(w, at + j, m, importance, j, firstRow + r, j, cols)
                                 : fit.rtn(w, at + j, m, firstRow + r, j, cols);
                     }
                     int p = params[r * groups + q];

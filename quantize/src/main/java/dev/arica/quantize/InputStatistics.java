@@ -58,7 +58,7 @@ public final class InputStatistics {
             if (hessian == null) {
                 throw new IllegalStateException("no Hessian was collected for this input");
             }
-            factor = Gptq.factor(hessian, columns, importance);
+            factor = Gptq.factor(hessian, columns);
             hessian = null;
         }
         return factor;

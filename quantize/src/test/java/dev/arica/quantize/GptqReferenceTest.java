@@ -119,7 +119,7 @@ class GptqReferenceTest {
         for (int i = 0; i < hf.length; i++) {
             hf[i] = (float) h[i];
         }
-        float[] got = Gptq.factor(hf, K, new float[K]);
+        float[] got = Gptq.factor(hf, K);
         double scale = Math.abs(want[0]);
         for (int i = 0; i < K; i++) {
             for (int j = i; j < K; j++) {
