@@ -15,13 +15,13 @@ printf '| measurement | value |\n| --- | --- |\n'
 printf '| input: the bench preset, f32, one file | %s bytes |\n' "$in_bytes"
 printf '| `cat` read of the input | %.3f s, %s GB/s |\n' "$cat_s" "$(gbs "$in_bytes" "$cat_s")"
 run() { # LABEL OUT ARGS...: one quantize run, one table row
-  local label=$1 out=$2 gc="$scratch/gc.log"
+  local label=$1 out=$2 gc="$scratch/gc-$1.log"
   shift 2
   rm -f "$out" "$gc"
   ARICA_JAVA_OPTS="-Xmx1g -Xlog:gc:file=$gc" /usr/bin/time -f "%e %U %S %M" -o "$scratch/time" \
     nice "$arica" quantize "$dir" -o "$out" --no-digest-cache --tokenizer "$tok" "$@" >/dev/null 2>"$scratch/err"
   read -r wall user sys rss <"$scratch/time"
-  heap=$(grep -o '[0-9]*M->' "$gc" | tr -d 'M->' | sort -n | tail -n1)
+  heap=$(grep -o '[0-9]*M->' "$gc" | sed 's/M->//' | sort -n | tail -n1)
   calib=$(grep -o 'calibration: .*' "$scratch/err" | sed 's/^calibration: //' || true)
   printf '| `quantize %s` | %.1f s wall, %.1f s CPU; peak RSS %s MB, peak heap %s MB; %s |\n' "$*" "$wall" \
     "$(echo "$user + $sys" | bc -l)" "$((rss / 1024))" "${heap:-?}" "${calib:-no calibration}"
