@@ -8,20 +8,28 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.arica.formats.Checkpoint;
 import dev.arica.formats.FloatCast;
 import dev.arica.formats.Progress;
+import dev.arica.formats.quant.QuantLayout;
+import dev.arica.formats.quant.Scheme;
 import dev.arica.formats.testing.Stories260K;
+import dev.arica.formats.testing.TestModels;
+import dev.arica.quantize.CheckpointQuantizer;
 import dev.arica.quantize.InputStatistics;
 import dev.arica.quantize.Method;
 import dev.arica.runtime.export.OnnxExporter;
 import dev.arica.runtime.generate.OnnxDecoder;
 import dev.arica.runtime.ort.Device;
 import dev.arica.runtime.ort.InferenceSession;
+import dev.arica.runtime.ort.OrtRuntime;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The linear inputs of stories260K collected through its exported graph: every projection's input is measured (q, k
@@ -36,7 +44,7 @@ class LayerInputsTest {
 
     @Test
     void theFirstLayersInputIsTheNormedEmbeddingAndOneLayerIsKept() throws IOException {
-        dev.arica.runtime.ort.OrtRuntime.start(Path.of("target", "ort-native-cache").toAbsolutePath());
+        OrtRuntime.start(Path.of("target", "ort-native-cache").toAbsolutePath());
         Path dir = tmp.resolve("onnx");
         int[] ids = Arrays.copyOf(Stories260K.greedy().getFirst().ids(), 40);
         try (Checkpoint c = Checkpoint.open(Stories260K.checkpoint())) {
@@ -96,5 +104,41 @@ class LayerInputsTest {
             out[j] = (float) (sum[j] / ids.length);
         }
         return out;
+    }
+
+    /**
+     * Other decoder families through the same graph outputs: GPT-2 (Conv1D weights stored [in, out], a fused qkv),
+     * Falcon (fused qkv) and Gemma-2 are quantized by GPTQ with every layer weight's input measured.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gpt2", "tiny-falcon", "tiny-gemma2"})
+    void otherFamiliesAreCalibrated(String model) throws IOException {
+        OrtRuntime.start(Path.of("target", "ort-native-cache").toAbsolutePath());
+        Path dir = tmp.resolve("onnx");
+        try (Checkpoint c = Checkpoint.open(TestModels.dir(model))) {
+            OnnxExporter.export(c, dir, OnnxExporter.Options.defaults().withLinearInputs(true), Progress.NONE);
+            int[] ids = new int[48];
+            SplittableRandom rnd = new SplittableRandom(11);
+            LayerInputs inputs;
+            try (OnnxDecoder d = OnnxDecoder.open(dir, InferenceSession.Options.of(Device.CPU))) {
+                for (int i = 0; i < ids.length; i++) {
+                    ids[i] = rnd.nextInt(d.vocabSize());
+                }
+                inputs = LayerInputs.collect(d, ids, 24, Method.GPTQ, tmp, "48 random ids");
+            }
+            try (inputs) {
+                CheckpointQuantizer.Options options = CheckpointQuantizer.Options.of(new QuantLayout(Scheme.INT4, 16, true))
+                        .withMethod(Method.GPTQ, inputs);
+                CheckpointQuantizer.Report r = CheckpointQuantizer.quantize(c, tmp.resolve(model + ".arica"), options,
+                        Progress.NONE);
+                assertTrue(r.quantizedCount() > 0);
+                for (var t : r.tensors()) {
+                    if (t.quantized()) {
+                        assertTrue(t.reason().endsWith("; gptq"), t.name() + ": " + t.reason());
+                        assertTrue(t.error().snrDb() > 10, t.name() + ": " + t.error().snrDb() + " dB");
+                    }
+                }
+            }
+        }
     }
 }
