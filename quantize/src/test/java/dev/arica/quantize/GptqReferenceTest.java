@@ -19,9 +19,9 @@ import org.junit.jupiter.api.Test;
  * scales and zero points are the same; the result has a lower layer error ||(W - Q) X|| than round to nearest.
  */
 class GptqReferenceTest {
-    private static final int K = 72;
+    private static final int K = 200;
     private static final int ROWS = 21;
-    private static final int SAMPLES = 160;
+    private static final int SAMPLES = 400;
 
     /** Activations with correlated channels (a shared factor) and channel scales from 0.2 to 3, as real inputs have. */
     static float[] activations(long seed) {
