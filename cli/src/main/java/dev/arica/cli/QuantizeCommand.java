@@ -16,12 +16,14 @@ import dev.arica.formats.io.FileDigest;
 import dev.arica.formats.io.Json;
 import dev.arica.formats.quant.QuantLayout;
 import dev.arica.formats.quant.Scheme;
-import dev.arica.quantize.CheckpointQuantizer;
 import dev.arica.quantize.CheckpointQuantizer.Report;
 import dev.arica.quantize.CheckpointQuantizer.TensorReport;
+import dev.arica.quantize.CheckpointQuantizer;
 import dev.arica.quantize.ErrorStats;
+import dev.arica.quantize.Method;
 import dev.arica.quantize.QuantizationException;
 import dev.arica.quantize.TensorSelection;
+import dev.arica.runtime.calibrate.LayerInputs;
 import dev.arica.runtime.export.OnnxExporter;
 import dev.arica.runtime.export.OnnxQuantizer;
 import java.io.IOException;
@@ -84,6 +86,22 @@ final class QuantizeCommand implements Callable<Integer> {
 
     @Option(names = "--asymmetric", description = "int8/int4: min/max scaling with a zero point per group.")
     boolean asymmetric;
+
+    @Option(names = "--method", paramLabel = "METHOD",
+            description = "How codes are chosen: rtn (round to nearest, the default), search (per group the scale, and zero "
+                    + "point, of least error weighted by the input channels' importance on calibration text) or gptq "
+                    + "(GPTQ with the layers' input Hessians from calibration text). search and gptq write q4_0, int4 and "
+                    + "int8, from a float decoder checkpoint.")
+    String method;
+
+    @Option(names = "--calibration", paramLabel = "FILE",
+            description = "UTF-8 text to calibrate on, tokenized with the model's tokenizer (default: a short built-in "
+                    + "English text, see docs/quantization.md).")
+    Path calibrationFile;
+
+    @Option(names = "--calibration-tokens", paramLabel = "N",
+            description = "Most tokens of the calibration text used (default " + CalibrationInput.DEFAULT_TOKENS + ").")
+    Integer calibrationTokens;
 
     @Option(names = "--keep", paramLabel = "REGEX", description = "Keep tensors whose name matches float (repeatable).")
     List<String> keep = new ArrayList<>();
@@ -159,13 +177,22 @@ final class QuantizeCommand implements Callable<Integer> {
                     + "apply to an .onnx input");
         }
         CheckpointQuantizer.Options options = options();
+        Method m = method();
         if (Files.isRegularFile(input) && AricaFile.looksLikeArica(input)) {
             throw AricaException.badInput(input + ": already an .arica file; quantize its source checkpoint, or "
                     + "'arica convert' it back to safetensors first");
         }
         Report report;
         GptqConfig gptq = null;
+        LayerInputs calibration = null;
         try (Checkpoint in = Checkpoint.open(input, tokenizer.file)) {
+            if (m.calibrated()) {
+                CalibrationInput.checkSupported(in, input, m);
+                calibration = CalibrationInput.collect(input, tokenizer.file, calibrationFile,
+                        calibrationTokens == null ? CalibrationInput.DEFAULT_TOKENS : calibrationTokens, m, options.threads(),
+                        spec.commandLine().getErr());
+                options = options.withMethod(m, calibration);
+            }
             if (options.layout() == null) {
                 if (in instanceof GptqCheckpoint g) {
                     gptq = g.gptq();
@@ -177,11 +204,21 @@ final class QuantizeCommand implements Callable<Integer> {
             report = CheckpointQuantizer.quantize(in, output, options, ProgressPrinter.forStderr(spec.commandLine().getErr()));
         } catch (QuantizationException | FloatCast.UnsupportedCastException e) {
             throw AricaException.badInput(input + ": " + e.getMessage());
+        } finally {
+            if (calibration != null) {
+                calibration.close();
+            }
         }
         PrintWriter out = spec.commandLine().getOut();
         printTable(out, report);
         if (!reportFiles.isEmpty()) {
             ObjectNode root = header(report);
+            root.put("method", m.id);
+            if (calibration != null) {
+                root.put("calibration", calibration.describe());
+            } else {
+                root.putNull("calibration");
+            }
             if (gptq != null) {
                 root.put("scheme", "gptq");
                 root.put("group_size", gptq.groupSize());
@@ -201,8 +238,35 @@ final class QuantizeCommand implements Callable<Integer> {
         return ExitCode.OK;
     }
 
+    /**
+     * The method of --method with its calibration options checked: calibrated methods need a scheme they write, the
+     * calibration options need a calibrated method.
+     */
+    private Method method() {
+        Method m = method == null ? Method.RTN : Method.parse(method).orElseThrow(() -> AricaException.badInput(
+                "--method: unknown method '" + method + "' (expected rtn, search or gptq)"));
+        if (!m.calibrated()) {
+            if (calibrationFile != null || calibrationTokens != null) {
+                throw AricaException.badInput("--calibration and --calibration-tokens apply to --method search and gptq");
+            }
+            return m;
+        }
+        if (scheme == null || Scheme.parse(scheme).filter(s -> s != Scheme.Q8_0).isEmpty()) {
+            throw AricaException.badInput("--method " + m.id + " writes --scheme q4_0, int4 or int8"
+                    + (scheme == null ? "; give one" : ", not " + scheme));
+        }
+        if (calibrationTokens != null && calibrationTokens < 2) {
+            throw AricaException.badInput("--calibration-tokens: at least 2, got " + calibrationTokens);
+        }
+        return m;
+    }
+
     /** An .onnx model to an .onnx model: its MatMul/Gemm weights (and Gather tables) quantized, the rest as it is. */
     private int quantizeOnnx() throws Exception {
+        if (method != null || calibrationFile != null || calibrationTokens != null) {
+            throw AricaException.badInput("--method, --calibration and --calibration-tokens apply to checkpoints: "
+                    + input + " is an .onnx model; calibration supports " + CalibrationInput.SUPPORTED);
+        }
         if (scheme == null) {
             throw AricaException.badInput("--scheme is required for an .onnx model");
         }

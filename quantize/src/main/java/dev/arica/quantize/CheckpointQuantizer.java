@@ -66,12 +66,29 @@ public final class CheckpointQuantizer {
      * @param digestCache where source digests are remembered ({@link FileDigest}), or null to always hash
      */
     public record Options(QuantLayout layout, TensorSelection selection, DType floatType, int zstdLevel,
-            Map<String, String> user, String aricaVersion, String commandLine, int threads, Path digestCache) {
+            Map<String, String> user, String aricaVersion, String commandLine, int threads, Path digestCache,
+            Method method, Calibration calibration) {
         public Options {
             user = Map.copyOf(user);
             if (floatType != null && !floatType.isFloat()) {
                 throw new IllegalArgumentException(floatType + " is not a float type");
             }
+            if (method.calibrated() && (layout == null || calibration == null)) {
+                throw new IllegalArgumentException(method.id + " needs a scheme and calibration statistics");
+            }
+        }
+
+        /** Round to nearest, no calibration. */
+        public Options(QuantLayout layout, TensorSelection selection, DType floatType, int zstdLevel,
+                Map<String, String> user, String aricaVersion, String commandLine, int threads, Path digestCache) {
+            this(layout, selection, floatType, zstdLevel, user, aricaVersion, commandLine, threads, digestCache,
+                    Method.RTN, null);
+        }
+
+        /** These options with the codes chosen by {@code m} from {@code c} (null for {@link Method#RTN}). */
+        public Options withMethod(Method m, Calibration c) {
+            return new Options(layout, selection, floatType, zstdLevel, user, aricaVersion, commandLine, threads,
+                    digestCache, m, c);
         }
 
         public static Options of(QuantLayout layout) {
@@ -246,6 +263,11 @@ public final class CheckpointQuantizer {
                 if (gptqPlan != null) {
                     queueQuantized(pipeline, writer, Quantizer.of(gptqPlan.layout()), src,
                             new TensorSelection.Choice(true, gptqPlan.reason()), options, reports);
+                } else if (choice.quantize() && options.method().calibrated()) {
+                    CalibratedQuantizer q = calibrated(options, t.name());
+                    queueQuantized(pipeline, writer, q, src, new TensorSelection.Choice(true, choice.reason() + "; "
+                            + (q.calibrated() ? options.method().id : "search without statistics (input not measured)"),
+                            choice.transposed()), options, reports);
                 } else if (choice.quantize()) {
                     queueQuantized(pipeline, writer, quantizer, src, choice, options, reports);
                 } else {
@@ -262,6 +284,23 @@ public final class CheckpointQuantizer {
             progress.finish();
         }
         return new Report(out, List.copyOf(reports), Files.size(out));
+    }
+
+    /**
+     * The quantizer of {@code tensor} by the options' calibrated method, with its input's statistics; GPTQ's factor of
+     * the Hessian is made here, on the thread that queues the tensor, while the workers finish the previous ones.
+     */
+    private static CalibratedQuantizer calibrated(Options options, String tensor) throws IOException {
+        InputStatistics s = options.calibration().inputs(tensor).orElse(null);
+        Method m = options.method();
+        if (s == null || m == Method.GPTQ && !s.hasHessian()) {
+            return new CalibratedQuantizer(options.layout(), Method.SEARCH, null);
+        }
+        try {
+            return new CalibratedQuantizer(options.layout(), m, s);
+        } catch (ArithmeticException e) {
+            throw QuantizationException.calibration(e.getMessage()).withTensor(tensor);
+        }
     }
 
     private static long cols(TensorInfo t) {
@@ -361,9 +400,14 @@ public final class CheckpointQuantizer {
                 long k = rowsPerCheck(cols);
                 MemorySegment check = buffer.asSlice(at, k * cols * 4);
                 try {
+                    if (quantizer instanceof CalibratedQuantizer) {
+                        quantizer.quantizeRows(f32, out, cols, 0, n); // whole chunk: GPTQ's tiles share each read of V
+                    }
                     for (long r = 0; r < n; r += k) {
                         long m = Math.min(k, n - r);
-                        quantizer.quantizeRows(f32, out, cols, r, r + m);
+                        if (!(quantizer instanceof CalibratedQuantizer)) {
+                            quantizer.quantizeRows(f32, out, cols, r, r + m);
+                        }
                         quantizer.dequantizeRows(out.asSlice(r * layout.rowBytes(cols)), check, cols, 0, m);
                         stats.add(f32.asSlice(r * cols * 4, m * cols * 4), check, m * cols, (first + r) * cols);
                     }
@@ -492,6 +536,11 @@ public final class CheckpointQuantizer {
         q.put("scheme", options.layout().scheme().id());
         q.put("group_size", options.layout().groupSize());
         q.put("asymmetric", options.layout().asymmetric());
+        if (options.method().calibrated()) {
+            // Only named when calibrated, so that round-to-nearest files stay byte for byte as before.
+            q.put("method", options.method().id);
+            q.put("calibration", options.calibration().describe());
+        }
         return p;
     }
 }

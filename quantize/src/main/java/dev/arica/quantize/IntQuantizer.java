@@ -127,6 +127,22 @@ public final class IntQuantizer implements Quantizer {
         }
     }
 
+    /**
+     * Writes group {@code k} of the row at byte {@code row} with a scale, zero point and codes chosen elsewhere (a
+     * calibrated method): the groups of a row in order, as {@link IntRow#putZeroPoint} needs; the zero point is
+     * stored only when the layout is asymmetric.
+     */
+    static void putGroup(IntRow geometry, MemorySegment dst, long row, long k, short s16, int zp, int[] codes, int at) {
+        geometry.putScale(dst, row, k, s16);
+        if (geometry.asymmetric()) {
+            geometry.putZeroPoint(dst, row, k, zp);
+        }
+        long at0 = row + geometry.codesAt(k);
+        for (int j = 0; j < geometry.groupSize(); j += 2) {
+            IntRow.putPair(dst, at0, j, geometry.bits(), codes[at + j], codes[at + j + 1]);
+        }
+    }
+
     private static int code(float x, float sc, int zp, boolean asymmetric, int mid, int top) {
         if (sc == 0f) {
             return zp;

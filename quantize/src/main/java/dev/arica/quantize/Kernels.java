@@ -45,6 +45,21 @@ final class Kernels {
         return VECTOR && vectorizable(a) && vectorizable(b);
     }
 
+    /** y[yo + i] += a * x[xo + i] for i < n (fused multiply-adds): the vector kernel when in use, else the scalar one. */
+    static void axpy(float[] y, int yo, float a, float[] x, int xo, int n) {
+        if (VECTOR) {
+            VectorKernels.axpy(y, yo, a, x, xo, n);
+        } else {
+            scalarAxpy(y, yo, a, x, xo, n);
+        }
+    }
+
+    static void scalarAxpy(float[] y, int yo, float a, float[] x, int xo, int n) {
+        for (int i = 0; i < n; i++) {
+            y[yo + i] = Math.fma(x[xo + i], a, y[yo + i]);
+        }
+    }
+
     /** Round half away from zero (C's roundf) to int; saturates like a Java cast; NaN gives 0. */
     static int roundHalfAway(float v) {
         // |v| + 0.5 is exact in double for every float below 2^29, and floor is exact.

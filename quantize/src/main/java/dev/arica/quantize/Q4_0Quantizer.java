@@ -85,6 +85,17 @@ public final class Q4_0Quantizer implements Quantizer {
         }
     }
 
+    /**
+     * Writes a block whose scale and codes were chosen elsewhere (a calibrated method): fp16 {@code d16} and the 32
+     * codes 0..15 from {@code codes[at]}, in this layout's byte order.
+     */
+    static void putBlock(MemorySegment dst, long b, short d16, int[] codes, int at) {
+        GgmlRow.putD(dst, b, d16);
+        for (int j = 0; j < HALF; j++) {
+            Q4_0Row.putPair(dst, b, j, codes[at + j], codes[at + j + HALF]);
+        }
+    }
+
     private static int code(float xid) {
         int q = (int) (xid + (Q4_0Row.ZERO_POINT + 0.5f));
         return q < 0 ? 0 : Math.min(Q4_0Row.MAX_CODE, q);

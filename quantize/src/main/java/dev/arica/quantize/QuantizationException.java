@@ -16,7 +16,9 @@ public final class QuantizationException extends IllegalArgumentException {
          * A group's scale rounds to infinity in fp16 (the fp32 scale is 65520 or more); {@link #index()} is
          * the flat index of the group's first element, {@link #value()} the fp32 scale.
          */
-        SCALE_OVERFLOW
+        SCALE_OVERFLOW,
+        /** The calibration statistics of the tensor's input cannot be used (GPTQ's dampened Hessian is not positive definite). */
+        CALIBRATION
     }
 
     private final Kind kind;
@@ -48,6 +50,10 @@ public final class QuantizationException extends IllegalArgumentException {
         return new QuantizationException("scale " + scale + " of row " + row + ", group " + firstColumn / groupSize
                 + " (elements " + index + " to " + (index + Math.min(groupSize, cols - firstColumn) - 1)
                 + ") overflows fp16 (largest finite 65504)", Kind.SCALE_OVERFLOW, index, row, firstColumn, scale, groupSize);
+    }
+
+    static QuantizationException calibration(String message) {
+        return new QuantizationException(message, Kind.CALIBRATION, -1, -1, -1, Float.NaN, 0);
     }
 
     /** The same exception with the tensor named at the head of the message. */

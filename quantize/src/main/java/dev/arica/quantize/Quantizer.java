@@ -25,7 +25,7 @@ import java.util.concurrent.Future;
  * {@code -Darica.scalar=true} forces the scalar ones, and they are used as well when the Vector API module is
  * not resolved or for heap segments not backed by {@code byte[]}.
  */
-public sealed interface Quantizer permits Q8_0Quantizer, Q4_0Quantizer, IntQuantizer {
+public sealed interface Quantizer permits Q8_0Quantizer, Q4_0Quantizer, IntQuantizer, CalibratedQuantizer {
 
     /** The quantizer for a layout. */
     static Quantizer of(QuantLayout layout) {

@@ -79,6 +79,20 @@ final class VectorKernels {
         LowRank.scalar(row, a, b, n, i);
     }
 
+    /**
+     * y[yo + i] += a * x[xo + i] for i < n, each a fused multiply-add, as {@link Kernels#scalarAxpy} (lane-wise fma is
+     * Math.fma, so both give the same bits).
+     */
+    static void axpy(float[] y, int yo, float a, float[] x, int xo, int n) {
+        int upper = F.loopBound(n);
+        FloatVector av = FloatVector.broadcast(F, a);
+        int i = 0;
+        for (; i < upper; i += F.length()) {
+            FloatVector.fromArray(F, x, xo + i).fma(av, FloatVector.fromArray(F, y, yo + i)).intoArray(y, yo + i);
+        }
+        Kernels.scalarAxpy(y, yo + i, a, x, xo + i, n - i);
+    }
+
     private static VectorSpecies<Byte> byteSpecies(int lanes) {
         return VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, lanes * 8)));
     }

@@ -1,6 +1,7 @@
 package dev.arica.quantize;
 
 import dev.arica.formats.quant.QuantLayout;
+import dev.arica.formats.quant.Scheme;
 
 /**
  * Plain reference implementations of every scheme, on arrays, written from the scheme descriptions (ggml's
@@ -260,5 +261,85 @@ final class Reference {
             }
         }
         return out;
+    }
+
+    /** One row quantized by GPTQ: codes (padding included), and each group's fp16 scale and zero point. */
+    record Row(int[] codes, short[] scales, int[] zeros) {}
+
+    /**
+     * GPTQ's Algorithm 1 on one row w of k columns, written plainly: given V (upper, V^T V = H^-1), columns in order,
+     * the group's round-to-nearest parameters taken when its first column is reached, the error (w_j - q_j) / V_jj
+     * fed into the rest of the block at once and into the columns after the block when it is done (blocks of
+     * max(128, group)), each update one fused multiply-add.
+     */
+    static Row gptqRow(QuantLayout layout, float[] w, float[] v, int k) {
+        int g = layout.groupSize();
+        int groups = groups(k, g);
+        int bits = layout.bits();
+        int top = (1 << bits) - 1;
+        int mid = 1 << (bits - 1);
+        int block = Math.max(128, g);
+        int[] codes = new int[groups * g];
+        short[] scales = new short[groups];
+        int[] zeros = new int[groups];
+        float[] err = new float[block];
+        float s = 0f;
+        int zp = 0;
+        for (int b0 = 0; b0 < k; b0 += block) {
+            int b1 = Math.min(k, b0 + block);
+            for (int j = b0; j < b1; j++) {
+                if (j % g == 0) {
+                    int q = j / g;
+                    int n = Math.min(g, k - j);
+                    float d;
+                    if (layout.scheme() == Scheme.Q4_0) {
+                        float m = 0f;
+                        for (int i = 0; i < n; i++) {
+                            if (Math.abs(w[j + i]) > Math.abs(m)) {
+                                m = w[j + i];
+                            }
+                        }
+                        d = m / -8f;
+                        zp = 8;
+                    } else if (!layout.asymmetric()) {
+                        float amax = 0f;
+                        for (int i = 0; i < n; i++) {
+                            amax = Math.max(amax, Math.abs(w[j + i]));
+                        }
+                        d = amax / (mid - 1);
+                        zp = mid;
+                    } else {
+                        float lo = 0f;
+                        float hi = 0f;
+                        for (int i = 0; i < n; i++) {
+                            lo = Math.min(lo, w[j + i]);
+                            hi = Math.max(hi, w[j + i]);
+                        }
+                        d = (hi - lo) / top;
+                        float sd = fromFp16(fp16(d));
+                        zp = sd == 0f ? mid : Math.max(0, Math.min(top, roundAway(-lo / sd)));
+                    }
+                    scales[q] = fp16(d);
+                    zeros[q] = zp;
+                    s = fromFp16(scales[q]);
+                }
+                int c = s == 0f ? zp : Math.max(0, Math.min(top, roundAway(w[j] / s) + zp));
+                codes[j] = c;
+                float e = (w[j] - (c - zp) * s) / v[j * k + j];
+                err[j - b0] = e;
+                for (int i = j + 1; i < b1; i++) {
+                    w[i] = Math.fma(v[j * k + i], -e, w[i]);
+                }
+            }
+            for (int t = b0; t < b1; t++) {
+                for (int i = b1; i < k; i++) {
+                    w[i] = Math.fma(v[t * k + i], -err[t - b0], w[i]);
+                }
+            }
+        }
+        for (int j = k; j < groups * g; j++) {
+            codes[j] = zp; // the padding is 0: round(0 / s) + zp
+        }
+        return new Row(codes, scales, zeros);
     }
 }

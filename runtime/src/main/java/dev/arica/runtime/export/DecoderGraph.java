@@ -106,7 +106,7 @@ abstract class DecoderGraph {
      * floats, the initializers to compute, and those repacked from quantized weights.
      */
     record Built(GraphProto.Builder graph, Map<String, Integer> opsets, Set<String> floatWeights,
-            List<Computed> computed, List<Plane> planes) {
+            List<Computed> computed, List<Plane> planes, List<LinearInputs.Input> linearInputs) {
         int irVersion() {
             return opsets.get("") >= QUANTIZED_OPSET ? QUANTIZED_IR_VERSION : IR_VERSION;
         }

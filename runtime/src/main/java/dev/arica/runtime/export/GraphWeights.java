@@ -31,6 +31,8 @@ final class GraphWeights {
     private final QuantizedProjections quantized;
     final Map<String, Integer> opsets = new LinkedHashMap<>();
     private final List<DecoderGraph.Computed> computed = new ArrayList<>();
+    /** The graph value each projection multiplies, by value in the order met: what calibration measures. */
+    private final Map<String, LinearInputs.Input> linearInputs = new LinkedHashMap<>();
     /** The default-domain opset this graph is written for. */
     final int opset;
 
@@ -69,6 +71,8 @@ final class GraphWeights {
      * graph's [0] constant.
      */
     String linear(String name, String x, TensorSpec w, TensorSpec bias, String axis0) {
+        linearInputs.computeIfAbsent(x, v -> new LinearInputs.Input(v, LinearInputs.layerOf(name),
+                w.shape()[w.orientation() == Orientation.OUT_IN ? 1 : 0], new ArrayList<>())).weights().add(w.name());
         DecoderGraph.LoraBranch lora = branches.get(w.name());
         if (lora == null) {
             return projection(name, x, w, bias, axis0);
@@ -97,6 +101,6 @@ final class GraphWeights {
     /** The graph and what the exporter writes for it. */
     DecoderGraph.Built built() {
         return new DecoderGraph.Built(g.proto(), Map.copyOf(opsets), Set.copyOf(floatWeights), List.copyOf(computed),
-                quantized.planes());
+                quantized.planes(), List.copyOf(linearInputs.values()));
     }
 }

@@ -11,10 +11,10 @@ import dev.arica.formats.Progress;
 import dev.arica.formats.QuantizedCheckpoint;
 import dev.arica.formats.Tensor;
 import dev.arica.formats.TensorInfo;
-import dev.arica.formats.lora.LoraAdapter;
 import dev.arica.formats.io.AtomicOutput;
 import dev.arica.formats.io.Json;
 import dev.arica.formats.io.MappedMemory;
+import dev.arica.formats.lora.LoraAdapter;
 import dev.arica.formats.model.DecoderConfig;
 import dev.arica.formats.model.EncoderConfig;
 import dev.arica.formats.model.ModelConfig;
@@ -93,9 +93,10 @@ public final class OnnxExporter {
      * @param replace whether an existing non-empty output directory may be replaced
      * @param adapter a LoRA adapter added as a low-rank float branch to the projections it adapts (x A^T B^T
      *     scaling added to each one's output), leaving the base's weights as stored; null for none
+     * @param linearInputs also output the input of every projection ({@link LinearInputs}), for calibration
      */
     public record Options(DType weightType, Flavour flavour, boolean portable, int accuracyLevel,
-            OnnxWriter.Options onnx, boolean replace, LoraAdapter adapter) {
+            OnnxWriter.Options onnx, boolean replace, LoraAdapter adapter, boolean linearInputs) {
         public Options {
             if (weightType != DType.F32 && weightType != DType.F16) {
                 throw new IllegalArgumentException("ONNX export writes f32 or f16 weights, not " + weightType);
@@ -107,35 +108,39 @@ public final class OnnxExporter {
 
         public static Options defaults() {
             return new Options(DType.F32, Flavour.STANDARD, false, DEFAULT_ACCURACY_LEVEL, OnnxWriter.Options.defaults(), false,
-                    null);
+                    null, false);
         }
 
         public Options withWeightType(DType t) {
-            return new Options(t, flavour, portable, accuracyLevel, onnx, replace, adapter);
+            return new Options(t, flavour, portable, accuracyLevel, onnx, replace, adapter, linearInputs);
         }
 
         public Options withReplace(boolean r) {
-            return new Options(weightType, flavour, portable, accuracyLevel, onnx, r, adapter);
+            return new Options(weightType, flavour, portable, accuracyLevel, onnx, r, adapter, linearInputs);
         }
 
         public Options withFlavour(Flavour f) {
-            return new Options(weightType, f, portable, accuracyLevel, onnx, replace, adapter);
+            return new Options(weightType, f, portable, accuracyLevel, onnx, replace, adapter, linearInputs);
         }
 
         public Options withPortable(boolean p) {
-            return new Options(weightType, flavour, p, accuracyLevel, onnx, replace, adapter);
+            return new Options(weightType, flavour, p, accuracyLevel, onnx, replace, adapter, linearInputs);
         }
 
         public Options withAccuracyLevel(int level) {
-            return new Options(weightType, flavour, portable, level, onnx, replace, adapter);
+            return new Options(weightType, flavour, portable, level, onnx, replace, adapter, linearInputs);
         }
 
         public Options withAdapter(LoraAdapter a) {
-            return new Options(weightType, flavour, portable, accuracyLevel, onnx, replace, a);
+            return new Options(weightType, flavour, portable, accuracyLevel, onnx, replace, a, linearInputs);
         }
 
         public Options withOnnx(OnnxWriter.Options o) {
-            return new Options(weightType, flavour, portable, accuracyLevel, o, replace, adapter);
+            return new Options(weightType, flavour, portable, accuracyLevel, o, replace, adapter, linearInputs);
+        }
+
+        public Options withLinearInputs(boolean l) {
+            return new Options(weightType, flavour, portable, accuracyLevel, onnx, replace, adapter, l);
         }
     }
 
@@ -184,6 +189,9 @@ public final class OnnxExporter {
             case RecurrentConfig r -> RecurrentGraph.build(description, options.weightType(), quantization, branches);
             case EncoderConfig e -> EncoderGraph.build(description, options.weightType(), options.flavour(), quantization, branches);
         };
+        if (options.linearInputs()) {
+            LinearInputs.declare(graph.graph(), graph.linearInputs());
+        }
         List<TensorInfo> weights = new ArrayList<>();
         for (TensorSpec t : description.tensors().specs()) {
             if (!graph.floatWeights().contains(t.name())) {

@@ -139,7 +139,25 @@ public final class OnnxDecoder implements Decoder {
 
     @Override
     public float[] forward(long[] ids, long[] positions) throws IOException {
-        return run(ids, positions, null);
+        return run(ids, positions, null, Set.of(), null);
+    }
+
+    /** Values of other graph outputs, as float32 in row-major order. */
+    @FunctionalInterface
+    public interface OutputSink {
+        void accept(String name, FloatBuffer values) throws IOException;
+    }
+
+    /**
+     * {@link #forward} of {@code ids} in one run that also fetches the float32 outputs {@code extra} (such as
+     * {@link dev.arica.runtime.export.LinearInputs}) and hands each to {@code sink} once the cache has advanced.
+     */
+    public void forwardWith(long[] ids, long[] positions, Set<String> extra, OutputSink sink) throws IOException {
+        List<String> problems = session.nameProblems(Set.copyOf(session.inputNames()), extra);
+        if (!problems.isEmpty()) {
+            throw new FormatException(session.model(), String.join("; ", problems));
+        }
+        run(ids, positions, null, extra, sink);
     }
 
     /**
@@ -152,11 +170,12 @@ public final class OnnxDecoder implements Decoder {
             Decoder.super.forwardAll(ids, positions, sink);
             return;
         }
-        run(ids, positions, sink);
+        run(ids, positions, sink, Set.of(), null);
     }
 
     /** Runs the graph once; without a sink returns the last row, with one hands it every row and returns null. */
-    private float[] run(long[] ids, long[] positions, LogitsSink sink) throws IOException {
+    private float[] run(long[] ids, long[] positions, LogitsSink sink, Set<String> extra, OutputSink extraSink)
+            throws IOException {
         if (closed) {
             throw new IllegalStateException("decoder is closed");
         }
@@ -190,8 +209,13 @@ public final class OnnxDecoder implements Decoder {
                 feeds.put(state.past(), past(state));
             }
             OnnxTensor pinned = logitsType == OnnxJavaType.FLOAT ? logitsOutput(n, created) : null;
-            OrtSession.Result result = pinned == null ? session.run(feeds, wanted)
-                    : session.run(feeds, presentOnly, Map.of(config.outputs().logits(), pinned));
+            Set<String> asked = pinned == null ? wanted : presentOnly;
+            if (!extra.isEmpty()) {
+                asked = new LinkedHashSet<>(asked);
+                asked.addAll(extra);
+            }
+            OrtSession.Result result = pinned == null ? session.run(feeds, asked)
+                    : session.run(feeds, asked, Map.of(config.outputs().logits(), pinned));
             float[] logits = null;
             FloatBuffer rows = null;
             try {
@@ -210,6 +234,9 @@ public final class OnnxDecoder implements Decoder {
             }
             previous = result;
             cacheLength += n;
+            for (String name : extra) {
+                extraSink.accept(name, ((OnnxTensor) result.get(name).orElseThrow()).getFloatBuffer());
+            }
             if (sink != null) {
                 // The run is complete and the cache advanced before the sink sees a row: a failing sink leaves no half step.
                 float[] row = new float[config.vocabSize()];

@@ -151,6 +151,10 @@ public final class OnnxExportCache {
                     .append(' ').append(FileDigest.sha256(options.adapter().weights().path(), digestCache).sha256())
                     .append('\n');
         }
+        if (options.linearInputs()) {
+            // Only named when asked, so that the keys of ordinary exports stay as they were.
+            b.append("linear-inputs\n");
+        }
         b.append("source-format ").append(in.format()).append('\n');
         for (Path data : in.dataFiles()) {
             FileDigest.Digest digest = FileDigest.sha256(data, digestCache);

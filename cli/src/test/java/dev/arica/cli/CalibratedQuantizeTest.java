@@ -1,0 +1,146 @@
+package dev.arica.cli;
+
+import static dev.arica.cli.CliTesting.assertBadInput;
+import static dev.arica.cli.CliTesting.assertNothingWritten;
+import static dev.arica.cli.CliTesting.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.arica.formats.testing.Stories260K;
+import dev.arica.formats.testing.TestModels;
+import dev.arica.runtime.ort.OrtRuntime;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code quantize --method search|gptq} on stories260K, measured by {@code validate} against the f32 checkpoint on the
+ * default validation texts (as stored: MatMulNBits, int8 activations), calibrated on the built-in text; and its
+ * refusals.
+ */
+class CalibratedQuantizeTest {
+
+    @TempDir
+    static Path tmp;
+
+    static Path bin;
+
+    @BeforeAll
+    static void setUp() {
+        OrtRuntime.start(Path.of("target", "ort-native-cache").toAbsolutePath());
+        bin = Stories260K.checkpoint();
+    }
+
+    /** Quantizes stories260K with {@code args}, the JSON report beside the file; returns the report. */
+    static JsonNode quantize(String name, String... args) throws IOException {
+        Path out = tmp.resolve(name + ".arica");
+        Path report = tmp.resolve(name + ".json");
+        List<String> all = new ArrayList<>(List.of("quantize", bin.toString(), "-o", out.toString(), "--no-digest-cache",
+                "--report", report.toString()));
+        all.addAll(Arrays.asList(args));
+        CliTesting.Run r = run(all.toArray(String[]::new));
+        assertEquals(ExitCode.OK, r.exit(), r::toString);
+        List<String> err = r.err().lines().filter(l -> !l.startsWith("arica: exported ")
+                && !l.matches("[a-z-]+: +\\d+\\.\\d% .* of .*/s")).toList(); // progress shows on a loaded machine
+        if (all.contains("--method") && !all.contains("rtn")) {
+            // The one line saying what was measured, after the float graph's export.
+            assertEquals(1, err.size(), r::toString);
+            assertTrue(err.getFirst().matches("arica: calibration: \\d+ tokens of the built-in English text, the inputs "
+                    + "of 36 weights measured in \\S+ s"), r::toString);
+        } else {
+            assertEquals(List.of(), err, r::toString);
+        }
+        return CliTesting.JSON.readTree(Files.readString(report));
+    }
+
+    /** validate against the f32 checkpoint: {top-1 agreement, mean KL}. */
+    static double[] validate(String name) throws IOException {
+        Path json = tmp.resolve(name + "-validate.json");
+        CliTesting.Run r = run("validate", "--reference", bin.toString(), "--candidate", tmp.resolve(name + ".arica").toString(),
+                "--cache-dir", tmp.resolve("cache").toString(), "--threads", "1", "--device", "cpu", "--json", json.toString());
+        assertEquals(ExitCode.OK, r.exit(), r::toString);
+        JsonNode tf = CliTesting.JSON.readTree(Files.readString(json)).get("teacher_forced");
+        return new double[] {tf.get("top1_agreement").asDouble(), tf.get("mean_kl").asDouble()};
+    }
+
+    /** Stored bits per weight over the quantized tensors: every byte (codes, scales, zero points, padding) counted. */
+    static double bitsPerWeight(JsonNode report) {
+        long bytes = 0;
+        long elements = 0;
+        for (JsonNode t : report.get("tensors")) {
+            if (t.get("quantized").asBoolean()) {
+                bytes += t.get("raw_bytes").asLong();
+                long n = 1;
+                for (JsonNode d : t.get("shape")) {
+                    n *= d.asLong();
+                }
+                elements += n;
+            }
+        }
+        return 8.0 * bytes / elements;
+    }
+
+    /**
+     * The recommended 4-bit (int4 g32 asymmetric by GPTQ): at most 5 bits per weight, closer to the f32 model than
+     * round to nearest on both figures. Measured: GPTQ 0.913 / 3.5e-2 against round to nearest's 0.888 / 5.9e-2; the
+     * issue's goal (0.95 / 0.02) is not reached (docs/quantization.md).
+     */
+    @Test
+    void gptqInt4BeatsRoundToNearestWithinFiveBitsPerWeight() throws IOException {
+        JsonNode gptq = quantize("int4-gptq", "--scheme", "int4", "--asymmetric", "--method", "gptq");
+        assertEquals("gptq", gptq.get("method").asText());
+        assertTrue(gptq.get("calibration").asText().matches("\\d+ tokens of the built-in English text"), gptq::toString);
+        for (JsonNode t : gptq.get("tensors")) {
+            if (t.get("quantized").asBoolean()) {
+                assertTrue(t.get("reason").asText().endsWith("; gptq"), t::toString);
+            }
+        }
+        double bits = bitsPerWeight(gptq);
+        assertTrue(bits <= 5.0 && bits > 4.5, "bits per weight " + bits);
+        JsonNode rtn = quantize("int4-rtn", "--scheme", "int4", "--asymmetric");
+        assertEquals("rtn", rtn.get("method").asText());
+        assertEquals(bits, bitsPerWeight(rtn), 0.0, "the same layout");
+        double[] g = validate("int4-gptq");
+        double[] r = validate("int4-rtn");
+        assertTrue(g[0] > r[0] && g[1] < 0.75 * r[1], "GPTQ " + Arrays.toString(g) + ", round to nearest " + Arrays.toString(r));
+        assertTrue(g[0] >= 0.90 && g[1] <= 0.045, "GPTQ " + Arrays.toString(g));
+    }
+
+    /** search q4_0 (valid GGML blocks, llama.cpp's importance-matrix idea) is better than round to nearest on both figures. */
+    @Test
+    void searchQ4_0BeatsRoundToNearest() throws IOException {
+        JsonNode search = quantize("q4-search", "--scheme", "q4_0", "--method", "search");
+        assertEquals("search", search.get("method").asText());
+        quantize("q4-rtn", "--scheme", "q4_0");
+        double[] s = validate("q4-search");
+        double[] r = validate("q4-rtn");
+        assertTrue(s[0] > r[0] && s[1] < r[1], "search " + Arrays.toString(s) + ", round to nearest " + Arrays.toString(r));
+    }
+
+    @Test
+    void unsupportedInputsAndOptionsAreRefusedInOneLine() throws IOException {
+        Path out = tmp.resolve("refused.arica");
+        assertBadInput(run("quantize", bin.toString(), "-o", out.toString(), "--scheme", "q8_0", "--method", "gptq"),
+                "--method gptq writes --scheme q4_0, int4 or int8");
+        assertBadInput(run("quantize", bin.toString(), "-o", out.toString(), "--scheme", "q4_0", "--method", "best"),
+                "--method: unknown method 'best'");
+        assertBadInput(run("quantize", bin.toString(), "-o", out.toString(), "--scheme", "q4_0", "--calibration-tokens",
+                "100"), "apply to --method search and gptq");
+        assertBadInput(run("quantize", bin.toString(), "-o", out.toString(), "--scheme", "q4_0", "--method", "search",
+                "--calibration-tokens", "1"), "--calibration-tokens");
+        assertBadInput(run("quantize", bin.toString(), "-o", out.toString(), "--scheme", "q4_0", "--method", "search",
+                "--calibration", tmp.resolve("missing.txt").toString()), "--calibration: cannot read");
+        assertBadInput(run("quantize", Stories260K.gguf("q4_0").toString(), "-o", out.toString(), "--scheme", "q4_0",
+                "--method", "gptq"), "already quantized", "calibration supports decoder checkpoints");
+        assertBadInput(run("quantize", TestModels.dir("tiny-bert").toString(), "-o", out.toString(), "--scheme", "int8",
+                "--method", "search"), "not a decoder", "calibration supports decoder checkpoints");
+        assertNothingWritten(out);
+    }
+}
