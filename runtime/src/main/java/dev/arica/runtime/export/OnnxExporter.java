@@ -11,10 +11,10 @@ import dev.arica.formats.Progress;
 import dev.arica.formats.QuantizedCheckpoint;
 import dev.arica.formats.Tensor;
 import dev.arica.formats.TensorInfo;
-import dev.arica.formats.lora.LoraAdapter;
 import dev.arica.formats.io.AtomicOutput;
 import dev.arica.formats.io.Json;
 import dev.arica.formats.io.MappedMemory;
+import dev.arica.formats.lora.LoraAdapter;
 import dev.arica.formats.model.DecoderConfig;
 import dev.arica.formats.model.EncoderConfig;
 import dev.arica.formats.model.ModelConfig;
@@ -29,6 +29,7 @@ import dev.arica.quantize.Quantizer;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -242,7 +243,8 @@ public final class OnnxExporter {
             }
             ObjectNode cfg = in.config().orElseThrow().deepCopy();
             cfg.put("torch_dtype", Converter.torchName(options.weightType()));
-            Files.writeString(tmp.resolve("config.json"), Json.MAPPER.writeValueAsString(cfg) + "\n");
+            AtomicOutput.write(tmp.resolve("config.json"),
+                    (Json.MAPPER.writeValueAsString(cfg) + "\n").getBytes(StandardCharsets.UTF_8));
             try (OnnxWriter w = OnnxWriter.unmanaged(tmp.resolve(MODEL_FILE), model, initializers, options.onnx());
                     Arena arena = Arena.ofConfined()) {
                 MemorySegment buffer = arena.allocate((long) WeightWriter.CAST_CHUNK * 4, 64);
@@ -265,8 +267,9 @@ public final class OnnxExporter {
                 }
                 w.commit();
             }
-            Files.writeString(tmp.resolve(GENAI_FILE), Json.MAPPER.writeValueAsString(GenAiDescription.of(
-                    description.family().id(), config, options, graph, quantized.values(), files)) + "\n");
+            AtomicOutput.write(tmp.resolve(GENAI_FILE), (Json.MAPPER.writeValueAsString(GenAiDescription.of(
+                    description.family().id(), config, options, graph, quantized.values(), files)) + "\n")
+                    .getBytes(StandardCharsets.UTF_8));
             dir.commit();
         } finally {
             progress.finish();
