@@ -157,6 +157,45 @@ public final class AtomicOutput implements AutoCloseable {
         }
     }
 
+    /**
+     * Refuses (in one line) an output that would replace or remove its input while it is read: the input
+     * itself, one of its {@code files} (an HF directory's shards), or a directory that holds either.
+     */
+    public static void refuseOverInput(Path output, Path input, List<Path> files) {
+        Path out = real(output);
+        Path in = real(input);
+        if (out.equals(in)) {
+            throw new IllegalArgumentException("output " + output + " is the input; write to another path");
+        }
+        if (in.startsWith(out)) {
+            throw new IllegalArgumentException("output " + output + " holds the input " + input + "; write to another path");
+        }
+        for (Path f : files) {
+            Path file = real(f);
+            if (file.startsWith(out)) {
+                throw new IllegalArgumentException("output " + output + (file.equals(out) ? " is " : " holds ")
+                        + "the input's file " + f + "; write to another path");
+            }
+        }
+    }
+
+    /** The path with its existing part resolved (links, "..", "."), so that two names of one file compare equal. */
+    private static Path real(Path p) {
+        Path abs = p.toAbsolutePath().normalize();
+        Path existing = abs;
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null) {
+            return abs;
+        }
+        try {
+            return existing.toRealPath().resolve(existing.relativize(abs).toString()).normalize();
+        } catch (IOException e) {
+            return abs;
+        }
+    }
+
     /** Where to write. */
     public Path temp() {
         return temp;

@@ -158,12 +158,7 @@ public final class OnnxExporter {
             options = options.withFlavour(Flavour.STANDARD);
         }
         ModelConfig config = description.config();
-        Path input = in.path().toAbsolutePath().normalize();
-        Path target = out.toAbsolutePath().normalize();
-        if (input.startsWith(target)) {
-            throw new IllegalArgumentException("output " + out + " holds the input " + in.path()
-                    + "; export to another directory");
-        }
+        AtomicOutput.refuseOverInput(out, in.path(), in.dataFiles());
         Map<String, TensorInfo> stored = new HashMap<>();
         in.tensors().forEach(t -> stored.put(t.name(), t));
         Map<String, DecoderGraph.QuantizedWeight> quantized = new LinkedHashMap<>();
