@@ -247,6 +247,9 @@ public final class AtomicOutput implements AutoCloseable {
                     throw new DirectoryNotEmptyException(destination.toString());
                 }
                 publish(temp, destination);
+            } else if (RenameExchange.swap(temp, destination)) {
+                // One step: the destination is never absent; the old output now lies under the temporary's name.
+                deleteRecursively(temp);
             } else {
                 Path old = destination.resolveSibling("." + destination.getFileName() + TEMP_MARK
                         + ProcessHandle.current().pid() + "-old");

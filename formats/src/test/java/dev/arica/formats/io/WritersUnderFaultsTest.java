@@ -238,6 +238,29 @@ class WritersUnderFaultsTest {
     }
 
     @Test
+    void aReplacedDirectoryIsSwappedInOneStepOnLinux() throws Exception {
+        Path a = Files.createDirectories(tmp.resolve("a"));
+        Path b = Files.createDirectories(tmp.resolve("b"));
+        Files.writeString(a.resolve("new.txt"), "new");
+        Files.writeString(b.resolve("old.txt"), "old");
+        boolean linux = System.getProperty("os.name").toLowerCase(java.util.Locale.ROOT).contains("linux");
+        assertEquals(linux, RenameExchange.swap(a, b), "renameat2(RENAME_EXCHANGE) is used where it exists");
+        if (linux) {
+            assertEquals(List.of("new.txt"), listNames(b));
+            assertEquals(List.of("old.txt"), listNames(a));
+        }
+        Path out = tmp.resolve("out");
+        Files.createDirectories(out);
+        Files.writeString(out.resolve("previous.txt"), "previous");
+        try (AtomicOutput o = AtomicOutput.directory(out, true)) {
+            Files.writeString(o.temp().resolve("next.txt"), "next");
+            o.commit();
+        }
+        assertEquals(List.of("next.txt"), listNames(out));
+        assertEquals(List.of("a", "b", "out"), listNames(tmp), "the old output is removed");
+    }
+
+    @Test
     void anOutputUnderAFileIsRefusedNamingIt() throws Exception {
         Path file = tmp.resolve("plain");
         Files.writeString(file, "x");
