@@ -3,7 +3,9 @@
 # f16 file, and to a sharded f16 directory) and `quantize --scheme q8_0` of the 2.2 GB f32 benchmark model, each
 # run with the flushes (the default) and without (-Darica.fsync=false, a switch for this measurement only),
 # alternating, best of RUNS runs each (default 3), input in the page cache; next to the machine primitive in the
-# same run: `dd` writing as many bytes into a new file, without and with conv=fsync.
+# same run: `dd` writing as many bytes into a new file, without and with conv=fsync. When strace is installed, one
+# more run with the flushes counts the time spent inside fsync itself (the flushes' cost without the noise of
+# a shared machine).
 # Usage: bench/durability.sh [SCRATCH_DIR]   (default /tmp/arica-bench; about 4 GB of disk)
 set -eu
 . "$(dirname "$0")/bench-model-lib.sh"
@@ -34,13 +36,19 @@ row() {
     t=$(timed "$scratch/dd.out" dd if=/dev/zero of="$scratch/dd.out" bs=4M count=$blocks); (( $(echo "$t < $dd" | bc -l) )) && dd=$t
     t=$(timed "$scratch/dd.out" dd if=/dev/zero of="$scratch/dd.out" bs=4M count=$blocks conv=fsync); (( $(echo "$t < $ddsync" | bc -l) )) && ddsync=$t
   done
-  rm -rf "$out" "$scratch/dd.out"
-  printf '| %s | %s | %.3f s | %.3f s | %+.3f s (%+.1f %%) | %.3f s | %.3f s |\n' "$label" "$bytes" "$without" "$with" \
-    "$(echo "$with - $without" | bc -l)" "$(echo "100 * ($with - $without) / $without" | bc -l)" "$dd" "$ddsync"
+  local inside="(no strace)"
+  if command -v strace >/dev/null; then
+    rm -rf "$out"; sync; sleep 1
+    ARICA_JAVA_OPTS="-Xmx512m" strace -f -qq -e trace=fsync,fdatasync -T -o "$scratch/strace.txt" "$@" >/dev/null 2>&1
+    inside=$(awk -F'<' '/fsync|fdatasync/ {gsub(">", "", $NF); t += $NF; n++} END {printf "%.3f s in %d calls", t, n}' "$scratch/strace.txt")
+  fi
+  rm -rf "$out" "$scratch/dd.out" "$scratch/strace.txt"
+  printf '| %s | %s | %.3f s | %.3f s | %+.3f s (%+.1f %%) | %s | %.3f s | %.3f s |\n' "$label" "$bytes" "$without" "$with" \
+    "$(echo "$with - $without" | bc -l)" "$(echo "100 * ($with - $without) / $without" | bc -l)" "$inside" "$dd" "$ddsync"
 }
 
-printf '| command | bytes written | without flushes | with flushes (default) | cost | `dd` | `dd conv=fsync` |\n'
-printf '| --- | --- | --- | --- | --- | --- | --- |\n'
+printf '| command | bytes written | without flushes | with flushes (default) | difference | inside fsync (strace) | `dd` | `dd conv=fsync` |\n'
+printf '| --- | --- | --- | --- | --- | --- | --- | --- |\n'
 row '`convert --dtype f16` (one file)' "$scratch/out-f16.safetensors" "$arica" convert "$dir" -o "$scratch/out-f16.safetensors" --dtype f16
 row '`convert --dtype f16 --max-shard-size 300MB` (directory)' "$scratch/out-f16" "$arica" convert "$dir" -o "$scratch/out-f16" --dtype f16 --max-shard-size 300MB
 row '`quantize --scheme q8_0`' "$scratch/out-q8_0.arica" "$arica" quantize "$dir" -o "$scratch/out-q8_0.arica" --scheme q8_0
