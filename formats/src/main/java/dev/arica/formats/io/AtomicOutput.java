@@ -28,7 +28,8 @@ import java.util.stream.Stream;
  * only when complete: the one place where arica publishes its outputs. Before the rename the output's
  * files and directory are flushed to the disk ({@code fsync}) and after it the directory holding the
  * destination, so that a crash after a command reports success cannot leave an empty or truncated file
- * under the destination name. Closing without {@link #commit()} deletes the temporary; so does a JVM
+ * under the destination name; {@link WriteBehind} starts that write-back while the output grows, so the
+ * final flush waits for the tail only. Closing without {@link #commit()} deletes the temporary; so does a JVM
  * shutdown (Ctrl-C, SIGTERM) in the middle of a write. A SIGKILL can leave the hidden temporary behind,
  * never a partial file under the destination name; the next output to the same destination removes the
  * temporaries of processes that no longer run.
@@ -125,11 +126,16 @@ public final class AtomicOutput implements AutoCloseable {
 
     /** Opens {@code file}, which must not exist, for writing: how writers open the files of an output. */
     public static FileChannel create(Path file) throws IOException {
+        FileChannel ch;
         try {
-            return opener.open(file);
+            ch = opener.open(file);
         } catch (IOException e) {
             throw explain(file, e);
         }
+        if (fsync()) {
+            WriteBehind.watch(ch);
+        }
+        return ch;
     }
 
     /** Writes a small new file (a config, an index) through {@link #create(Path)}. */

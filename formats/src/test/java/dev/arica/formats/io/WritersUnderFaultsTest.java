@@ -287,6 +287,27 @@ class WritersUnderFaultsTest {
         assertEquals(List.of("nosync"), listNames(tmp));
     }
 
+    @Test
+    void outputsAreWrittenBackWhileTheyGrowAndForgottenOnceClosed() throws Exception {
+        int before = WriteBehind.watched();
+        try (AtomicOutput out = AtomicOutput.file(tmp.resolve("big.bin"))) {
+            try (java.nio.channels.FileChannel ch = AtomicOutput.create(out.temp())) {
+                assertEquals(before + 1, WriteBehind.watched(), "watched while open");
+                java.nio.ByteBuffer chunk = java.nio.ByteBuffer.allocate(1 << 20);
+                for (long n = 0; n < 2 * WriteBehind.STEP; n += chunk.capacity()) {
+                    TensorSequence.writeFully(ch, chunk.clear());
+                }
+            }
+            out.commit();
+        }
+        assertEquals(2 * WriteBehind.STEP, Files.size(tmp.resolve("big.bin")));
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (WriteBehind.watched() > before && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertEquals(before, WriteBehind.watched(), "a closed output is no longer watched");
+    }
+
     private static long deadPid() throws Exception {
         Process p = new ProcessBuilder("true").start();
         p.waitFor();
