@@ -4,8 +4,8 @@
 # run with the flushes (the default) and without (-Darica.fsync=false, a switch for this measurement only),
 # alternating, best of RUNS runs each (default 3), input in the page cache; next to the machine primitive in the
 # same run: `dd` writing as many bytes into a new file, without and with conv=fsync. When strace is installed, one
-# more run with the flushes counts the time spent inside fsync itself (the flushes' cost without the noise of
-# a shared machine).
+# more run with the flushes counts the time spent inside fsync at commit (what the command waits for) and inside
+# the background fdatasync of WriteBehind (overlapping the writing).
 # Usage: bench/durability.sh [SCRATCH_DIR]   (default /tmp/arica-bench; about 4 GB of disk)
 set -eu
 . "$(dirname "$0")/bench-model-lib.sh"
@@ -40,7 +40,9 @@ row() {
   if command -v strace >/dev/null; then
     rm -rf "$out"; sync; sleep 1
     ARICA_JAVA_OPTS="-Xmx512m" strace -f -qq -e trace=fsync,fdatasync -T -o "$scratch/strace.txt" "$@" >/dev/null 2>&1
-    inside=$(awk -F'<' '/fsync|fdatasync/ {gsub(">", "", $NF); t += $NF; n++} END {printf "%.3f s in %d calls", t, n}' "$scratch/strace.txt")
+    # force(true) at commit is fsync, on the writer's path; WriteBehind's force(false) is fdatasync, in the background.
+    inside=$(awk -F'<' '/ fsync\(/ {gsub(">", "", $NF); t += $NF; n++} / fdatasync\(/ {gsub(">", "", $NF); b += $NF; m++}
+      END {printf "%.3f s in %d fsync at commit; %.3f s in %d fdatasync behind", t, n, b, m}' "$scratch/strace.txt")
   fi
   rm -rf "$out" "$scratch/dd.out" "$scratch/strace.txt"
   printf '| %s | %s | %.3f s | %.3f s | %+.3f s (%+.1f %%) | %s | %.3f s | %.3f s |\n' "$label" "$bytes" "$without" "$with" \
