@@ -133,7 +133,7 @@ public final class AtomicOutput implements AutoCloseable {
             throw explain(file, e);
         }
         if (fsync()) {
-            WriteBehind.watch(ch);
+            WriteBehind.watch(file, ch);
         }
         return ch;
     }
@@ -342,6 +342,7 @@ public final class AtomicOutput implements AutoCloseable {
     }
 
     private static void syncFile(Path file) throws IOException {
+        WriteBehind.check(file);
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
             ch.force(true);
         }

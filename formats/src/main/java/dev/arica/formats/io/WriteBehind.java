@@ -1,7 +1,9 @@
 package dev.arica.formats.io;
 
 import java.io.IOException;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
@@ -20,6 +22,13 @@ final class WriteBehind {
 
     /** Open output files and the size each had at its last flush. */
     private static final Map<FileChannel, Long> FLUSHED = new ConcurrentHashMap<>();
+    /** Where each watched channel writes. */
+    private static final Map<FileChannel, Path> FILES = new ConcurrentHashMap<>();
+    /**
+     * A background flush that failed (EIO, ENOSPC): Linux reports a write-back error once per open file, so
+     * the flush at commit, on a new descriptor, might not see it again; {@link #check} throws it there.
+     */
+    private static final Map<Path, IOException> FAILED = new ConcurrentHashMap<>();
     private static final ScheduledExecutorService FLUSHER = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "arica-write-behind");
         t.setDaemon(true);
@@ -32,9 +41,23 @@ final class WriteBehind {
 
     private WriteBehind() {}
 
-    /** Flushes {@code channel} in the background as it grows, until it is closed. */
-    static void watch(FileChannel channel) {
+    /** Flushes {@code channel}, which writes {@code file}, in the background as it grows, until it is closed. */
+    static void watch(Path file, FileChannel channel) {
+        FILES.put(channel, file.toAbsolutePath().normalize());
         FLUSHED.put(channel, 0L);
+    }
+
+    /** Throws the error a background flush of {@code file} met, if any. */
+    static void check(Path file) throws IOException {
+        IOException e = FAILED.remove(file.toAbsolutePath().normalize());
+        if (e != null) {
+            throw e;
+        }
+    }
+
+    private static void forget(FileChannel ch) {
+        FLUSHED.remove(ch);
+        FILES.remove(ch);
     }
 
     /** Output files being watched: open ones, and closed ones until the next round notices. */
@@ -51,12 +74,18 @@ final class WriteBehind {
                     ch.force(false);
                     e.setValue(size);
                 }
-            } catch (IOException | RuntimeException closed) {
+            } catch (ClosedChannelException | RuntimeException closed) {
                 // Closed (written or abandoned) meanwhile: the commit flushes whatever is left.
-                FLUSHED.remove(ch);
+                forget(ch);
+            } catch (IOException failed) {
+                Path file = FILES.get(ch);
+                if (file != null) {
+                    FAILED.putIfAbsent(file, failed);
+                }
+                forget(ch);
             }
             if (!ch.isOpen()) {
-                FLUSHED.remove(ch);
+                forget(ch);
             }
         }
     }

@@ -13,7 +13,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * A disk with room for a fixed number of bytes, for every output file opened through
  * {@link AtomicOutput#create} while it is installed: a write that does not fit writes what fits, the next
  * one fails with the operating system's words for ENOSPC, as {@code FileChannel} reports a full disk.
- * Counts only bytes that grow a file (rewrites in place are free), like a real file system. Installed
+ * Counts only bytes that grow a file (rewrites in place are free), like a real file system. Or a disk whose
+ * flushes fail, as write-back errors (EIO) surface. Installed
  * for the whole JVM (writers may write from worker threads), so tests using it must not run in parallel.
  */
 public final class FullDisk implements AutoCloseable {
@@ -21,16 +22,30 @@ public final class FullDisk implements AutoCloseable {
     /** What the JDK's {@code FileChannel} says when write(2) fails with ENOSPC on Linux. */
     public static final String ENOSPC = "No space left on device";
 
+    /** What the JDK says when fsync(2) fails with EIO (a write-back error). */
+    public static final String EIO = "Input/output error";
+
     private final AtomicLong free;
     private final AtomicLong used = new AtomicLong();
+    /** The error every flush of a file opened through this disk fails with; null: flushes succeed. */
+    private final String flushError;
 
-    private FullDisk(long free) {
+    private FullDisk(long free, String flushError) {
         this.free = new AtomicLong(free);
+        this.flushError = flushError;
     }
 
     /** Installs a disk with room for {@code bytes}; close to give back the real one. */
     public static FullDisk withFree(long bytes) {
-        FullDisk d = new FullDisk(bytes);
+        return install(new FullDisk(bytes, null));
+    }
+
+    /** Installs a disk with room for everything whose flushes (fsync, fdatasync) fail with EIO. */
+    public static FullDisk withFailingFlushes() {
+        return install(new FullDisk(Long.MAX_VALUE, EIO));
+    }
+
+    private static FullDisk install(FullDisk d) {
         AtomicOutput.opener = file -> d.new Limited(AtomicOutput.DEFAULT_OPENER.open(file));
         return d;
     }
@@ -153,6 +168,9 @@ public final class FullDisk implements AutoCloseable {
 
         @Override
         public void force(boolean metaData) throws IOException {
+            if (flushError != null) {
+                throw new IOException(flushError);
+            }
             file.force(metaData);
         }
 

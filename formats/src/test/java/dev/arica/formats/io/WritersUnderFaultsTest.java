@@ -308,6 +308,29 @@ class WritersUnderFaultsTest {
         assertEquals(before, WriteBehind.watched(), "a closed output is no longer watched");
     }
 
+    @Test
+    void aBackgroundFlushThatFailsFailsTheCommit() throws Exception {
+        Path dest = tmp.resolve("big.bin");
+        try (FullDisk disk = FullDisk.withFailingFlushes(); AtomicOutput out = AtomicOutput.file(dest)) {
+            int before = WriteBehind.watched();
+            try (java.nio.channels.FileChannel ch = AtomicOutput.create(out.temp())) {
+                java.nio.ByteBuffer chunk = java.nio.ByteBuffer.allocate(1 << 20);
+                for (long n = 0; n < 2 * WriteBehind.STEP; n += chunk.capacity()) {
+                    TensorSequence.writeFully(ch, chunk.clear());
+                }
+                long deadline = System.nanoTime() + 5_000_000_000L;
+                while (WriteBehind.watched() > before && System.nanoTime() < deadline) {
+                    Thread.sleep(10);
+                }
+                assertEquals(before, WriteBehind.watched(), "the failed flush stopped watching the file");
+            }
+            // The commit's own fsync opens the file anew and succeeds: only the recorded error can stop it.
+            IOException e = assertThrows(IOException.class, out::commit);
+            assertEquals(FullDisk.EIO, e.getMessage());
+        }
+        assertEquals(List.of(), listNames(tmp), "nothing published, no temporary");
+    }
+
     private static long deadPid() throws Exception {
         Process p = new ProcessBuilder("true").start();
         p.waitFor();
