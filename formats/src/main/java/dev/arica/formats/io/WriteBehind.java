@@ -60,9 +60,9 @@ final class WriteBehind {
         FILES.remove(ch);
     }
 
-    /** Output files being watched: open ones, and closed ones until the next round notices. */
-    static int watched() {
-        return FLUSHED.size();
+    /** Whether {@code channel} is watched: open, and its flushes have not failed (a closed one until the next round). */
+    static boolean watching(FileChannel channel) {
+        return FLUSHED.containsKey(channel);
     }
 
     private static void flush() {

@@ -289,46 +289,48 @@ class WritersUnderFaultsTest {
 
     @Test
     void outputsAreWrittenBackWhileTheyGrowAndForgottenOnceClosed() throws Exception {
-        int before = WriteBehind.watched();
+        java.nio.channels.FileChannel written;
         try (AtomicOutput out = AtomicOutput.file(tmp.resolve("big.bin"))) {
             try (java.nio.channels.FileChannel ch = AtomicOutput.create(out.temp())) {
-                assertEquals(before + 1, WriteBehind.watched(), "watched while open");
-                java.nio.ByteBuffer chunk = java.nio.ByteBuffer.allocate(1 << 20);
-                for (long n = 0; n < 2 * WriteBehind.STEP; n += chunk.capacity()) {
-                    TensorSequence.writeFully(ch, chunk.clear());
-                }
+                written = ch;
+                writeTwoSteps(ch);
+                assertTrue(WriteBehind.watching(ch), "watched while open");
             }
             out.commit();
         }
         assertEquals(2 * WriteBehind.STEP, Files.size(tmp.resolve("big.bin")));
         long deadline = System.nanoTime() + 5_000_000_000L;
-        while (WriteBehind.watched() > before && System.nanoTime() < deadline) {
+        while (WriteBehind.watching(written) && System.nanoTime() < deadline) {
             Thread.sleep(10);
         }
-        assertEquals(before, WriteBehind.watched(), "a closed output is no longer watched");
+        assertFalse(WriteBehind.watching(written), "a closed output is no longer watched");
     }
 
     @Test
     void aBackgroundFlushThatFailsFailsTheCommit() throws Exception {
         Path dest = tmp.resolve("big.bin");
         try (FullDisk disk = FullDisk.withFailingFlushes(); AtomicOutput out = AtomicOutput.file(dest)) {
-            int before = WriteBehind.watched();
             try (java.nio.channels.FileChannel ch = AtomicOutput.create(out.temp())) {
-                java.nio.ByteBuffer chunk = java.nio.ByteBuffer.allocate(1 << 20);
-                for (long n = 0; n < 2 * WriteBehind.STEP; n += chunk.capacity()) {
-                    TensorSequence.writeFully(ch, chunk.clear());
-                }
+                writeTwoSteps(ch);
                 long deadline = System.nanoTime() + 5_000_000_000L;
-                while (WriteBehind.watched() > before && System.nanoTime() < deadline) {
+                while (WriteBehind.watching(ch) && System.nanoTime() < deadline) {
                     Thread.sleep(10);
                 }
-                assertEquals(before, WriteBehind.watched(), "the failed flush stopped watching the file");
+                assertTrue(ch.isOpen());
+                assertFalse(WriteBehind.watching(ch), "the failed flush stopped watching the open file");
             }
             // The commit's own fsync opens the file anew and succeeds: only the recorded error can stop it.
             IOException e = assertThrows(IOException.class, out::commit);
             assertEquals(FullDisk.EIO, e.getMessage());
         }
         assertEquals(List.of(), listNames(tmp), "nothing published, no temporary");
+    }
+
+    private static void writeTwoSteps(java.nio.channels.FileChannel ch) throws IOException {
+        java.nio.ByteBuffer chunk = java.nio.ByteBuffer.allocate(1 << 20);
+        for (long n = 0; n < 2 * WriteBehind.STEP; n += chunk.capacity()) {
+            TensorSequence.writeFully(ch, chunk.clear());
+        }
     }
 
     private static long deadPid() throws Exception {
