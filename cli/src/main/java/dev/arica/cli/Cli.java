@@ -2,6 +2,7 @@ package dev.arica.cli;
 
 import dev.arica.formats.FloatCast;
 import dev.arica.formats.FormatException;
+import dev.arica.formats.io.OutOfSpaceException;
 import dev.arica.runtime.ort.DeviceUnavailableException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -104,6 +105,11 @@ public final class Cli implements Runnable {
             case DeviceUnavailableException d -> {
                 code = ExitCode.BAD_INPUT;
                 message = d.getMessage();
+            }
+            case OutOfSpaceException o -> {
+                // The destination cannot hold the output: the caller's to fix, like any other bad argument.
+                code = ExitCode.BAD_INPUT;
+                message = o.getMessage();
             }
             case FileSystemException f -> {
                 code = ExitCode.FAILED;

@@ -9,7 +9,9 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.arica.formats.DType;
 import dev.arica.formats.Progress;
+import dev.arica.formats.arica.AricaFile;
 import dev.arica.formats.io.AtomicOutput;
+import dev.arica.runtime.ort.OrtRuntime;
 import dev.arica.testdata.SyntheticLlama;
 import java.io.File;
 import java.io.IOException;
@@ -19,12 +21,15 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.DisabledOnOs;
 import org.junit.jupiter.api.condition.OS;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The CLI in a separate JVM, stopped in the middle of a conversion: a SIGTERM must leave neither the
@@ -54,6 +59,8 @@ class InterruptTest {
 
     @BeforeAll
     static void bigModel() throws IOException {
+        // ORT's native libraries (for the generate runs in this JVM) under target/, not the user's cache.
+        OrtRuntime.start(Path.of("target", "ort-native-cache").toAbsolutePath());
         input = shared.resolve("big");
         SyntheticLlama.write(input, SPEC, Long.MAX_VALUE, Progress.NONE);
         inputDigest = treeDigest(input);
@@ -209,5 +216,114 @@ class InterruptTest {
         for (Path t : temporaries(destination.getParent())) {
             assertTrue(t.getFileName().toString().startsWith("."), () -> "temporaries are hidden: " + t);
         }
+    }
+
+    /** A command writing the big model to {@code name} (a file when it has an extension, else a directory). */
+    record Writer(String name, Function<Path, List<String>> args) {
+        @Override
+        public String toString() {
+            return String.join(" ", args.apply(Path.of(name))).replace(input.toString(), "big");
+        }
+    }
+
+    static Stream<Writer> writers() {
+        return Stream.of(
+                new Writer("f16.safetensors", d -> List.of("convert", input.toString(), "-o", d.toString(), "--dtype", "f16")),
+                new Writer("f16", d -> List.of("convert", input.toString(), "-o", d.toString(), "--dtype", "f16",
+                        "--max-shard-size", "100MB", "--force")),
+                new Writer("q4_0.arica", d -> List.of("quantize", input.toString(), "-o", d.toString(), "--scheme", "q4_0",
+                        "--quantize-embeddings", "--threads", "1", "--no-digest-cache")),
+                new Writer("onnx", d -> List.of("export-onnx", input.toString(), "-o", d.toString(), "--force")),
+                new Writer("f16.gguf", d -> List.of("export-gguf", input.toString(), "-o", d.toString(), "--type", "f16")),
+                new Writer("sliced", d -> List.of("upscale", input.toString(), "-o", d.toString(), "--slices", "0:3,1:3",
+                        "--force")));
+    }
+
+    /**
+     * Each writer killed (SIGKILL) when its temporary holds half of its output, and again at nine tenths:
+     * the previous output stays byte for byte, the input too; the rerun succeeds, writes the same output and
+     * removes the killed runs' temporaries.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("writers")
+    void sigkillAtSeveralPointsKeepsThePreviousOutputAndTheRerunSucceeds(Writer w) throws Exception {
+        Path parent = tmp.resolve("out");
+        Path destination = parent.resolve(w.name());
+        String[] args = w.args().apply(destination).toArray(String[]::new);
+        assertEquals(ExitCode.OK, CliTesting.run(args).exit());
+        List<String> previous = treeDigest(parent);
+        List<String> contents = contents(destination);
+        long size = bytesUnder(List.of(destination));
+        for (double fraction : new double[] {0.5, 0.9}) {
+            killWhenWritten(parent, (long) (fraction * size), args);
+            assertEquals(previous, treeDigest(parent).stream().filter(l -> !l.contains(AtomicOutput.TEMP_MARK)).toList(),
+                    () -> "killed at " + fraction + " of " + size + " bytes: the previous output, byte for byte");
+        }
+        assertFalse(temporaries(parent).isEmpty(), "the killed runs left their temporaries");
+        assertEquals(ExitCode.OK, CliTesting.run(args).exit(), "the rerun succeeds");
+        assertEquals(contents, contents(destination), "the rerun writes the same output");
+        assertEquals(List.of(w.name()), CliTesting.names(parent), "the rerun removes the killed runs' temporaries");
+        assertEquals(inputDigest, treeDigest(input), "the input is unchanged");
+    }
+
+    /**
+     * generate exporting the big model into its cache, killed at half and at nine tenths of the export: no
+     * entry appears; the rerun exports the same entry, generates, and leaves no temporary in the cache.
+     */
+    @Test
+    void sigkillDuringAnExportToTheCacheLeavesNoEntry() throws Exception {
+        Path reference = tmp.resolve("reference-cache");
+        Path cache = tmp.resolve("cache");
+        Function<Path, String[]> generate = c -> new String[] {"generate", input.toString(), "--cache-dir", c.toString(),
+            "--ids", "1,2,3", "--max-new-tokens", "1", "--threads", "1", "--device", "cpu"};
+        assertEquals(ExitCode.OK, CliTesting.run(generate.apply(reference)).exit());
+        long size = bytesUnder(List.of(reference.resolve("onnx")));
+        Files.createDirectories(cache.resolve("onnx"));
+        for (double fraction : new double[] {0.5, 0.9}) {
+            killWhenWritten(cache.resolve("onnx"), (long) (fraction * size), generate.apply(cache));
+            assertEquals(List.of(), CliTesting.names(cache.resolve("onnx")).stream()
+                    .filter(n -> !n.contains(AtomicOutput.TEMP_MARK)).toList(), "no entry after a kill at " + fraction);
+        }
+        assertEquals(ExitCode.OK, CliTesting.run(generate.apply(cache)).exit(), "the rerun succeeds");
+        assertEquals(treeDigest(reference.resolve("onnx")), treeDigest(cache.resolve("onnx")),
+                "the same entry as an uninterrupted run, and no temporary beside it");
+    }
+
+    /** What an output holds: its files' SHA-256, or for an .arica file (which records when it was made) its tensors'. */
+    private static List<String> contents(Path output) throws IOException {
+        if (!output.toString().endsWith(".arica")) {
+            return treeDigest(output);
+        }
+        try (AricaFile f = AricaFile.open(output)) {
+            return f.entries().stream().map(e -> e.name() + " " + e.offset() + " " + e.length() + " " + e.crc32c()).toList();
+        }
+    }
+
+    /**
+     * Starts {@code args} in a child JVM and kills it (SIGKILL) once its temporaries in {@code dir} hold
+     * {@code bytes}; fails if it ends first.
+     */
+    private void killWhenWritten(Path dir, long bytes, String... args) throws IOException, InterruptedException {
+        Path log = tmp.resolve("child.log");
+        Process p = new ProcessBuilder(javaCommand(args)).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        String mine = AtomicOutput.TEMP_MARK + p.pid() + "-";
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (bytesUnder(temporaries(dir).stream().filter(t -> t.getFileName().toString().contains(mine)).toList()) < bytes) {
+                if (!p.isAlive()) {
+                    fail("the child ended (exit " + p.exitValue() + ") before its temporary held " + bytes + " bytes:\n"
+                            + Files.readString(log));
+                }
+                if (System.nanoTime() > deadline) {
+                    fail("the temporary did not reach " + bytes + " bytes within 60 s:\n" + Files.readString(log));
+                }
+                Thread.sleep(1);
+            }
+            p.destroyForcibly();
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the child JVM did not stop");
+        } finally {
+            p.destroyForcibly();
+        }
+        assertEquals(128 + 9, p.exitValue(), "killed by SIGKILL");
     }
 }

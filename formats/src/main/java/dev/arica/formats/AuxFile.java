@@ -1,9 +1,9 @@
 package dev.arica.formats;
 
+import dev.arica.formats.io.AtomicOutput;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 
 /**
  * A file that travels with a checkpoint without being a tensor file: a tokenizer, generation_config.json.
@@ -36,10 +36,11 @@ public record AuxFile(String name, Path source, byte[] content) {
     /** Writes the file into {@code dir}, byte for byte. */
     public void writeInto(Path dir) throws IOException {
         Path target = dir.resolve(name);
+        Files.deleteIfExists(target);
         if (source != null) {
-            Files.copy(source, target, StandardCopyOption.REPLACE_EXISTING);
+            AtomicOutput.copy(source, target);
         } else {
-            Files.write(target, content);
+            AtomicOutput.write(target, content);
         }
     }
 }

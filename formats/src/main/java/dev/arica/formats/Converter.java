@@ -2,11 +2,11 @@ package dev.arica.formats;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.hf.HfCheckpointWriter;
+import dev.arica.formats.io.AtomicOutput;
 import dev.arica.formats.io.CastPipeline;
 import dev.arica.formats.safetensors.SafetensorsWriter;
 import java.io.IOException;
 import java.lang.foreign.Arena;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -42,9 +42,7 @@ public final class Converter {
     }
 
     public static Result convert(Checkpoint in, Path out, Options options, Progress progress) throws IOException {
-        if (Files.exists(out) && Files.isSameFile(out, in.path())) {
-            throw new IllegalArgumentException("output " + out + " is the input; write to another path");
-        }
+        AtomicOutput.refuseOverInput(out, in.path(), in.dataFiles());
         List<TensorInfo> outInfos = new ArrayList<>();
         for (TensorInfo t : in.tensors()) {
             outInfos.add(targetInfo(t, options.dtype()));

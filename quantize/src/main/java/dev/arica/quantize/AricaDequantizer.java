@@ -13,6 +13,7 @@ import dev.arica.formats.arica.AricaFile;
 import dev.arica.formats.arica.ColumnOrder;
 import dev.arica.formats.arica.Storage;
 import dev.arica.formats.hf.HfCheckpointWriter;
+import dev.arica.formats.io.AtomicOutput;
 import dev.arica.formats.io.CastPipeline;
 import dev.arica.formats.io.ChunkPipeline;
 import dev.arica.formats.quant.QuantLayout;
@@ -20,7 +21,6 @@ import dev.arica.formats.safetensors.SafetensorsWriter;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -49,9 +49,7 @@ public final class AricaDequantizer {
 
     public static Converter.Result convert(AricaFile in, Path out, Converter.Options options, Progress progress)
             throws IOException {
-        if (Files.exists(out) && Files.isSameFile(out, in.path())) {
-            throw new IllegalArgumentException("output " + out + " is the input; write to another path");
-        }
+        AtomicOutput.refuseOverInput(out, in.path(), List.of());
         List<TensorInfo> infos = outputTensors(in, options.dtype());
         Map<String, String> metadata = new LinkedHashMap<>();
         metadata.put("format", "pt");

@@ -17,6 +17,7 @@ import dev.arica.formats.arica.Storage;
 import dev.arica.formats.gptq.GptqCheckpoint;
 import dev.arica.formats.gptq.GptqPlanes;
 import dev.arica.formats.gptq.GptqWeight;
+import dev.arica.formats.io.AtomicOutput;
 import dev.arica.formats.io.CastPipeline;
 import dev.arica.formats.io.ChunkPipeline;
 import dev.arica.formats.io.FileDigest;
@@ -201,9 +202,7 @@ public final class CheckpointQuantizer {
     }
 
     public static Report quantize(Checkpoint in, Path out, Options options, Progress progress) throws IOException {
-        if (Files.exists(out) && Files.isSameFile(out, in.path())) {
-            throw new IllegalArgumentException("output " + out + " is the input; write to another path");
-        }
+        AtomicOutput.refuseOverInput(out, in.path(), in.dataFiles());
         QuantLayout layout = options.layout();
         GptqCheckpoint gptq = in instanceof GptqCheckpoint g && layout == null ? g : null;
         Quantizer quantizer = layout == null ? null : Quantizer.of(layout);

@@ -18,6 +18,7 @@ import dev.arica.formats.gguf.GgufLlamaModel;
 import dev.arica.formats.gguf.GgufTypeRule;
 import dev.arica.formats.gguf.GgufVocabulary;
 import dev.arica.formats.gguf.GgufWriter;
+import dev.arica.formats.io.AtomicOutput;
 import dev.arica.formats.io.ChunkPipeline;
 import dev.arica.formats.io.MappedMemory;
 import dev.arica.formats.model.ModelDescription;
@@ -140,9 +141,7 @@ public final class GgufExporter {
     }
 
     public static Result export(Checkpoint in, Path out, Options options, Progress progress) throws IOException {
-        if (Files.exists(out) && Files.isSameFile(out, in.path())) {
-            throw new IllegalArgumentException("output " + out + " is the input; write to another path");
-        }
+        AtomicOutput.refuseOverInput(out, in.path(), in.dataFiles());
         GgufLlamaModel model = GgufLlamaModel.of(ModelDescription.of(in, "GGUF export"), in.path());
         GgmlType requested = options.type() != null ? options.type() : defaultType(in);
         List<Plan> plans = new ArrayList<>();

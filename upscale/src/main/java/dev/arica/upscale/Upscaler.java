@@ -12,6 +12,7 @@ import dev.arica.formats.arica.AricaFile;
 import dev.arica.formats.arica.AricaWriter;
 import dev.arica.formats.hf.HfCheckpoint;
 import dev.arica.formats.hf.HfCheckpointWriter;
+import dev.arica.formats.io.AtomicOutput;
 import dev.arica.formats.io.FileRange;
 import dev.arica.formats.io.Json;
 import java.io.IOException;
@@ -139,9 +140,7 @@ public final class Upscaler {
     public static Result upscale(Path input, Path output, LayerSpec spec, Options options, Progress progress)
             throws IOException {
         Kind kind = kind(input);
-        if (Files.exists(output) && Files.isSameFile(output, input)) {
-            throw new IllegalArgumentException("output " + output + " is the input; write to another path");
-        }
+        AtomicOutput.refuseOverInput(output, input, List.of());
         return switch (kind) {
             case CONFIG -> throw new FormatException(input, "holds a config but no weights: only a dry run works "
                     + "from config.json alone");

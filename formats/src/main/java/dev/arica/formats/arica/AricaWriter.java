@@ -91,11 +91,16 @@ public final class AricaWriter implements AutoCloseable {
 
     private AricaWriter(AtomicOutput out) throws IOException {
         this.out = out;
-        this.channel = FileChannel.open(out.temp(), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        this.channel = AtomicOutput.create(out.temp());
         ByteBuffer header = ByteBuffer.allocate(AricaFormat.HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
         header.put(AricaFormat.MAGIC).putShort((short) AricaFormat.MAJOR).putShort((short) AricaFormat.MINOR);
         header.clear();
-        writeFully(header);
+        try {
+            writeFully(header);
+        } catch (IOException | RuntimeException e) {
+            channel.close();
+            throw e;
+        }
     }
 
     public static AricaWriter create(Path destination) throws IOException {
@@ -189,7 +194,12 @@ public final class AricaWriter implements AutoCloseable {
         long offset = position;
         FileChannel from = sourceChannel(source.path());
         for (long done = 0; done < entry.length(); ) {
-            long n = from.transferTo(entry.offset() + done, entry.length() - done, channel);
+            long n;
+            try {
+                n = from.transferTo(entry.offset() + done, entry.length() - done, channel);
+            } catch (IOException ex) {
+                throw AtomicOutput.explain(out.temp(), ex);
+            }
             if (n <= 0 && entry.offset() + done >= from.size()) {
                 throw new FormatException(source.path(), entry.name(), "file ends inside the tensor's data");
             }
@@ -245,8 +255,12 @@ public final class AricaWriter implements AutoCloseable {
         int major = permuted ? AricaFormat.MAJOR_PERMUTED : transposed ? AricaFormat.MAJOR_TRANSPOSED : AricaFormat.MAJOR;
         if (major != AricaFormat.MAJOR) {
             ByteBuffer version = ByteBuffer.allocate(2).order(ByteOrder.LITTLE_ENDIAN).putShort(0, (short) major);
-            while (version.hasRemaining()) {
-                channel.write(version, 8 + version.position());
+            try {
+                while (version.hasRemaining()) {
+                    channel.write(version, 8 + version.position());
+                }
+            } catch (IOException ex) {
+                throw AtomicOutput.explain(out.temp(), ex);
             }
         }
         index.put("format_version", major + "." + AricaFormat.MINOR);
@@ -309,8 +323,12 @@ public final class AricaWriter implements AutoCloseable {
     }
 
     private void writeFully(ByteBuffer b) throws IOException {
-        while (b.hasRemaining()) {
-            position += channel.write(b);
+        try {
+            while (b.hasRemaining()) {
+                position += channel.write(b);
+            }
+        } catch (IOException e) {
+            throw AtomicOutput.explain(out.temp(), e);
         }
     }
 

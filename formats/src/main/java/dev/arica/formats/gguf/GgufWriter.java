@@ -11,7 +11,6 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -95,7 +94,11 @@ public final class GgufWriter implements CheckpointWriter {
         this.atomic = atomic;
         this.offsets = new long[this.tensors.size()];
         byte[] header = header(this.tensors, metadata, offsets);
-        this.channel = FileChannel.open(atomic.temp(), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        if (!this.tensors.isEmpty()) {
+            atomic.expect(Gguf.align(Gguf.align(header.length, Gguf.DEFAULT_ALIGNMENT) + offsets[offsets.length - 1]
+                    + this.tensors.getLast().bytes(), Gguf.DEFAULT_ALIGNMENT));
+        }
+        this.channel = AtomicOutput.create(atomic.temp());
         try {
             writeFully(ByteBuffer.wrap(header));
             this.dataStart = Gguf.align(header.length, Gguf.DEFAULT_ALIGNMENT);
@@ -176,7 +179,11 @@ public final class GgufWriter implements CheckpointWriter {
     @Override
     public void write(MemorySegment bytes) throws IOException {
         sequence.advance(bytes.byteSize(), "write");
-        position += TensorSequence.writeFully(channel, bytes);
+        try {
+            position += TensorSequence.writeFully(channel, bytes);
+        } catch (IOException e) {
+            throw AtomicOutput.explain(atomic.temp(), e);
+        }
     }
 
     /** Finishes the file (its data section padded to the alignment) and moves it under the destination name. */
@@ -205,6 +212,10 @@ public final class GgufWriter implements CheckpointWriter {
     }
 
     private void writeFully(ByteBuffer b) throws IOException {
-        position += TensorSequence.writeFully(channel, b);
+        try {
+            position += TensorSequence.writeFully(channel, b);
+        } catch (IOException e) {
+            throw AtomicOutput.explain(atomic.temp(), e);
+        }
     }
 }

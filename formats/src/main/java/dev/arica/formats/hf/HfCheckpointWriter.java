@@ -10,12 +10,14 @@ import dev.arica.formats.safetensors.SafetensorsWriter;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.stream.Stream;
 
 /**
  * Writes an HF checkpoint directory: config.json, the tensors in {@code model.safetensors} or in shards of
@@ -62,9 +64,19 @@ public final class HfCheckpointWriter implements CheckpointWriter {
                 }
             }
             if (config != null) {
-                Files.writeString(out.temp().resolve(HfCheckpoint.CONFIG), Json.MAPPER.writeValueAsString(config) + "\n");
+                AtomicOutput.write(out.temp().resolve(HfCheckpoint.CONFIG),
+                        (Json.MAPPER.writeValueAsString(config) + "\n").getBytes(StandardCharsets.UTF_8));
             }
-            return new HfCheckpointWriter(out, planShards(tensors, maxShardSize), metadata);
+            HfCheckpointWriter w = new HfCheckpointWriter(out, planShards(tensors, maxShardSize), metadata);
+            long side = 0;
+            try (Stream<Path> s = Files.list(out.temp())) {
+                for (Path p : s.toList()) {
+                    side += Files.size(p);
+                }
+            }
+            long shards = w.plan.stream().mapToLong(p -> SafetensorsWriter.fileSize(p, metadata)).sum();
+            out.expect(side + shards + (w.plan.size() > 1 ? w.index().length : 0));
+            return w;
         } catch (IOException | RuntimeException e) {
             out.close();
             throw e;
@@ -155,6 +167,10 @@ public final class HfCheckpointWriter implements CheckpointWriter {
     }
 
     private void writeIndex() throws IOException {
+        AtomicOutput.write(out.temp().resolve(HfCheckpoint.INDEX), index());
+    }
+
+    private byte[] index() throws IOException {
         ObjectNode root = Json.MAPPER.createObjectNode();
         long total = 0;
         Map<String, String> weightMap = new TreeMap<>();
@@ -167,7 +183,7 @@ public final class HfCheckpointWriter implements CheckpointWriter {
         root.putObject("metadata").put("total_size", total);
         ObjectNode wm = root.putObject("weight_map");
         weightMap.forEach(wm::put);
-        Files.writeString(out.temp().resolve(HfCheckpoint.INDEX), Json.MAPPER.writeValueAsString(root) + "\n");
+        return (Json.MAPPER.writeValueAsString(root) + "\n").getBytes(StandardCharsets.UTF_8);
     }
 
     @Override

@@ -1,12 +1,12 @@
 package dev.arica.formats.npy;
 
+import dev.arica.formats.io.AtomicOutput;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.stream.Collectors;
 
@@ -37,13 +37,12 @@ public final class NpyFloatWriter implements AutoCloseable {
         this.row = ByteBuffer.allocate(Math.multiplyExact(cols, Float.BYTES)).order(ByteOrder.LITTLE_ENDIAN);
     }
 
-    /** Creates (or truncates) {@code file} and writes the header of a [rows, cols] float32 array. */
+    /** Creates {@code file}, which must not exist, and writes the header of a [rows, cols] float32 array. */
     public static NpyFloatWriter create(Path file, int rows, int cols) throws IOException {
         if (rows < 0 || cols < 0) {
             throw new IllegalArgumentException("negative shape [" + rows + ", " + cols + "]");
         }
-        FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                StandardOpenOption.WRITE);
+        FileChannel ch = AtomicOutput.create(file);
         try {
             NpyFloatWriter w = new NpyFloatWriter(file, ch, rows, cols);
             w.writeFully(ByteBuffer.wrap(header(rows, cols)));
@@ -113,8 +112,12 @@ public final class NpyFloatWriter implements AutoCloseable {
     }
 
     private void writeFully(ByteBuffer b) throws IOException {
-        while (b.hasRemaining()) {
-            channel.write(b);
+        try {
+            while (b.hasRemaining()) {
+                channel.write(b);
+            }
+        } catch (IOException e) {
+            throw AtomicOutput.explain(file, e);
         }
     }
 }

@@ -16,7 +16,6 @@ import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -95,6 +94,7 @@ public final class OnnxWriter implements CheckpointWriter {
     private final AtomicOutput modelOut;
     private final AtomicOutput dataOut;
     private final FileChannel data;
+    private final Path dataFile;
     private final String dataName;
     private final List<byte[]> inline = new ArrayList<>();
     private int current = -1;
@@ -109,8 +109,13 @@ public final class OnnxWriter implements CheckpointWriter {
         this.slots = slots;
         this.modelOut = modelOut;
         this.dataOut = dataOut;
+        this.dataFile = dataFile;
         boolean anyExternal = slots.stream().anyMatch(Slot::external);
-        this.data = anyExternal ? FileChannel.open(dataFile, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE) : null;
+        if (dataOut != null) {
+            dataOut.expect(slots.stream().filter(Slot::external).mapToLong(x -> x.offset() + x.info().byteSize())
+                    .max().orElse(0));
+        }
+        this.data = anyExternal ? AtomicOutput.create(dataFile) : null;
     }
 
     /**
@@ -239,8 +244,12 @@ public final class OnnxWriter implements CheckpointWriter {
     }
 
     private void writeFully(ByteBuffer b) throws IOException {
-        while (b.hasRemaining()) {
-            data.write(b);
+        try {
+            while (b.hasRemaining()) {
+                data.write(b);
+            }
+        } catch (IOException e) {
+            throw AtomicOutput.explain(dataFile, e);
         }
     }
 
@@ -271,15 +280,15 @@ public final class OnnxWriter implements CheckpointWriter {
         }
         ModelProto out = model.toBuilder().setGraph(graph).build();
         if (data != null) {
-            data.force(false);
             data.close();
         }
-        try (FileChannel ch = FileChannel.open(modelFile, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-                OutputStream os = Channels.newOutputStream(ch)) {
+        // Flushed to disk by the AtomicOutput that publishes the file (or the directory holding it).
+        try (FileChannel ch = AtomicOutput.create(modelFile); OutputStream os = Channels.newOutputStream(ch)) {
             CodedOutputStream cos = CodedOutputStream.newInstance(os, 1 << 16);
             out.writeTo(cos);
             cos.flush();
-            ch.force(false);
+        } catch (IOException e) {
+            throw AtomicOutput.explain(modelFile, e);
         }
         if (dataOut != null) {
             if (data != null) {

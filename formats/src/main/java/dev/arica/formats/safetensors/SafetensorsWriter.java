@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.CheckpointWriter;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.io.AtomicOutput;
-import dev.arica.formats.io.TensorSequence;
 import dev.arica.formats.io.Json;
+import dev.arica.formats.io.TensorSequence;
 import java.io.EOFException;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -15,7 +15,6 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -28,6 +27,7 @@ import java.util.Set;
 public final class SafetensorsWriter implements CheckpointWriter {
 
 
+    private final Path file;
     private final List<TensorInfo> tensors;
     private final AtomicOutput atomic;
     private final FileChannel channel;
@@ -40,15 +40,22 @@ public final class SafetensorsWriter implements CheckpointWriter {
         this.tensors = List.copyOf(tensors);
         this.sequence = new TensorSequence(this.tensors.stream().map(TensorInfo::name).toList(),
                 this.tensors.stream().mapToLong(TensorInfo::byteSize).toArray());
+        this.file = file;
         this.atomic = atomic;
         byte[] header = header(this.tensors, metadata);
-        this.channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        this.dataStart = 8L + header.length;
+        if (atomic != null) {
+            atomic.expect(fileSize(this.tensors, header.length));
+        }
+        this.channel = AtomicOutput.create(file);
         try {
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length);
             TensorSequence.writeFully(channel, len);
             TensorSequence.writeFully(channel, ByteBuffer.wrap(header));
-            this.dataStart = 8L + header.length;
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException e) {
+            channel.close();
+            throw AtomicOutput.explain(file, e);
+        } catch (RuntimeException e) {
             channel.close();
             throw e;
         }
@@ -73,6 +80,16 @@ public final class SafetensorsWriter implements CheckpointWriter {
     public static SafetensorsWriter createUnmanaged(Path file, List<TensorInfo> tensors, Map<String, String> metadata)
             throws IOException {
         return new SafetensorsWriter(file, null, tensors, metadata);
+    }
+
+    /** Bytes of the file holding {@code tensors} behind a header of {@code headerBytes}. */
+    static long fileSize(List<TensorInfo> tensors, long headerBytes) {
+        return 8 + headerBytes + tensors.stream().mapToLong(TensorInfo::byteSize).sum();
+    }
+
+    /** Bytes of the file {@link #header} and the tensors make. */
+    public static long fileSize(List<TensorInfo> tensors, Map<String, String> metadata) {
+        return fileSize(tensors, header(tensors, metadata).length);
     }
 
     /** The header bytes for these tensors, padded with spaces so that the data starts 8-byte aligned. */
@@ -113,14 +130,23 @@ public final class SafetensorsWriter implements CheckpointWriter {
     @Override
     public void write(MemorySegment bytes) throws IOException {
         sequence.advance(bytes.byteSize(), "write");
-        TensorSequence.writeFully(channel, bytes);
+        try {
+            TensorSequence.writeFully(channel, bytes);
+        } catch (IOException e) {
+            throw AtomicOutput.explain(file, e);
+        }
     }
 
     @Override
     public void transfer(FileChannel source, long position, long count) throws IOException {
         sequence.advance(count, "transfer");
         for (long done = 0; done < count; ) {
-            long n = source.transferTo(position + done, count - done, channel);
+            long n;
+            try {
+                n = source.transferTo(position + done, count - done, channel);
+            } catch (IOException e) {
+                throw AtomicOutput.explain(file, e);
+            }
             if (n <= 0) {
                 // transferTo returns 0 at the end of the source as well: tell a short file from a stall.
                 if (position + done >= source.size()) {

@@ -29,6 +29,7 @@ import dev.arica.quantize.Quantizer;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -162,12 +163,7 @@ public final class OnnxExporter {
             options = options.withFlavour(Flavour.STANDARD);
         }
         ModelConfig config = description.config();
-        Path input = in.path().toAbsolutePath().normalize();
-        Path target = out.toAbsolutePath().normalize();
-        if (input.startsWith(target)) {
-            throw new IllegalArgumentException("output " + out + " holds the input " + in.path()
-                    + "; export to another directory");
-        }
+        AtomicOutput.refuseOverInput(out, in.path(), in.dataFiles());
         Map<String, TensorInfo> stored = new HashMap<>();
         in.tensors().forEach(t -> stored.put(t.name(), t));
         Map<String, DecoderGraph.QuantizedWeight> quantized = new LinkedHashMap<>();
@@ -250,7 +246,8 @@ public final class OnnxExporter {
             }
             ObjectNode cfg = in.config().orElseThrow().deepCopy();
             cfg.put("torch_dtype", Converter.torchName(options.weightType()));
-            Files.writeString(tmp.resolve("config.json"), Json.MAPPER.writeValueAsString(cfg) + "\n");
+            AtomicOutput.write(tmp.resolve("config.json"),
+                    (Json.MAPPER.writeValueAsString(cfg) + "\n").getBytes(StandardCharsets.UTF_8));
             try (OnnxWriter w = OnnxWriter.unmanaged(tmp.resolve(MODEL_FILE), model, initializers, options.onnx());
                     Arena arena = Arena.ofConfined()) {
                 MemorySegment buffer = arena.allocate((long) WeightWriter.CAST_CHUNK * 4, 64);
@@ -273,8 +270,9 @@ public final class OnnxExporter {
                 }
                 w.commit();
             }
-            Files.writeString(tmp.resolve(GENAI_FILE), Json.MAPPER.writeValueAsString(GenAiDescription.of(
-                    description.family().id(), config, options, graph, quantized.values(), files)) + "\n");
+            AtomicOutput.write(tmp.resolve(GENAI_FILE), (Json.MAPPER.writeValueAsString(GenAiDescription.of(
+                    description.family().id(), config, options, graph, quantized.values(), files)) + "\n")
+                    .getBytes(StandardCharsets.UTF_8));
             dir.commit();
         } finally {
             progress.finish();

@@ -4,6 +4,7 @@ import dev.arica.formats.DType;
 import dev.arica.formats.FloatCast;
 import dev.arica.formats.FormatException;
 import dev.arica.formats.Progress;
+import dev.arica.formats.io.AtomicOutput;
 import dev.arica.formats.io.MappedMemory;
 import dev.arica.formats.onnx.OnnxModel;
 import dev.arica.formats.onnx.OnnxType;
@@ -112,9 +113,7 @@ public final class OnnxQuantizer {
      * every initializer of a type arica knows. A model without a weight to quantize is a FormatException.
      */
     public static Report quantize(Path input, Path output, Options options, Progress progress) throws IOException {
-        if (Files.exists(output) && Files.isSameFile(output, input)) {
-            throw new IllegalArgumentException("output " + output + " is the input; write to another path");
-        }
+        AtomicOutput.refuseOverInput(output, input, List.of());
         try (OnnxModel model = OnnxModel.open(input)) {
             OnnxWeightPlan plan = OnnxWeightPlan.of(model, options.selection());
             if (!plan.quantizesAnything()) {

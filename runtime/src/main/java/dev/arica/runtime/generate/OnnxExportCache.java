@@ -10,11 +10,9 @@ import dev.arica.formats.io.Json;
 import dev.arica.runtime.export.OnnxExporter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileSystemException;
+import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
@@ -29,9 +27,9 @@ import java.util.HexFormat;
  * generation config), the export options and the producer's version. A changed input gets a new key; an
  * unchanged one, wherever it lies, finds its export again.
  *
- * <p>An export is written under a hidden temporary beside its entry and renamed onto it in one step, never
- * over an existing entry: an interrupted run leaves no entry (its temporary is removed at JVM exit, or
- * recognisable by {@link AtomicOutput#TEMP_MARK} after a kill), and of two runs exporting the same key at
+ * <p>An export is written under a hidden temporary beside its entry and published by {@link AtomicOutput} in
+ * one rename, never over an existing entry: an interrupted run leaves no entry (its temporary is removed at
+ * JVM exit, or by the next export of that key after a kill), and of two runs exporting the same key at
  * once the second finds the first's entry in place and uses it.
  */
 public final class OnnxExportCache {
@@ -100,21 +98,15 @@ public final class OnnxExportCache {
         if (isEntry(entry)) {
             return new Entry(entry, key, false, Duration.ofNanos(System.nanoTime() - start), null);
         }
-        // The staging directory is removed when this closes, whatever happens; the export moves out of it.
-        try (AtomicOutput staging = AtomicOutput.directory(entry.resolveSibling(key + "-staging"), false)) {
-            Path dir = staging.temp().resolve("onnx");
-            OnnxExporter.export(in, dir, opts, progress);
-            try {
-                Files.move(dir, entry, StandardCopyOption.ATOMIC_MOVE);
-            } catch (AtomicMoveNotSupportedException e) {
-                throw new IOException("cannot rename " + dir + " to " + entry + " atomically: " + e.getMessage(), e);
-            } catch (FileSystemException e) {
-                // Another run exported the same key meanwhile: its entry is complete, use it.
-                if (!isEntry(entry)) {
-                    throw e;
-                }
-                return new Entry(entry, key, false, Duration.ofNanos(System.nanoTime() - start), null);
+        try {
+            // Published by AtomicOutput, which never replaces a directory another run filled meanwhile.
+            OnnxExporter.export(in, entry, opts, progress);
+        } catch (DirectoryNotEmptyException e) {
+            // Another run exported the same key meanwhile: its entry is complete, use it.
+            if (!isEntry(entry)) {
+                throw e;
             }
+            return new Entry(entry, key, false, Duration.ofNanos(System.nanoTime() - start), null);
         }
         return new Entry(entry, key, true, Duration.ofNanos(System.nanoTime() - start), null);
     }

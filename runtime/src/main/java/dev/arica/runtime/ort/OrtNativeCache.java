@@ -1,19 +1,19 @@
 package dev.arica.runtime.ort;
 
 import ai.onnxruntime.OrtEnvironment;
+import dev.arica.formats.io.AtomicOutput;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.URL;
 import java.net.URLConnection;
-import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.channels.Channels;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * A directory holding ONNX Runtime's native libraries unpacked from its jar, one per ORT version and
@@ -95,29 +95,22 @@ public final class OrtNativeCache {
                 reused.add(file);
                 continue;
             }
-            Path temp = directory.resolve("." + file + ".tmp-" + ProcessHandle.current().pid() + "-"
-                    + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16));
-            try (InputStream in = c.getInputStream()) {
-                long n = Files.copy(in, temp);
+            // Another process doing the same at once publishes the same bytes: the last rename wins.
+            try (InputStream in = c.getInputStream(); AtomicOutput out = AtomicOutput.file(target)) {
+                long n;
+                try (OutputStream os = Channels.newOutputStream(AtomicOutput.create(out.temp()))) {
+                    n = in.transferTo(os);
+                } catch (IOException e) {
+                    throw AtomicOutput.explain(out.temp(), e);
+                }
                 if (expected >= 0 && n != expected) {
                     throw new IOException(resource + " gave " + n + " bytes, the jar says " + expected);
                 }
-                move(temp, target);
-            } finally {
-                Files.deleteIfExists(temp);
+                out.commit();
             }
             extracted.add(file);
         }
         return new Extraction(extracted, reused, Duration.ofNanos(System.nanoTime() - start));
-    }
-
-    /** Renames {@code temp} onto {@code target}; another process doing the same at once writes the same bytes. */
-    private static void move(Path temp, Path target) throws IOException {
-        try {
-            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING);
-        }
     }
 
     /** ORT's name for this platform's resource directory, e.g. linux-x64. */
