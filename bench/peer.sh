@@ -63,8 +63,11 @@ cp_bytes() {
   local n=$1 size
   size=$(stat -c %s "$b_hf/model.safetensors")
   seconds "$work/cp" sh -c "mkdir '$work/cp' && cp '$b_hf/model.safetensors' '$work/cp/a' && \
-    if [ $n -gt $size ]; then head -c $((n - size)) '$b_hf/model.safetensors' >'$work/cp/b'; fi"
+    if [ $n -gt $size ]; then head -c $((n - size)) '$b_hf/model.safetensors' >'$work/cp/b'; fi${2:+ && sync $work/cp/* $work/cp}"
 }
+# The same, flushed to disk before it returns (coreutils sync of the files and the directory: fsync), as arica flushes
+# every output before publishing it (docs/RELIABILITY.md): the primitive of a durable write.
+cp_synced() { cp_bytes "$1" synced; }
 arica_convert() { seconds "$work/convert" "$arica" convert "$b_hf" -o "$work/convert" --dtype f16; }
 arica_upscale() { seconds "$work/upscale" "$arica" upscale "$b_hf" -o "$work/upscale" --drop 2; }
 llama_quantize() {
@@ -122,7 +125,10 @@ for c in "convert --dtype f16" "upscale --drop 2"; do
   [ "$name" = convert ] && cp_n=$in_bytes || cp_n=$out_bytes
   alternate "arica_$name" "cp_bytes $cp_n"
   files+=("| $c: $((in_bytes / 1000000)) MB in, $((out_bytes / 1000000)) MB out | $(cell "$a_med" "$a_rng" '%.2f s') \
-| $(cell "$b_med" "$b_rng" '%.2f s') ($((cp_n / 1000000)) MB) | $(ratio "$b_med" "$a_med") |")
+| cp of $((cp_n / 1000000)) MB: $(cell "$b_med" "$b_rng" '%.2f s') | $(ratio "$b_med" "$a_med") |")
+  alternate "arica_$name" "cp_synced $cp_n"
+  files+=("| $c | $(cell "$a_med" "$a_rng" '%.2f s') | cp + sync of $((cp_n / 1000000)) MB: $(cell "$b_med" "$b_rng" '%.2f s') \
+| $(ratio "$b_med" "$a_med") |")
 done
 # The files the last rounds wrote (left in place by seconds()) are the ones both tools generate from.
 [ -f "$work/arica-q8_0.arica" ] && [ -f "$work/llama-q4_0.gguf" ] || { echo "a quantize run failed: $work/quantize.log" >&2; exit 1; }
@@ -152,5 +158,5 @@ echo
 printf '| %s | arica | llama.cpp | arica / llama.cpp |\n| --- | ---: | ---: | ---: |\n' "measurement"
 printf '%s\n' "${gen[@]}" "${rows[@]}"
 echo
-printf '| %s | arica | cp | cp seconds / arica seconds |\n| --- | ---: | ---: | ---: |\n' "file command"
+printf '| %s | arica | primitive | primitive seconds / arica seconds |\n| --- | ---: | ---: | ---: |\n' "file command"
 printf '%s\n' "${files[@]}"
