@@ -1,0 +1,151 @@
+package dev.arica.fuzz;
+
+import dev.arica.formats.Checkpoint;
+import dev.arica.formats.FormatException;
+import dev.arica.formats.Tensor;
+import dev.arica.formats.TensorInfo;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * The property every reader keeps on any input: it returns a result that passes its own validation, or it throws
+ * {@link FormatException} with a one-line message (or {@link NoSuchFileException} for a sibling the input names inside
+ * its own directory); never another exception or error, never longer than {@link #MAX_PER_INPUT}, never a file opened
+ * outside the input's directory. Each fuzz input is written into a fresh directory beside fixed sibling files.
+ */
+final class ReaderProperty {
+
+    /** How long CI (bin/test) fuzzes each target; bench/fuzz.sh runs them long. */
+    static final String CI_DURATION = "10s";
+
+    /** Bound on one input's time; generous, as the fuzz JVMs share 2 cores with the rest of the build. */
+    static final Duration MAX_PER_INPUT = Duration.ofSeconds(Long.getLong("arica.fuzz.inputSeconds", 10));
+
+    /** What a target does with the directory holding its input: open the reader and validate what it returns. */
+    @FunctionalInterface
+    interface Read {
+        void run(Path dir) throws IOException;
+    }
+
+    private final Path dir;
+
+    private ReaderProperty(Path dir) {
+        this.dir = dir;
+    }
+
+    /**
+     * A case directory holding {@code siblings} (fixed files the fuzzed file may refer to), written once per JVM; the
+     * file-access hooks are proven live on the way, so that the directory check can never pass vacuously.
+     */
+    static ReaderProperty withSiblings(Map<String, byte[]> siblings) {
+        try {
+            Path root = Files.createTempDirectory("arica-fuzz");
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(root)));
+            Path dir = Files.createDirectory(root.resolve("input"));
+            for (Map.Entry<String, byte[]> e : siblings.entrySet()) {
+                Files.write(dir.resolve(e.getKey()), e.getValue());
+            }
+            Path probe = Files.write(root.resolve("outside"), new byte[1]);
+            FileAccessHooks.start();
+            try (FileChannel ch = FileChannel.open(probe, StandardOpenOption.READ)) {
+                ch.size();
+            } finally {
+                if (!FileAccessHooks.stop().contains(probe)) {
+                    throw new IllegalStateException("the file-access hooks are not active (jazzer.custom_hooks)");
+                }
+            }
+            return new ReaderProperty(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static ReaderProperty alone() {
+        return withSiblings(Map.of());
+    }
+
+    /** Writes {@code data} as {@code name} into the case directory and checks the property on {@code read}. */
+    void check(String name, byte[] data, Read read) throws IOException {
+        Files.write(dir.resolve(name), data);
+        long start = System.nanoTime();
+        FileAccessHooks.start();
+        List<Path> accessed;
+        try {
+            read.run(dir);
+        } catch (FormatException e) {
+            String m = e.getMessage();
+            if (m.isBlank() || m.indexOf('\n') >= 0 || m.indexOf('\r') >= 0) {
+                throw new AssertionError("the message is not one line: '" + m + "'", e);
+            }
+        } catch (NoSuchFileException e) {
+            if (!inside(Path.of(e.getFile()))) {
+                throw new AssertionError("looked for a file outside the input's directory: " + e.getFile(), e);
+            }
+        } finally {
+            accessed = FileAccessHooks.stop();
+        }
+        Duration took = Duration.ofNanos(System.nanoTime() - start);
+        for (Path p : accessed) {
+            if (!inside(p)) {
+                throw new AssertionError("opened " + p + ", outside the input's directory " + dir);
+            }
+        }
+        if (took.compareTo(MAX_PER_INPUT) > 0) {
+            throw new AssertionError("one input took " + took.toMillis() + " ms, over the bound of " + MAX_PER_INPUT);
+        }
+    }
+
+    private boolean inside(Path p) {
+        return p.toAbsolutePath().normalize().startsWith(dir);
+    }
+
+    /** Validation of any checkpoint a reader returns: every figure computable, every tensor's bytes readable. */
+    static void validate(Checkpoint c) throws IOException {
+        c.parameterCount();
+        c.dataBytes();
+        c.metadata();
+        c.config();
+        c.auxFiles();
+        c.dataFiles();
+        for (TensorInfo info : c.tensors()) {
+            try (Arena arena = Arena.ofConfined()) {
+                readAll(c.tensor(info.name(), arena), info);
+            }
+        }
+    }
+
+    /** Touches the first and last byte of every part and checks that the parts add up to the tensor's size. */
+    static void readAll(Tensor t, TensorInfo info) {
+        long total = 0;
+        for (MemorySegment part : t.parts()) {
+            if (part.byteSize() > 0) {
+                part.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0);
+                part.get(java.lang.foreign.ValueLayout.JAVA_BYTE, part.byteSize() - 1);
+            }
+            total += part.byteSize();
+        }
+        if (total != info.byteSize()) {
+            throw new AssertionError(info + ": " + total + " bytes read, " + info.byteSize() + " expected");
+        }
+    }
+
+    private static void deleteTree(Path root) {
+        try (Stream<Path> s = Files.walk(root)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            // best effort at exit: the directory is under java.io.tmpdir
+        }
+    }
+}
