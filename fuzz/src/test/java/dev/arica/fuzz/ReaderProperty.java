@@ -28,7 +28,7 @@ import java.util.stream.Stream;
 final class ReaderProperty {
 
     /** How long CI (bin/test) fuzzes each target; bench/fuzz.sh runs them long. */
-    static final String CI_DURATION = "10s";
+    static final String CI_DURATION = "5s";
 
     /** Bound on one input's time; generous, as the fuzz JVMs share 2 cores with the rest of the build. */
     static final Duration MAX_PER_INPUT = Duration.ofSeconds(Long.getLong("arica.fuzz.inputSeconds", 10));
@@ -46,16 +46,25 @@ final class ReaderProperty {
     }
 
     /**
-     * A case directory holding {@code siblings} (fixed files the fuzzed file may refer to), written once per JVM; the
+     * A case directory holding the fixed files the fuzzed file may refer to: those under {@code siblings/<target>/} in
+     * the test resources (written by {@link SeedCorpus}) and {@code bundled} (name to a file of testdata/models). The
      * file-access hooks are proven live on the way, so that the directory check can never pass vacuously.
      */
-    static ReaderProperty withSiblings(Map<String, byte[]> siblings) {
+    static ReaderProperty withSiblings(String target, Map<String, Path> bundled) {
         try {
             Path root = Files.createTempDirectory("arica-fuzz");
             Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(root)));
             Path dir = Files.createDirectory(root.resolve("input"));
-            for (Map.Entry<String, byte[]> e : siblings.entrySet()) {
-                Files.write(dir.resolve(e.getKey()), e.getValue());
+            java.net.URL resource = ReaderProperty.class.getResource("siblings/" + target);
+            if (resource != null) {
+                try (Stream<Path> files = Files.list(Path.of(resource.toURI()))) {
+                    for (Path f : files.toList()) {
+                        Files.copy(f, dir.resolve(f.getFileName().toString()));
+                    }
+                }
+            }
+            for (Map.Entry<String, Path> e : bundled.entrySet()) {
+                Files.copy(e.getValue(), dir.resolve(e.getKey()));
             }
             Path probe = Files.write(root.resolve("outside"), new byte[1]);
             FileAccessHooks.start();
@@ -69,11 +78,13 @@ final class ReaderProperty {
             return new ReaderProperty(dir);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalStateException(e);
         }
     }
 
     static ReaderProperty alone() {
-        return withSiblings(Map.of());
+        return withSiblings("none", Map.of());
     }
 
     /** Writes {@code data} as {@code name} into the case directory and checks the property on {@code read}. */
