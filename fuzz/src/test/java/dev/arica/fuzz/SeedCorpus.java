@@ -8,6 +8,7 @@ import dev.arica.formats.DType;
 import dev.arica.formats.Progress;
 import dev.arica.formats.gguf.GgmlType;
 import dev.arica.formats.io.Json;
+import dev.arica.formats.llama2c.Llama2cFixtures;
 import dev.arica.formats.onnx.OnnxWriter;
 import dev.arica.formats.quant.QuantLayout;
 import dev.arica.formats.quant.Scheme;
@@ -109,7 +110,6 @@ public final class SeedCorpus {
     }
 
     private void configs() throws IOException {
-        sibling("config", "model.safetensors", synth("cfg", MICRO, Long.MAX_VALUE).resolve("model.safetensors"));
         seed(ConfigFuzzTest.class, "config", "synthetic-llama",
                 Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(SyntheticLlama.config(MICRO)));
         try (Stream<Path> models = Files.list(TestModels.root())) {
@@ -121,27 +121,9 @@ public final class SeedCorpus {
         }
     }
 
-    /** A llama2.c checkpoint with tok512.bin's vocabulary: the header, then the weights in llama2.c's order. */
-    static byte[] llama2c(int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int seq) {
-        int head = dim / heads;
-        long floats = (long) vocab * dim
-                + layers * ((long) dim + (long) dim * dim + 2L * dim * kvHeads * head + (long) dim * dim + dim
-                + 3L * dim * hidden)
-                + dim + (long) seq * head;
-        ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(28 + 4 * floats)).order(ByteOrder.LITTLE_ENDIAN);
-        for (int v : new int[] {dim, hidden, layers, heads, kvHeads, vocab, seq}) {
-            b.putInt(v);
-        }
-        java.util.Random r = new java.util.Random(7);
-        while (b.hasRemaining()) {
-            b.putFloat((float) (r.nextGaussian() * 0.02));
-        }
-        return b.array();
-    }
-
     private void llama2c() throws IOException {
         sibling("llama2c", "tok512.bin", Stories260K.tokenizer());
-        seed(Llama2cFuzzTest.class, "checkpoint", "micro", llama2c(8, 16, 1, 2, 2, Stories260K.VOCAB, 8));
+        seed(Llama2cFuzzTest.class, "checkpoint", "micro", Llama2cFixtures.checkpoint(8, 16, 1, 2, 2, Stories260K.VOCAB, 8, 7));
         seedFile(Llama2cTokenizerFuzzTest.class, "tokenizer", "tok512", Stories260K.tokenizer());
     }
 
@@ -239,7 +221,7 @@ public final class SeedCorpus {
         // rows of 8 for f16, of 32 for whole q8_0 blocks
         for (Map.Entry<GgmlType, Integer> e : Map.of(GgmlType.F16, 8, GgmlType.Q8_0, 32).entrySet()) {
             int dim = e.getValue();
-            Path model = Files.write(dir.resolve("micro" + dim + ".bin"), llama2c(dim, 2 * dim, 1, 2, 2, Stories260K.VOCAB, 8));
+            Path model = Files.write(dir.resolve("micro" + dim + ".bin"), Llama2cFixtures.checkpoint(dim, 2 * dim, 1, 2, 2, Stories260K.VOCAB, 8, 7));
             try (Checkpoint in = Checkpoint.open(model)) {
                 Path out = work.resolve("micro-" + e.getKey() + ".gguf");
                 GgufExporter.export(in, out, GgufExporter.Options.of(e.getKey()), Progress.NONE);
