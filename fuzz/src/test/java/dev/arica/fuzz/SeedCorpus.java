@@ -62,6 +62,7 @@ public final class SeedCorpus {
         s.llama2c();
         s.arica();
         s.onnx();
+        s.recurrentGenAi();
         s.hfTokenizers();
         s.gguf();
         s.pytorch();
@@ -157,11 +158,23 @@ public final class SeedCorpus {
                 String name = f.getFileName().toString();
                 if (name.equals(OnnxExporter.MODEL_FILE)) {
                     seedFile(OnnxFuzzTest.class, "model", "micro-llama", f);
+                } else if (name.equals(OnnxExporter.GENAI_FILE)) {
+                    seedFile(GenAiConfigFuzzTest.class, "genAiConfig", "micro-llama", f);
+                    sibling("onnx", name, f);
                 } else {
                     sibling("onnx", name, f);
                 }
             }
         }
+    }
+
+    /** The recurrent model's arica-genai.json, which describes its state instead of a key-value cache. */
+    private void recurrentGenAi() throws IOException {
+        Path out = work.resolve("aricate-onnx");
+        try (Checkpoint in = Checkpoint.open(TestModels.dir("tiny-aricate"))) {
+            OnnxExporter.export(in, out, OnnxExporter.Options.defaults(), Progress.NONE);
+        }
+        seedFile(GenAiConfigFuzzTest.class, "genAiConfig", "tiny-aricate", out.resolve(OnnxExporter.GENAI_FILE));
     }
 
     private void hfTokenizers() throws IOException {
