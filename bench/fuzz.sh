@@ -57,7 +57,7 @@ for t in "${targets[@]}"; do
       --instrumentation_includes='dev.arica.**:com.fasterxml.jackson.core.**:com.google.protobuf.**' \
       --custom_hooks=dev.arica.fuzz.FileAccessHooks --keep_going=100 \
       --disabled_hooks=com.code_intelligence.jazzer.sanitizers.RegexInjection \
-      -max_total_time="$seconds" -timeout=60 -rss_limit_mb=0 -print_final_stats=1 \
+      -max_total_time="$seconds" -timeout=300 -rss_limit_mb=0 -print_final_stats=1 \
       -artifact_prefix="$corpus/findings/$t/" "$corpus/$t" "$seeds" ) > "$log" 2>&1 || true
   took=$(( $(date +%s) - start ))
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)

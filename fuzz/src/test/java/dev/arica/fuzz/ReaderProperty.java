@@ -22,7 +22,7 @@ import java.util.stream.Stream;
 /**
  * The property every reader keeps on any input: it returns a result that passes its own validation, or it throws
  * {@link FormatException} with a one-line message (or {@link NoSuchFileException} for a sibling the input names inside
- * its own directory); never another exception or error, never longer than {@link #MAX_PER_INPUT}, never a file opened
+ * its own directory); never another exception or error, never longer than {@link #MAX_PER_INPUT} (CPU), never a file opened
  * outside the input's directory. Each fuzz input is written into a fresh directory beside fixed sibling files.
  */
 final class ReaderProperty {
@@ -30,8 +30,15 @@ final class ReaderProperty {
     /** How long CI (bin/test) fuzzes each target; bench/fuzz.sh runs them long. */
     static final String CI_DURATION = "5s";
 
-    /** Bound on one input's time; generous, as the fuzz JVMs share 2 cores with the rest of the build. */
+    /**
+     * Bound on one input's CPU time: a loop that does not end spends CPU, while a JVM starved by a loaded machine
+     * (the fuzz runs share 2 cores under {@code nice}) only loses wall time, which is bounded far more loosely.
+     */
     static final Duration MAX_PER_INPUT = Duration.ofSeconds(Long.getLong("arica.fuzz.inputSeconds", 30));
+    /** Bound on one input's wall time: a reader blocked on something, not computing. */
+    static final Duration MAX_WALL_PER_INPUT = MAX_PER_INPUT.multipliedBy(10);
+
+    private static final java.lang.management.ThreadMXBean THREADS = java.lang.management.ManagementFactory.getThreadMXBean();
 
     /** What a target does with the directory holding its input: open the reader and validate what it returns. */
     @FunctionalInterface
@@ -101,6 +108,7 @@ final class ReaderProperty {
         }
         Files.write(dir.resolve(name), data);
         long start = System.nanoTime();
+        long cpuStart = THREADS.getCurrentThreadCpuTime();
         FileAccessHooks.start();
         List<Path> accessed;
         try {
@@ -117,6 +125,7 @@ final class ReaderProperty {
         } finally {
             accessed = FileAccessHooks.stop();
         }
+        Duration cpu = Duration.ofNanos(THREADS.getCurrentThreadCpuTime() - cpuStart);
         Duration took = Duration.ofNanos(System.nanoTime() - start);
         for (Path p : accessed) {
             if (!inside(p)) {
@@ -126,8 +135,9 @@ final class ReaderProperty {
         // The first input of a JVM pays for loading and instrumenting every class the reader touches: not bounded.
         boolean first = !warm;
         warm = true;
-        if (!first && took.compareTo(MAX_PER_INPUT) > 0) {
-            throw new AssertionError("one input took " + took.toMillis() + " ms, over the bound of " + MAX_PER_INPUT);
+        if (!first && (cpu.compareTo(MAX_PER_INPUT) > 0 || took.compareTo(MAX_WALL_PER_INPUT) > 0)) {
+            throw new AssertionError("one input took " + cpu.toMillis() + " ms of CPU and " + took.toMillis()
+                    + " ms of wall time, over the bounds of " + MAX_PER_INPUT + " and " + MAX_WALL_PER_INPUT);
         }
     }
 
