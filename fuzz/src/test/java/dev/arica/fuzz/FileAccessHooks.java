@@ -2,6 +2,7 @@ package dev.arica.fuzz;
 
 import com.code_intelligence.jazzer.api.HookType;
 import com.code_intelligence.jazzer.api.MethodHook;
+import java.io.File;
 import java.lang.invoke.MethodHandle;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -56,8 +57,8 @@ public final class FileAccessHooks {
         }
         switch (arguments[0]) {
             case Path p -> seen.add(p);
-            case java.io.File f -> seen.add(f.toPath());
-            case String s -> seen.add(java.nio.file.Paths.get("").resolve(s.replace('\0', '_')));
+            case File f -> seen.add(f.toPath());
+            case String s -> seen.add(Path.of(s.replace('\0', '_')));
             default -> { /* Files.copy(InputStream, Path): the source is a stream, the target a write */ }
         }
     }

@@ -8,10 +8,16 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.net.URISyntaxException;
+import java.net.URL;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.Comparator;
@@ -38,7 +44,7 @@ final class ReaderProperty {
     /** Bound on one input's wall time: a reader blocked on something, not computing. */
     static final Duration MAX_WALL_PER_INPUT = MAX_PER_INPUT.multipliedBy(10);
 
-    private static final java.lang.management.ThreadMXBean THREADS = java.lang.management.ManagementFactory.getThreadMXBean();
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
 
     /** What a target does with the directory holding its input: open the reader and validate what it returns. */
     @FunctionalInterface
@@ -70,15 +76,14 @@ final class ReaderProperty {
 
     /**
      * A case directory holding the fixed files the fuzzed file may refer to: those under {@code siblings/<target>/} in
-     * the test resources (written by {@link SeedCorpus}) and {@code bundled} (name to a file of testdata/models). The
-     * file-access hooks are proven live on the way, so that the directory check can never pass vacuously.
+     * the test resources (written by {@link SeedCorpus}) and {@code bundled} (name to a file of testdata/models).
      */
     static ReaderProperty withSiblings(String target, Map<String, Path> bundled) {
         try {
             Path root = Files.createTempDirectory("arica-fuzz");
             Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(root)));
             Path dir = Files.createDirectory(root.resolve("input"));
-            java.net.URL resource = ReaderProperty.class.getResource("siblings/" + target);
+            URL resource = ReaderProperty.class.getResource("siblings/" + target);
             if (resource != null) {
                 try (Stream<Path> files = Files.list(Path.of(resource.toURI()))) {
                     for (Path f : files.toList()) {
@@ -92,7 +97,7 @@ final class ReaderProperty {
             return new ReaderProperty(dir);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
-        } catch (java.net.URISyntaxException e) {
+        } catch (URISyntaxException e) {
             throw new IllegalStateException(e);
         }
     }
@@ -146,21 +151,21 @@ final class ReaderProperty {
      * {@code crash-*}) and lets any exception through: the fuzzers start from valid files, not from refused ones.
      */
     void seedsRead(Class<?> target, String method, String name, Read read) throws IOException {
-        java.net.URL corpus = target.getResource(target.getSimpleName() + "Inputs/" + method);
+        URL corpus = target.getResource(target.getSimpleName() + "Inputs/" + method);
         if (corpus == null) {
             throw new AssertionError("no seed corpus for " + target.getSimpleName() + "." + method);
         }
         List<Path> seeds;
         try (Stream<Path> files = Files.list(Path.of(corpus.toURI()))) {
             seeds = files.filter(f -> f.getFileName().toString().startsWith("seed-")).sorted().toList();
-        } catch (java.net.URISyntaxException e) {
+        } catch (URISyntaxException e) {
             throw new IllegalStateException(e);
         }
         if (seeds.isEmpty()) {
             throw new AssertionError("no seed-* file in " + corpus);
         }
         for (Path seed : seeds) {
-            Files.copy(seed, dir.resolve(name), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Files.copy(seed, dir.resolve(name), StandardCopyOption.REPLACE_EXISTING);
             try {
                 read.run(dir);
             } catch (IOException | RuntimeException e) {
@@ -193,8 +198,8 @@ final class ReaderProperty {
         long total = 0;
         for (MemorySegment part : t.parts()) {
             if (part.byteSize() > 0) {
-                part.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0);
-                part.get(java.lang.foreign.ValueLayout.JAVA_BYTE, part.byteSize() - 1);
+                part.get(ValueLayout.JAVA_BYTE, 0);
+                part.get(ValueLayout.JAVA_BYTE, part.byteSize() - 1);
             }
             total += part.byteSize();
         }

@@ -24,10 +24,12 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
@@ -80,7 +82,7 @@ public final class SeedCorpus {
 
     private void sibling(String target, String name, Path file) throws IOException {
         Path dir = Files.createDirectories(resources.resolve("siblings").resolve(target));
-        Files.copy(file, dir.resolve(name), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(file, dir.resolve(name), StandardCopyOption.REPLACE_EXISTING);
     }
 
     private Path synth(String name, SyntheticLlama.Spec spec, long shard) throws IOException {
@@ -238,7 +240,7 @@ public final class SeedCorpus {
             try (Checkpoint in = Checkpoint.open(model)) {
                 Path out = work.resolve("micro-" + e.getKey() + ".gguf");
                 GgufExporter.export(in, out, GgufExporter.Options.of(e.getKey()), Progress.NONE);
-                seedFile(GgufFuzzTest.class, "gguf", e.getKey().toString().toLowerCase(java.util.Locale.ROOT), out);
+                seedFile(GgufFuzzTest.class, "gguf", e.getKey().toString().toLowerCase(Locale.ROOT), out);
             }
         }
     }
