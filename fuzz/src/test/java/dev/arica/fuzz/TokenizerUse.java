@@ -17,8 +17,10 @@ final class TokenizerUse {
         try {
             ids = t.encode(TEXT, true);
         } catch (IllegalArgumentException e) {
-            // As Hugging Face's tokenizers, a WordLevel model without its unknown token reads, then refuses unknown words.
-            if (!e.getMessage().contains("which has no unknown token") || e.getMessage().indexOf('\n') >= 0) {
+            // As Hugging Face's tokenizers, a WordLevel or Unigram model without its unknown token reads, then refuses
+            // what its vocabulary cannot spell.
+            String m = e.getMessage();
+            if (!(m.contains("which has no unknown token") || m.contains("which has no unk_id")) || m.indexOf('\n') >= 0) {
                 throw e;
             }
             return;
