@@ -44,6 +44,16 @@ public final class FormatException extends IOException {
         if (tensor != null) {
             b.append(": tensor '").append(tensor).append('\'');
         }
-        return b.append(": ").append(problem).toString();
+        b.append(": ").append(problem);
+        // Names and values quoted from a bad file may hold any character: the message stays one line whatever they are.
+        StringBuilder line = new StringBuilder(b.length());
+        b.codePoints().forEach(c -> {
+            if (Character.isISOControl(c)) {
+                line.append(String.format("\\u%04x", c));
+            } else {
+                line.appendCodePoint(c);
+            }
+        });
+        return line.toString();
     }
 }

@@ -16,6 +16,8 @@ import java.util.List;
 public final class Llama2cTokenizer {
     /** Longest tokenizer file accepted; real ones are well under a megabyte. */
     public static final long MAX_FILE_BYTES = 64L << 20;
+    /** <unk>, <s> and </s>, at ids 0 to 2. */
+    static final int FIXED_TOKENS = 3;
 
     private final int maxTokenLength;
     private final float[] scores;
@@ -92,8 +94,10 @@ public final class Llama2cTokenizer {
             throw new FormatException(file, b.remaining() + " bytes left after the " + vocabSize
                     + " tokens the model's vocabulary has");
         }
-        if (!exact && pieces.isEmpty()) {
-            throw new FormatException(file, "tokenizer has no tokens");
+        if (pieces.size() < FIXED_TOKENS) {
+            // Ids 0 to 2 are <unk>, <s> and </s> by the format: every user of the vocabulary takes them as given.
+            throw new FormatException(file, pieces.isEmpty() ? "tokenizer has no tokens" : "tokenizer has " + pieces.size()
+                    + " tokens, fewer than the " + FIXED_TOKENS + " whose ids the format fixes (<unk>, <s>, </s>)");
         }
         float[] s = new float[scores.size()];
         for (int i = 0; i < s.length; i++) {

@@ -48,7 +48,7 @@ public final class AricateFamily implements Family<RecurrentConfig> {
             throw f.error("bidirectional is true; Aricate is a unidirectional GRU");
         }
         int vocab = f.positive("vocab_size");
-        return new RecurrentConfig(id(), vocab, f.positive("embedding_dim"), f.positive("hidden_size"), f.positive("num_layers"),
+        return new RecurrentConfig(id(), vocab, f.positive("embedding_dim"), f.positive("hidden_size"), f.layers("num_layers"),
                 f.positive("attention_dim"), f.positiveOr(512, "max_position_embeddings"), optionalId(f, "pad_token_id", vocab),
                 optionalId(f, "unk_token_id", vocab), optionalId(f, "sep_token_id", vocab), ids.bos(), ids.eos());
     }

@@ -13,6 +13,10 @@ import java.util.List;
  * hyper-parameters through it, and a key may have aliases (GPT-2's {@code n_embd} for {@code hidden_size}).
  */
 public final class ConfigFields {
+
+    /** Most layers a configuration may declare: ten times the deepest published models, far below what exhausts a heap. */
+    public static final int MAX_LAYERS = 4096;
+
     private final Path file;
     private final ObjectNode root;
     /** "inputs." for a nested object's fields: how messages name them. */
@@ -94,6 +98,19 @@ public final class ConfigFields {
             throw new FormatException(file, prefix + keys[0] + " is missing");
         }
         return positive(keys[0], n);
+    }
+
+    /**
+     * A layer count from the first key present: positive and at most {@link #MAX_LAYERS}, so that the per-layer tables
+     * built from it stay small whatever a file claims (2e9 layers ran out of memory).
+     */
+    public int layers(String... keys) throws FormatException {
+        int n = positive(keys);
+        if (n > MAX_LAYERS) {
+            throw new FormatException(file, prefix + keys[0] + " is " + n + ", more than the " + MAX_LAYERS
+                    + " layers arica accepts");
+        }
+        return n;
     }
 
     /** A positive int from the first key present, or {@code dflt} when none is. */

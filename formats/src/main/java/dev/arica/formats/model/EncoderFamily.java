@@ -68,7 +68,7 @@ public final class EncoderFamily implements Family<EncoderConfig> {
             throw f.error("pad_token_id is missing; " + id + " numbers its positions from it");
         }
         int maxPositions = f.positive("max_position_embeddings");
-        return new EncoderConfig(id, vocab, hidden, f.positive("intermediate_size"), f.positive("num_hidden_layers"), heads,
+        return new EncoderConfig(id, vocab, hidden, f.positive("intermediate_size"), f.layers("num_hidden_layers"), heads,
                 paddingPositions ? maxPositions - pad - 1 : maxPositions, f.positiveOr(2, "type_vocab_size"),
                 f.positiveNumberOr(1e-12, "layer_norm_eps"), activation, paddingPositions ? pad : null, pad < 0 ? null : pad);
     }

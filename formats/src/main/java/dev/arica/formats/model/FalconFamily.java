@@ -53,7 +53,7 @@ public final class FalconFamily implements Family<DecoderConfig> {
                 : f.bool("multi_query", true) ? 1 : heads;
         Checks.heads(f, heads, kvHeads, hidden / heads, true);
         boolean parallel = newArch || f.bool("parallel_attn", true);
-        int layers = f.positive("num_hidden_layers", "n_layer");
+        int layers = f.layers("num_hidden_layers", "n_layer");
         return new DecoderConfig(id(), hidden, f.positiveOr(4 * hidden, "ffn_hidden_size"), layers, heads, kvHeads,
                 hidden / heads, f.positive("vocab_size"), f.positiveOr(2048, "max_position_embeddings"),
                 DecoderConfig.Positions.ROTARY, f.positiveNumberOr(10000.0, "rope_theta"), DecoderConfig.Norm.LAYER,

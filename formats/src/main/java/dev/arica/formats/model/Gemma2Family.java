@@ -49,7 +49,7 @@ public final class Gemma2Family implements Family<DecoderConfig> {
         int kvHeads = f.positiveOr(heads, "num_key_value_heads");
         int headDim = f.positiveOr(256, "head_dim");
         Checks.heads(f, heads, kvHeads, headDim, true);
-        int layers = f.positive("num_hidden_layers");
+        int layers = f.layers("num_hidden_layers");
         List<Boolean> sliding = new ArrayList<>();
         List<String> types = f.strings("layer_types");
         if (types.isEmpty()) {

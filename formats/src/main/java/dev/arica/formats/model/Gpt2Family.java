@@ -56,7 +56,7 @@ public final class Gpt2Family implements Family<DecoderConfig> {
         if (hidden % heads != 0) {
             throw f.error("n_embd " + hidden + " is not a multiple of n_head " + heads);
         }
-        int layers = f.positive("n_layer", "num_hidden_layers");
+        int layers = f.layers("n_layer", "num_hidden_layers");
         return new DecoderConfig(id(), hidden, f.positiveOr(4 * hidden, "n_inner"), layers, heads, heads, hidden / heads,
                 f.positive("vocab_size"), f.positive("n_positions", "max_position_embeddings"),
                 DecoderConfig.Positions.LEARNED, 0, DecoderConfig.Norm.LAYER, f.positiveNumberOr(1e-5, "layer_norm_epsilon"),

@@ -56,7 +56,7 @@ public final class LlamaFamily implements Family<DecoderConfig> {
         int kvHeads = f.positiveOr(heads, "num_key_value_heads");
         int headDim = hidden % heads == 0 ? f.positiveOr(hidden / heads, "head_dim") : f.positive("head_dim");
         Checks.heads(f, heads, kvHeads, headDim, true);
-        int layers = f.positive("num_hidden_layers");
+        int layers = f.layers("num_hidden_layers");
         int window = slidingWindow ? f.nonNegativeOr(0, "sliding_window") : 0;
         return new DecoderConfig(id, hidden, f.positive("intermediate_size"), layers, heads, kvHeads, headDim,
                 f.positive("vocab_size"), f.positiveOr(2048, "max_position_embeddings"), DecoderConfig.Positions.ROTARY,

@@ -149,6 +149,11 @@ class Llama2cCheckpointTest {
         assertFormatError(partial, null, () -> Llama2cTokenizer.read(partial), "ends inside token " + V, "3 bytes left");
         Path empty = write(dir, "empty.bin", Arrays.copyOf(tok, 4));
         assertFormatError(empty, null, () -> Llama2cTokenizer.read(empty), "has no tokens");
+        // found by fuzzing: one token read, then encoding with BOS (id 1) ran past the vocabulary
+        Path one = write(dir, "one.bin", Llama2cFixtures.tokenizer(1));
+        assertFormatError(one, null, () -> Llama2cTokenizer.read(one), "has 1 tokens, fewer than the 3");
+        Path two = write(dir, "two.bin", Llama2cFixtures.tokenizer(2));
+        assertFormatError(two, null, () -> Llama2cTokenizer.read(two, 2), "has 2 tokens");
     }
 
     // ---- header refusals -------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.SplittableRandom;
 
 /** Small llama2.c checkpoints and tokenizers built in code, laid out as the format's README describes. */
-final class Llama2cFixtures {
+public final class Llama2cFixtures {
     private Llama2cFixtures() {}
 
     /** Number of float32 values after the header, from the README's layout. */
@@ -37,7 +37,7 @@ final class Llama2cFixtures {
     }
 
     /** A complete checkpoint whose i-th float is a seeded random value. */
-    static byte[] checkpoint(int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int seqLen, long seed) {
+    public static byte[] checkpoint(int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int seqLen, long seed) {
         long n = floats(dim, hidden, layers, heads, kvHeads, vocab, seqLen);
         ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(28 + 4 * n)).order(ByteOrder.LITTLE_ENDIAN);
         b.put(header(dim, hidden, layers, heads, kvHeads, vocab, seqLen));

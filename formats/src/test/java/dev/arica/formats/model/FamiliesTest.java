@@ -187,6 +187,21 @@ class FamiliesTest {
         assertEquals("mistral", assertDoesNotThrowFamily(arch));
     }
 
+    @Test
+    void aLayerCountAboveTheLimitIsRefusedBeforeAnyPerLayerTableIsBuilt() throws IOException {
+        // found writing the config fuzz target, kept in its corpus: 2e9 layers ran DecoderConfig out of memory
+        for (String model : List.of("tiny-gemma2", "tiny-falcon", "tiny-gpt2", "tiny-bert", "tiny-aricate")) {
+            ObjectNode cfg = Json.readObjectFile(TestModels.dir(model).resolve("config.json"));
+            String key = cfg.has("n_layer") ? "n_layer" : cfg.has("num_layers") ? "num_layers" : "num_hidden_layers";
+            cfg.put(key, 2_000_000_000);
+            ConfigFields f = new ConfigFields(Path.of("config.json"), cfg);
+            FormatException e = assertThrows(FormatException.class,
+                    () -> Families.of(f, "").describe(f, new Family.TokenIds(null, List.of()), java.util.Set.of()), model);
+            assertEquals("config.json: " + key + " is 2000000000, more than the " + ConfigFields.MAX_LAYERS
+                    + " layers arica accepts", e.getMessage());
+        }
+    }
+
     private static String assertDoesNotThrowFamily(ObjectNode cfg) {
         try {
             return Families.of(new ConfigFields(Path.of("c"), cfg), "").id();

@@ -109,7 +109,7 @@ public record GenAiConfig(String model, String tokenizer, int numLayers, int num
                     + "generate; use embed or forward");
         }
         ConfigFields f = new ConfigFields(file, o);
-        int layers = f.positive("num_layers");
+        int layers = f.layers("num_layers");
         boolean kvCache = !o.has("state");
         int kvHeads = kvCache ? f.positive("num_kv_heads") : f.nonNegativeOr(0, "num_kv_heads");
         int headDim = kvCache ? f.positive("head_dim") : f.nonNegativeOr(0, "head_dim");

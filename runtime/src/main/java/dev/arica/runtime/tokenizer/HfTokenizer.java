@@ -38,6 +38,8 @@ public final class HfTokenizer implements Tokenizer {
 
     /** transformers' side file with the decoding defaults. */
     public static final String CONFIG_FILE = "tokenizer_config.json";
+    /** Unused ids accepted beyond twice the token count (found by fuzzing: 781 tokens, one of id 6891108, ran out of memory). */
+    static final int MAX_ID_GAP = 1024;
 
     private record Added(int id, String content, boolean special, boolean singleWord, boolean lstrip, boolean rstrip) {}
 
@@ -122,6 +124,11 @@ public final class HfTokenizer implements Tokenizer {
         int size = byId.keySet().stream().mapToInt(Integer::intValue).max().orElse(-1) + 1;
         if (size == 0) {
             throw json.error("model.vocab", "is empty");
+        }
+        // The tables below hold one entry per id: a few tokens with a huge id must not cost gigabytes.
+        if (size > 2L * byId.size() + MAX_ID_GAP) {
+            throw json.error("model.vocab", "gives ids up to " + (size - 1) + " to " + byId.size() + " tokens: arica keeps a "
+                    + "table by id and accepts at most twice as many ids as tokens (plus " + MAX_ID_GAP + ")");
         }
         b.tokens = new String[size];
         b.special = new boolean[size];

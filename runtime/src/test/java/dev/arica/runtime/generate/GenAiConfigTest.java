@@ -100,6 +100,9 @@ class GenAiConfigTest {
     void badFilesAreRefusedNamingTheField() throws Exception {
         assertRefused(MINIMAL.replace("\"num_layers\": 5, ", ""), "num_layers is missing");
         assertRefused(MINIMAL.replace("\"num_layers\": 5", "\"num_layers\": 0"), "num_layers is 0, not a positive integer");
+        // found writing its fuzz target, kept in its corpus: 2e9 layers ran out of memory naming each layer's cache tensors
+        assertRefused(MINIMAL.replace("\"num_layers\": 5", "\"num_layers\": 2000000000"),
+                "num_layers is 2000000000, more than the 4096 layers arica accepts");
         assertRefused(MINIMAL.replace("\"head_dim\": 8", "\"head_dim\": \"8\""), "head_dim is \"8\", not a positive integer");
         assertRefused(MINIMAL.replace("[2, 1]", "2"), "eos_token_ids must be an array of token ids (empty when the model has none)");
         assertRefused(MINIMAL.replace("[2, 1]", "[2, 512]"), "eos_token_ids[1] 512 is not below vocab_size 512");

@@ -297,6 +297,10 @@ class HfTokenizerTest {
                 "model.vocab gives id 3 to both '" + HfFixtures.byteChar(3) + "' and 'zz'");
         assertRefused(with(HfFixtures.byteLevel(), j -> ((ObjectNode) j.get("model").get("vocab")).put("zz", -1)),
                 "model.vocab['zz'] must be a non-negative integer, not -1");
+        // found by fuzzing: one token of a huge id made every per-id table that large
+        assertRefused(with(HfFixtures.byteLevel(), j -> ((ObjectNode) j.get("model").get("vocab")).put("zz", 6891108)),
+                "model.vocab gives ids up to 6891108 to 266 tokens: arica keeps a table by id and accepts at most twice as many "
+                        + "ids as tokens (plus 1024)");
         assertRefused(with(HfFixtures.byteLevel(), j -> j.set("pre_tokenizer", typed("UnicodeScripts"))),
                 "pre_tokenizer type 'UnicodeScripts' is not supported (supported: Sequence, ByteLevel, Split, Metaspace, "
                         + "BertPreTokenizer, Whitespace, WhitespaceSplit, Punctuation, Digits)");
