@@ -11,6 +11,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.DType;
 import dev.arica.formats.io.AtomicOutput;
+import dev.arica.formats.testing.Stories260K;
+import dev.arica.runtime.ort.OrtRuntime;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -73,6 +75,19 @@ final class CliTesting {
             "(?m)^[a-z-]+: +\\d+\\.\\d% .* of .*/s\\R");
 
     /** Runs a command that must succeed, with nothing on stderr but progress (which a loaded machine may show). */
+    /** stories260K as an HF directory and as its ONNX export, under {@code dir}: the inputs of the writer tests. */
+    record Stories(Path hf, Path onnx) {}
+
+    static Stories storiesHfAndOnnx(Path dir) {
+        // ORT's native libraries unpacked under target/ before a test makes any disk full.
+        OrtRuntime.start(Path.of("target", "ort-native-cache").toAbsolutePath());
+        Path hf = dir.resolve("hf");
+        Path onnx = dir.resolve("onnx");
+        ok("convert", Stories260K.checkpoint().toString(), "-o", hf.toString());
+        ok("export-onnx", hf.toString(), "-o", onnx.toString());
+        return new Stories(hf, onnx);
+    }
+
     static Run ok(String... args) {
         Run r = run(args);
         assertEquals(ExitCode.OK, r.exit(), () -> "expected success\n" + r);

@@ -11,7 +11,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.arica.formats.io.FullDisk;
 import dev.arica.formats.testing.ReferenceModel;
 import dev.arica.formats.testing.Stories260K;
-import dev.arica.runtime.ort.OrtRuntime;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -42,12 +41,9 @@ class DiskFullTest {
 
     @BeforeAll
     static void inputs() {
-        // ORT's native libraries unpacked under target/ before any disk is made full.
-        OrtRuntime.start(Path.of("target", "ort-native-cache").toAbsolutePath());
-        hf = shared.resolve("hf");
-        onnx = shared.resolve("onnx");
-        ok("convert", Stories260K.checkpoint().toString(), "-o", hf.toString());
-        ok("export-onnx", hf.toString(), "-o", onnx.toString());
+        CliTesting.Stories s = CliTesting.storiesHfAndOnnx(shared);
+        hf = s.hf();
+        onnx = s.onnx();
     }
 
     /** A command writing {@code name} (a file when it has an extension, else a directory) in a directory. */

@@ -9,8 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.arica.formats.testing.ReferenceModel;
-import dev.arica.formats.testing.Stories260K;
-import dev.arica.runtime.ort.OrtRuntime;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,11 +38,9 @@ class OutputPathsTest {
 
     @BeforeAll
     static void inputs() {
-        OrtRuntime.start(Path.of("target", "ort-native-cache").toAbsolutePath());
-        hf = shared.resolve("hf");
-        onnx = shared.resolve("onnx");
-        ok("convert", Stories260K.checkpoint().toString(), "-o", hf.toString());
-        ok("export-onnx", hf.toString(), "-o", onnx.toString());
+        CliTesting.Stories s = CliTesting.storiesHfAndOnnx(shared);
+        hf = s.hf();
+        onnx = s.onnx();
     }
 
     /** Every writing command reading {@code in} (an HF directory), writing under {@code out}; its exit must be 0. */

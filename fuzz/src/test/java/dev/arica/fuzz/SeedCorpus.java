@@ -151,9 +151,8 @@ public final class SeedCorpus {
         Path out = work.resolve("onnx");
         try (Checkpoint in = Checkpoint.open(synth("onnx-src", MICRO, Long.MAX_VALUE))) {
             // a low threshold, so that the micro model's initializers go to the external data file
-            OnnxExporter.Options d = OnnxExporter.Options.defaults();
-            OnnxExporter.export(in, out, new OnnxExporter.Options(d.weightType(), d.flavour(), d.portable(),
-                    d.accuracyLevel(), new OnnxWriter.Options(64, 64), false, null), Progress.NONE);
+            OnnxExporter.export(in, out, OnnxExporter.Options.defaults().withOnnx(new OnnxWriter.Options(64, 64)),
+                    Progress.NONE);
         }
         try (Stream<Path> files = Files.list(out)) {
             for (Path f : files.sorted().toList()) {

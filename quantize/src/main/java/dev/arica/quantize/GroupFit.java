@@ -67,16 +67,7 @@ final class GroupFit {
         int mid = 1 << (layout.bits() - 1);
         float d;
         if (layout.scheme() == Scheme.Q4_0) {
-            float amax = 0f;
-            float m = 0f;
-            for (int j = 0; j < n; j++) {
-                float a = Math.abs(x[at + j]);
-                if (amax < a) {
-                    amax = a;
-                    m = x[at + j];
-                }
-            }
-            d = m / -8f;
+            d = largestMagnitude(x, at, n) / -8f;
         } else if (fixedZero >= 0) {
             float amax = 0f;
             for (int j = 0; j < n; j++) {
@@ -138,8 +129,8 @@ final class GroupFit {
         return best;
     }
 
-    /** A fixed zero point Z: codes q - Z in [-Z, top - Z], the candidate that best explains x after least squares. */
-    private int searchFixed(float[] x, int at, int n, float[] w, int wAt) {
+    /** The element of x[at, at + n) with the largest magnitude, signed (the first of equal ones; 0 for none). */
+    private static float largestMagnitude(float[] x, int at, int n) {
         float amax = 0f;
         float m = 0f;
         for (int j = 0; j < n; j++) {
@@ -149,7 +140,13 @@ final class GroupFit {
                 m = x[at + j];
             }
         }
-        if (amax == 0f) {
+        return m;
+    }
+
+    /** A fixed zero point Z: codes q - Z in [-Z, top - Z], the candidate that best explains x after least squares. */
+    private int searchFixed(float[] x, int at, int n, float[] w, int wAt) {
+        float m = largestMagnitude(x, at, n);
+        if (m == 0f) {
             return -1;
         }
         int z = fixedZero;
