@@ -28,11 +28,14 @@ cat_seconds() {
   for i in $(seq "$runs"); do s=$(now); cat "$1" >/dev/null; e=$(now); echo "$e - $s" | bc -l; done | median
 }
 
-# Median tokens_per_second of $runs fresh `arica generate $1` processes ($new tokens, greedy, $threads threads).
+# Median tokens_per_second of $runs fresh `arica generate $1` processes ($new tokens, greedy, $threads threads); the
+# arguments after $1 are more options of generate.
 cli_rate() {
+  local model=$1
+  shift
   for i in $(seq "$runs"); do
-    "$arica" generate "$1" --tokenizer "$tok" --prompt "$prompt" --max-new-tokens "$new" --temperature 0 \
-      --threads "$threads" --device cpu --json 2>/dev/null | field tokens_per_second
+    "$arica" generate "$model" --tokenizer "$tok" --prompt "$prompt" --max-new-tokens "$new" --temperature 0 \
+      --threads "$threads" --device cpu --json "$@" 2>/dev/null | field tokens_per_second
   done | median
 }
 

@@ -21,8 +21,7 @@ levers=(
 rate() {  # $1 model, $2 lever: config entries, or generate options when it starts with --
   local conf="" opts=()
   case "$2" in --*) read -r -a opts <<<"$2" ;; *) conf=$2 ;; esac
-  ARICA_ORT_CONFIG="$conf" "$arica" generate "$1" --tokenizer "$tok" --prompt "$prompt" --max-new-tokens "$new" \
-    --temperature 0 --threads "$threads" --device cpu --json "${opts[@]}" 2>/dev/null | field tokens_per_second
+  ARICA_ORT_CONFIG="$conf" runs=1 cli_rate "$1" "${opts[@]}"
 }
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for m in "${models[@]}"; do

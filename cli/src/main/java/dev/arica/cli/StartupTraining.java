@@ -1,17 +1,15 @@
 package dev.arica.cli;
 
+import dev.arica.formats.io.AtomicOutput;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
-import java.util.stream.Stream;
 
 /**
  * The training run of the JVM's ahead-of-time cache (JEP 483/515), run once by the build: the file commands on small
@@ -31,7 +29,7 @@ public final class StartupTraining {
         }
         Path models = Path.of(args[0]);
         Path s = Path.of(args[1]);
-        deleteTree(s);
+        AtomicOutput.deleteRecursively(s);
         Files.createDirectories(s);
         String tiny = s.resolve("tiny").toString();
         String stories = models.resolve("stories260K/stories260K.bin").toString();
@@ -63,21 +61,6 @@ public final class StartupTraining {
                 throw new IllegalStateException("arica " + String.join(" ", c) + " exited " + rc + ": " + err);
             }
         }
-        deleteTree(s);
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> all = Files.walk(dir)) {
-            all.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.delete(p);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
-        }
+        AtomicOutput.deleteRecursively(s);
     }
 }

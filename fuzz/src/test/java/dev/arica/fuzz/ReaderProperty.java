@@ -4,6 +4,7 @@ import dev.arica.formats.Checkpoint;
 import dev.arica.formats.FormatException;
 import dev.arica.formats.Tensor;
 import dev.arica.formats.TensorInfo;
+import dev.arica.formats.io.AtomicOutput;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
@@ -20,7 +21,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -209,8 +209,8 @@ final class ReaderProperty {
     }
 
     private static void deleteTree(Path root) {
-        try (Stream<Path> s = Files.walk(root)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        try {
+            AtomicOutput.deleteRecursively(root);
         } catch (IOException e) {
             // best effort at exit: the directory is under java.io.tmpdir
         }

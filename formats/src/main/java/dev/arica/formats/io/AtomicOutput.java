@@ -425,7 +425,8 @@ public final class AtomicOutput implements AutoCloseable {
         }
     }
 
-    static void deleteRecursively(Path p) throws IOException {
+    /** Deletes {@code p}, a file or a directory tree, without following links; nothing when it is absent. */
+    public static void deleteRecursively(Path p) throws IOException {
         if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
