@@ -64,29 +64,17 @@ final class GroupFit {
      * as the scheme's own quantizer chooses them; {@code row} and {@code col0} name the group in an overflow error.
      */
     int rtn(float[] x, int at, int n, long row, long col0, long cols) {
-        int mid = 1 << (layout.bits() - 1);
-        float d;
         if (layout.scheme() == Scheme.Q4_0) {
-            d = largestMagnitude(x, at, n) / -8f;
-        } else if (fixedZero >= 0) {
-            float amax = 0f;
-            for (int j = 0; j < n; j++) {
-                amax = Math.max(amax, Math.abs(x[at + j]));
-            }
-            d = amax / (mid - 1);
-        } else {
-            float lo = 0f;
-            float hi = 0f;
-            for (int j = 0; j < n; j++) {
-                lo = Math.min(lo, x[at + j]);
-                hi = Math.max(hi, x[at + j]);
-            }
-            d = (hi - lo) / top;
-            short s16 = half(d, row, col0, cols);
-            float s = Kernels.f16(s16);
-            return pack(s16, s == 0f ? mid : Kernels.clamp(Kernels.roundHalfAway(-lo / s), 0, top));
+            return pack(half(Q4_0Quantizer.scale(largestMagnitude(x, at, n)), row, col0, cols), fixedZero);
         }
-        return pack(half(d, row, col0, cols), fixedZero);
+        float lo = 0f;
+        float hi = 0f;
+        for (int j = 0; j < n; j++) {
+            lo = Math.min(lo, x[at + j]);
+            hi = Math.max(hi, x[at + j]);
+        }
+        short s16 = half(IntQuantizer.scale(layout.bits(), layout.asymmetric(), lo, hi), row, col0, cols);
+        return pack(s16, fixedZero >= 0 ? fixedZero : IntQuantizer.zeroPoint(layout.bits(), lo, Kernels.f16(s16)));
     }
 
     private short half(float d, long row, long col0, long cols) {

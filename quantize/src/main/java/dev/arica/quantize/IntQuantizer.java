@@ -86,15 +86,10 @@ public final class IntQuantizer implements Quantizer {
         boolean asymmetric = geometry.asymmetric();
         float lo = 0f;
         float hi = 0f;
-        float amax = 0f;
         for (int j = 0; j < n; j++) {
             float x = src.get(F32, s + 4L * j);
-            float a = Math.abs(x);
-            if (!(a <= Float.MAX_VALUE)) {
+            if (!(Math.abs(x) <= Float.MAX_VALUE)) {
                 Kernels.throwFirstNonFinite(src, s, n, r, col0, cols);
-            }
-            if (a > amax) {
-                amax = a;
             }
             if (x > hi) {
                 hi = x;
@@ -105,7 +100,7 @@ public final class IntQuantizer implements Quantizer {
         }
         int mid = 1 << (bits - 1);
         int top = (1 << bits) - 1;
-        float d = asymmetric ? (hi - lo) / top : amax / (mid - 1);
+        float d = scale(bits, asymmetric, lo, hi);
         short s16 = Float.floatToFloat16(d);
         if (Kernels.isInf16(s16)) {
             throw QuantizationException.scaleOverflow(r, col0, cols, g, d);
@@ -114,9 +109,7 @@ public final class IntQuantizer implements Quantizer {
         geometry.putScale(dst, row, k, s16);
         int zp = mid;
         if (asymmetric) {
-            if (sc != 0f) {
-                zp = Kernels.clamp(Kernels.roundHalfAway(-lo / sc), 0, top);
-            }
+            zp = zeroPoint(bits, lo, sc);
             geometry.putZeroPoint(dst, row, k, zp);
         }
         long codes = row + geometry.codesAt(k);
@@ -125,6 +118,21 @@ public final class IntQuantizer implements Quantizer {
             int c1 = code(Kernels.at(src, s, j + 1, n), sc, zp, asymmetric, mid, top);
             IntRow.putPair(dst, codes, j, bits, c0, c1);
         }
+    }
+
+    /**
+     * A group's scale from lo = min(0, min x) and hi = max(0, max x): (hi - lo) / top asymmetric, max|x| / (mid - 1)
+     * symmetric.
+     */
+    static float scale(int bits, boolean asymmetric, float lo, float hi) {
+        int mid = 1 << (bits - 1);
+        int top = (1 << bits) - 1;
+        return asymmetric ? (hi - lo) / top : Math.max(hi, -lo) / (mid - 1);
+    }
+
+    /** An asymmetric group's zero point for lo = min(0, min x) and its stored scale sc (mid when sc is 0). */
+    static int zeroPoint(int bits, float lo, float sc) {
+        return sc == 0f ? 1 << (bits - 1) : Kernels.clamp(Kernels.roundHalfAway(-lo / sc), 0, (1 << bits) - 1);
     }
 
     /**

@@ -73,7 +73,7 @@ public final class Q4_0Quantizer implements Quantizer {
     /** Writes the block once the signed maximum {@code m} is known. */
     static void finish(MemorySegment src, long s, int n, MemorySegment dst, long b, float m, long row, long col0,
             long cols) {
-        float d = m / -8f;
+        float d = scale(m);
         float id = d != 0f ? 1f / d : 0f;
         short d16 = Float.floatToFloat16(d);
         if (Kernels.isInf16(d16)) {
@@ -89,6 +89,11 @@ public final class Q4_0Quantizer implements Quantizer {
      * Writes a block whose scale and codes were chosen elsewhere (a calibrated method): fp16 {@code d16} and the 32
      * codes 0..15 from {@code codes[at]}, in this layout's byte order.
      */
+    /** A block's scale from its element of largest magnitude m (signed): m maps to code 0, value -8 d. */
+    static float scale(float m) {
+        return m / -8f;
+    }
+
     static void putBlock(MemorySegment dst, long b, short d16, int[] codes, int at) {
         GgmlRow.putD(dst, b, d16);
         for (int j = 0; j < HALF; j++) {
