@@ -30,10 +30,12 @@ run() { # LABEL OUT ARGS...: one quantize run, one table row
 run rtn-int4 "$scratch/rtn-int4.arica" --scheme int4 --asymmetric
 run search-int4 "$scratch/search-int4.arica" --scheme int4 --asymmetric --method search --calibration-tokens "$tokens"
 run gptq-int4 "$scratch/gptq-int4.arica" --scheme int4 --asymmetric --method gptq --calibration-tokens "$tokens"
+run gptq-mixed "$scratch/gptq-mixed.arica" --scheme int4 --asymmetric --group-size 64 --method gptq \
+  --tensor-scheme '(k|v)_proj=int8' --calibration-tokens "$tokens"
 run rtn-q4 "$scratch/rtn-q4.arica" --scheme q4_0
 run search-q4 "$scratch/search-q4.arica" --scheme q4_0 --method search --calibration-tokens "$tokens"
 printf '\n| against f32 (validate) | top-1 agreement | mean KL |\n| --- | --- | --- |\n'
-for f in rtn-int4 search-int4 gptq-int4 rtn-q4 search-q4; do
+for f in rtn-int4 search-int4 gptq-int4 gptq-mixed rtn-q4 search-q4; do
   nice "$arica" validate --reference "$dir" --candidate "$scratch/$f.arica" --tokenizer "$tok" --device cpu \
     --cache-dir "$scratch/cache" --json "$scratch/$f-validate.json" >/dev/null 2>&1 || true
   python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['teacher_forced']; print('| %s | %.4f | %.4e |' % (sys.argv[2], t['top1_agreement'], t['mean_kl']))" \

@@ -22,6 +22,7 @@ import dev.arica.quantize.CheckpointQuantizer;
 import dev.arica.quantize.ErrorStats;
 import dev.arica.quantize.Method;
 import dev.arica.quantize.QuantizationException;
+import dev.arica.quantize.SchemeRule;
 import dev.arica.quantize.TensorSelection;
 import dev.arica.runtime.calibrate.LayerInputs;
 import dev.arica.runtime.export.OnnxExporter;
@@ -36,6 +37,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 import picocli.CommandLine.Command;
@@ -106,6 +108,14 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--keep", paramLabel = "REGEX", description = "Keep tensors whose name matches float (repeatable).")
     List<String> keep = new ArrayList<>();
 
+    @Option(names = "--tensor-scheme", paramLabel = "REGEX=SCHEME[:GROUP]",
+            description = "Store the quantized tensors whose name matches REGEX in SCHEME instead of --scheme (with "
+                    + "--asymmetric as given; int8/int4 in groups of GROUP, else of --scheme's int groups), e.g. "
+                    + "'(k|v)_proj=int8' for 8-bit key and "
+                    + "value projections in a 4-bit file; repeatable, the first match applies. It changes how a tensor "
+                    + "is stored, not whether it is quantized.")
+    List<String> tensorSchemes = new ArrayList<>();
+
     @Option(names = "--quantize-embeddings",
             description = "Quantize embedding tables too (of an .onnx model: the tables of its Gather nodes, by "
                     + "GatherBlockQuantized; with --dynamic or --portable in int8 per row, dequantized on load).")
@@ -163,6 +173,9 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--no-digest-cache",
             description = "Hash the source files even when their digest is cached (see ARICA_CACHE_DIR).")
     boolean noDigestCache;
+
+    /** REGEX=SCHEME[:GROUP], the regex taking everything before the last '='. */
+    private static final Pattern SCHEME_RULE = Pattern.compile("(.+)=([A-Za-z0-9_]+)(?::(\\d{1,4}))?");
 
     @Spec
     CommandSpec spec;
@@ -230,6 +243,9 @@ final class QuantizeCommand implements Callable<Integer> {
                 root.put("asymmetric", false);
             } else {
                 scheme(root, options.layout());
+                if (!options.rules().isEmpty()) {
+                    options.rules().forEach(r -> root.withArray("tensor_schemes").add(r.describe()));
+                }
             }
             root.put("compression", options.zstdLevel() == 0 ? "none" : "zstd");
             writeReport(root, report);
@@ -263,8 +279,9 @@ final class QuantizeCommand implements Callable<Integer> {
 
     /** An .onnx model to an .onnx model: its MatMul/Gemm weights (and Gather tables) quantized, the rest as it is. */
     private int quantizeOnnx() throws Exception {
-        if (method != null || calibrationFile != null || calibrationTokens != null) {
-            throw AricaException.badInput("--method, --calibration and --calibration-tokens apply to checkpoints: "
+        if (method != null || calibrationFile != null || calibrationTokens != null || !tensorSchemes.isEmpty()) {
+            throw AricaException.badInput("--method, --calibration, --calibration-tokens and --tensor-scheme apply to "
+                    + "checkpoints: "
                     + input + " is an .onnx model; calibration supports " + CalibrationInput.SUPPORTED);
         }
         if (scheme == null) {
@@ -376,7 +393,47 @@ final class QuantizeCommand implements Callable<Integer> {
                 floatType == null ? null : floatType.dtype, compress == null ? 0 : compress, meta, Cli.version(),
                 "arica " + String.join(" ", spec.commandLine().getParseResult().originalArgs()),
                 threads == null ? ChunkPipeline.defaultThreads() : threads,
-                noDigestCache ? null : FileDigest.defaultCacheDirectory());
+                noDigestCache ? null : FileDigest.defaultCacheDirectory()).withRules(schemeRules());
+    }
+
+    /**
+     * --tensor-scheme REGEX=SCHEME[:GROUP]: int8/int4 take GROUP, else the main scheme's group size when it is int8/int4,
+     * else their default; --asymmetric as the main scheme does.
+     */
+    private List<SchemeRule> schemeRules() {
+        List<SchemeRule> rules = new ArrayList<>();
+        for (String r : tensorSchemes) {
+            Matcher m = SCHEME_RULE.matcher(r);
+            if (!m.matches()) {
+                throw AricaException.badInput("--tensor-scheme: expected REGEX=SCHEME or REGEX=SCHEME:GROUP, got '" + r + "'");
+            }
+            if (scheme == null) {
+                throw AricaException.badInput("--tensor-scheme needs --scheme for the other tensors");
+            }
+            Scheme s = Scheme.parse(m.group(2)).orElseThrow(() -> AricaException.badInput("--tensor-scheme " + r
+                    + ": unknown scheme '" + m.group(2) + "' (expected q8_0, q4_0, int8 or int4)"));
+            if (s == Scheme.Q8_0 && method != null && Method.parse(method).filter(Method::calibrated).isPresent()) {
+                throw AricaException.badInput("--tensor-scheme " + r + ": --method " + method + " writes q4_0, int4 "
+                        + "and int8, not q8_0");
+            }
+            Pattern p;
+            try {
+                p = Pattern.compile(m.group(1));
+            } catch (PatternSyntaxException e) {
+                throw AricaException.badInput("--tensor-scheme: not a regular expression: " + e.getDescription() + " in '"
+                        + m.group(1) + "'");
+            }
+            // Without GROUP an int rule takes the main scheme's groups when those are int groups too.
+            QuantLayout main = layout();
+            int group = m.group(3) != null ? Integer.parseInt(m.group(3)) : s.fixedGroup() != 0 ? s.fixedGroup()
+                    : main.scheme().fixedGroup() == 0 ? main.groupSize() : s.defaultGroup();
+            try {
+                rules.add(new SchemeRule(p, new QuantLayout(s, group, asymmetric && s.allowsAsymmetric())));
+            } catch (IllegalArgumentException e) {
+                throw AricaException.badInput("--tensor-scheme " + r + ": " + e.getMessage());
+            }
+        }
+        return rules;
     }
 
     /** The layout of --scheme, --group-size and --asymmetric. */

@@ -50,6 +50,10 @@ final class QuantizeHtml {
     private static void flatten(String key, JsonNode v, List<Row> rows) {
         if (v.isObject()) {
             v.properties().forEach(e -> flatten(key + "." + e.getKey(), e.getValue(), rows));
+        } else if (v.isArray()) {
+            List<String> items = new ArrayList<>();
+            v.forEach(i -> items.add(i.asText()));
+            rows.add(Row.of(key, String.join("; ", items)));
         } else {
             rows.add(Row.of(key, v.isNull() ? "null" : v.asText()));
         }

@@ -156,6 +156,22 @@ class HtmlReportTest {
         return CliTesting.JSON.readTree(Files.readString(file));
     }
 
+    /** Per-tensor schemes appear among the settings, each rule as given, and each tensor's own storage in the table. */
+    @Test
+    void quantizeReportListsThePerTensorSchemes() throws Exception {
+        Path html = tmp.resolve("mixed.html");
+        ok("quantize", Stories260K.checkpoint().toString(), "-o", tmp.resolve("mixed.arica").toString(), "--scheme", "q4_0",
+                "--no-digest-cache", "--tensor-scheme", "v_proj=q8_0", "--tensor-scheme", "k_proj=int8:64", "--report",
+                html.toString());
+        Document d = parse(html);
+        assertSelfContained(html, d);
+        assertTrue(table(d, "How the file was quantized (as in the JSON report)").contains(
+                List.of("tensor_schemes", "v_proj=q8_0; k_proj=int8 g64")), "the rules among the settings");
+        assertTrue(table(d, "Tensors in file order; SNR = 10 log10(signal power / error power)").stream().anyMatch(
+                r -> r.getFirst().equals("model.layers.2.self_attn.k_proj.weight") && r.get(3).equals("int8 g64")),
+                "the k projection's own storage");
+    }
+
     @Test
     void quantizeReportChartsTheSnrOfEveryQuantizedTensorAsTheJsonReportGivesIt() throws Exception {
         Path out = tmp.resolve("q4_0.arica");

@@ -26,6 +26,7 @@ import dev.arica.formats.io.MappedMemory;
 import dev.arica.formats.model.ModelDescription;
 import dev.arica.formats.model.TensorTable;
 import dev.arica.formats.quant.QuantLayout;
+import dev.arica.formats.quant.Scheme;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -65,12 +66,20 @@ public final class CheckpointQuantizer {
      * @param commandLine recorded in the provenance
      * @param threads worker threads
      * @param digestCache where source digests are remembered ({@link FileDigest}), or null to always hash
+     * @param rules per-tensor layouts over {@code layout}, the first matching rule applying ({@link #layoutOf})
      */
     public record Options(QuantLayout layout, TensorSelection selection, DType floatType, int zstdLevel,
             Map<String, String> user, String aricaVersion, String commandLine, int threads, Path digestCache,
-            Method method, Calibration calibration) {
+            Method method, Calibration calibration, List<SchemeRule> rules) {
         public Options {
             user = Map.copyOf(user);
+            rules = List.copyOf(rules);
+            if (layout == null && !rules.isEmpty()) {
+                throw new IllegalArgumentException("per-tensor schemes need a scheme for the other tensors");
+            }
+            if (method.calibrated() && rules.stream().anyMatch(r -> r.layout().scheme() == Scheme.Q8_0)) {
+                throw new IllegalArgumentException(method.id + " writes q4_0, int4 and int8, not q8_0");
+            }
             if (floatType != null && !floatType.isFloat()) {
                 throw new IllegalArgumentException(floatType + " is not a float type");
             }
@@ -83,13 +92,24 @@ public final class CheckpointQuantizer {
         public Options(QuantLayout layout, TensorSelection selection, DType floatType, int zstdLevel,
                 Map<String, String> user, String aricaVersion, String commandLine, int threads, Path digestCache) {
             this(layout, selection, floatType, zstdLevel, user, aricaVersion, commandLine, threads, digestCache,
-                    Method.RTN, null);
+                    Method.RTN, null, List.of());
         }
 
         /** These options with the codes chosen by {@code m} from {@code c} (null for {@link Method#RTN}). */
         public Options withMethod(Method m, Calibration c) {
             return new Options(layout, selection, floatType, zstdLevel, user, aricaVersion, commandLine, threads,
-                    digestCache, m, c);
+                    digestCache, m, c, rules);
+        }
+
+        /** These options with tensors matching a rule stored in its layout (the first matching rule). */
+        public Options withRules(List<SchemeRule> r) {
+            return new Options(layout, selection, floatType, zstdLevel, user, aricaVersion, commandLine, threads,
+                    digestCache, method, calibration, r);
+        }
+
+        /** The layout a quantized tensor named {@code name} is stored in: its rule's, else the scheme's (null: as stored). */
+        public QuantLayout layoutOf(String name) {
+            return SchemeRule.first(rules, name).orElse(layout);
         }
 
         public static Options of(QuantLayout layout) {
@@ -156,7 +176,7 @@ public final class CheckpointQuantizer {
         TensorTable table = describedTensors(in);
         return in.tensors().stream().map(t -> {
             TensorSelection.Choice c = options.selection().choose(t, table == null ? Optional.empty() : table.byName(t.name()));
-            Optional<Storage.Quantized> kept = kept(in, t, c, options.layout());
+            Optional<Storage.Quantized> kept = kept(in, t, c, options.layoutOf(t.name()));
             if (kept.isPresent()) {
                 return new TensorSelection.Choice(true, (options.layout() == null ? "" : c.reason() + "; ") + "stored "
                         + kept.get().layout().describe() + " blocks kept");
@@ -210,7 +230,7 @@ public final class CheckpointQuantizer {
         List<TensorSelection.Choice> choices = plan(in, options);
         List<Storage.Quantized> kept = new ArrayList<>();
         for (int i = 0; i < infos.size(); i++) {
-            kept.add(kept(in, infos.get(i), choices.get(i), layout).orElse(null));
+            kept.add(kept(in, infos.get(i), choices.get(i), options.layoutOf(infos.get(i).name())).orElse(null));
         }
         if (layout == null && gptq == null && kept.stream().allMatch(java.util.Objects::isNull)) {
             throw new IllegalArgumentException(in.path() + " is not a GPTQ checkpoint and stores no tensor in a layout "
@@ -228,7 +248,7 @@ public final class CheckpointQuantizer {
             total += t.byteSize();
             if (choices.get(i).quantize()) {
                 long cols = storedCols(t, choices.get(i));
-                QuantLayout l = layout;
+                QuantLayout l = options.layoutOf(t.name());
                 if (gptq != null) {
                     GptqRepacker.Plan p = GptqRepacker.plan(gptq.planes(gptq.weight(t.name()).orElseThrow()), gptq.gptq());
                     gptqPlans.put(t.name(), p);
@@ -268,7 +288,9 @@ public final class CheckpointQuantizer {
                             + (q.calibrated() ? options.method().id : "search without statistics (input not measured)"),
                             choice.transposed()), options, reports);
                 } else if (choice.quantize()) {
-                    queueQuantized(pipeline, writer, quantizer, src, choice, options, reports);
+                    QuantLayout own = options.layoutOf(t.name());
+                    queueQuantized(pipeline, writer, own.equals(layout) ? quantizer : Quantizer.of(own), src, choice,
+                            options, reports);
                 } else {
                     queueFloat(pipeline, writer, src, choice, options, reports);
                 }
@@ -293,10 +315,10 @@ public final class CheckpointQuantizer {
         InputStatistics s = options.calibration().inputs(tensor).orElse(null);
         Method m = options.method();
         if (s == null || m == Method.GPTQ && !s.hasHessian()) {
-            return new CalibratedQuantizer(options.layout(), Method.SEARCH, null);
+            return new CalibratedQuantizer(options.layoutOf(tensor), Method.SEARCH, null);
         }
         try {
-            return new CalibratedQuantizer(options.layout(), m, s);
+            return new CalibratedQuantizer(options.layoutOf(tensor), m, s);
         } catch (ArithmeticException e) {
             throw QuantizationException.calibration(e.getMessage()).withTensor(tensor);
         }
@@ -535,6 +557,11 @@ public final class CheckpointQuantizer {
         q.put("scheme", options.layout().scheme().id());
         q.put("group_size", options.layout().groupSize());
         q.put("asymmetric", options.layout().asymmetric());
+        if (!options.rules().isEmpty()) {
+            // Only named when given, so that files without them stay byte for byte as before.
+            ArrayNode rules = q.putArray("tensor_schemes");
+            options.rules().forEach(r -> rules.add(r.describe()));
+        }
         if (options.method().calibrated()) {
             // Only named when calibrated, so that round-to-nearest files stay byte for byte as before.
             q.put("method", options.method().id);
