@@ -53,7 +53,7 @@ final class ExportGgufCommand implements Callable<Integer> {
     Path output;
 
     @Option(names = "--type", paramLabel = "TYPE", description = "f32, f16, q8_0 or q4_0 (default: the type of an "
-            + ".arica or GGUF file's stored q8_0/q4_0 tensors, else f16).")
+            + ".arica or GGUF file's stored q8_0/q4_0 tensors, each stored tensor keeping its own, else f16).")
     GgufType type;
 
     @Mixin

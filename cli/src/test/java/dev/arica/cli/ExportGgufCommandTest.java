@@ -10,8 +10,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.arica.cli.CliTesting.StRead;
+import dev.arica.formats.Checkpoint;
 import dev.arica.formats.DType;
 import dev.arica.formats.Progress;
+import dev.arica.formats.QuantizedCheckpoint;
+import dev.arica.formats.arica.AricaCheckpoint;
 import dev.arica.formats.gguf.GgufTensorNames;
 import dev.arica.formats.testing.GgufTestFile;
 import dev.arica.formats.testing.Stories260K;
@@ -19,6 +22,7 @@ import dev.arica.formats.testing.TestModels;
 import dev.arica.testdata.SyntheticLlama;
 import dev.arica.testdata.SyntheticLlama.Preset;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -176,6 +180,49 @@ class ExportGgufCommandTest {
         assertBadInput(run("export-gguf", arica.toString(), "-o", again.toString(), "--tokenizer",
                 Stories260K.tokenizer().toString()), "--tokenizer does not apply");
         assertNothingWritten(again);
+    }
+
+    /**
+     * A mixed file (q4_0 with q8_0 keys and values) keeps each tensor's blocks when no type is asked for: the GGUF holds
+     * them byte for byte and runs as the .arica file does; asking for one type still refuses to requantize.
+     */
+    @Test
+    void mixedAricaFilesKeepEachTensorsOwnBlocks() throws IOException {
+        Path arica = tmp.resolve("mixed.arica");
+        ok("quantize", Stories260K.checkpoint().toString(), "-o", arica.toString(), "--scheme", "q4_0", "--tensor-scheme",
+                "(k|v)_proj=q8_0");
+        Path out = tmp.resolve("mixed.gguf");
+        CliTesting.Run r = ok("export-gguf", arica.toString(), "-o", out.toString());
+        assertTrue(r.out().startsWith("wrote " + out + ": q4_0, "), r.out());
+        assertTrue(r.out().contains("\n  q8_0: as stored: the file's own type for this tensor: blk.0.attn_k.weight and 9 more\n"),
+                r.out());
+        try (AricaCheckpoint qa = AricaCheckpoint.open(arica); Checkpoint g = Checkpoint.open(out)) {
+            QuantizedCheckpoint qg = (QuantizedCheckpoint) g;
+            // The GGUF reader gives the tensors their HF names back.
+            for (String name : List.of("model.layers.3.self_attn.v_proj.weight", "model.layers.3.self_attn.k_proj.weight",
+                    "model.layers.3.self_attn.q_proj.weight")) {
+                assertEquals(qa.quantizedStorage(name).orElseThrow().layout(), qg.quantizedStorage(name).orElseThrow()
+                        .layout(), name);
+            }
+            try (Arena arena = Arena.ofConfined()) {
+                // v rows are not permuted for rotary embeddings, so the stored blocks are the same bytes.
+                String v = "model.layers.3.self_attn.v_proj.weight";
+                assertEquals(-1, qa.stored(v, arena).mismatch(qg.stored(v, arena)));
+            }
+        }
+        assertEquals(greedy(arica), greedy(out), "the same blocks give the same continuation");
+        Path again = tmp.resolve("again.gguf");
+        assertBadInput(run("export-gguf", arica.toString(), "-o", again.toString(), "--type", "q4_0"),
+                "is stored q8_0", "quantize it twice");
+        assertNothingWritten(again);
+    }
+
+    /** 24 greedy tokens of {@code model} after a fixed prompt, as generate prints them (its export note aside). */
+    private String greedy(Path model) {
+        CliTesting.Run r = run("generate", model.toString(), "--ids=1,403,407,261", "--max-new-tokens", "24", "--cache-dir",
+                tmp.resolve("cache").toString(), "--device", "cpu");
+        assertEquals(ExitCode.OK, r.exit(), r::toString);
+        return r.out();
     }
 
     @Test

@@ -146,7 +146,7 @@ public final class GgufExporter {
         GgmlType requested = options.type() != null ? options.type() : defaultType(in);
         List<Plan> plans = new ArrayList<>();
         for (GgufLlamaModel.Mapped m : model.tensors()) {
-            plans.add(plan(in, m, requested, model.tied()));
+            plans.add(plan(in, m, requested, options.type() == null, model.tied()));
         }
         GgufKeyValues kv = model.keyValues();
         kv.putUint32(GgufKeys.FILE_TYPE, GgufTypeRule.fileType(requested));
@@ -175,8 +175,12 @@ public final class GgufExporter {
                 vocabulary.text(GgufKeys.TOKENIZER_MODEL).orElse("none"), Files.size(out));
     }
 
-    /** The type of one tensor and how it is made, refusing what would requantize stored blocks. */
-    private static Plan plan(Checkpoint in, GgufLlamaModel.Mapped m, GgmlType requested, boolean tied)
+    /**
+     * The type of one tensor and how it is made, refusing what would requantize stored blocks; {@code ownTypes}: no type
+     * was asked for, so stored blocks GGUF holds keep their type even where it is not the file's (a mixed-precision file
+     * made with {@code quantize --tensor-scheme}).
+     */
+    private static Plan plan(Checkpoint in, GgufLlamaModel.Mapped m, GgmlType requested, boolean ownTypes, boolean tied)
             throws FormatException {
         String name = m.spec().name();
         long[] shape = m.spec().shape();
@@ -192,10 +196,10 @@ public final class GgufExporter {
                         + "for; export the source checkpoint, or quantize it with --scheme q8_0 or q4_0");
             }
             boolean fits = type.fitsRow(shape[shape.length - 1]);
-            if (fits && (type == choice.type() || type == requested)) {
+            if (fits && (type == choice.type() || type == requested || ownTypes)) {
                 return new Plan(m, new GgufWriter.Entry(m.name(), type, shape), How.AS_STORED,
-                        type == choice.type() ? choice.reason() : "as stored (" + choice.reason() + ")", null, q.layout(),
-                        null);
+                        type == choice.type() ? choice.reason() : type == requested ? "as stored (" + choice.reason() + ")"
+                                : "as stored: the file's own type for this tensor", null, q.layout(), null);
             }
             if (choice.type().dtype().isEmpty()) {
                 throw new FormatException(in.path(), name, "is stored " + q.layout().describe() + "; writing it "
