@@ -23,7 +23,7 @@ run() { # LABEL OUT ARGS...: one quantize run, one table row
   read -r wall user sys rss <"$scratch/time"
   heap=$(grep -o '[0-9]*M->' "$gc" | sed 's/M->//' | sort -n | tail -n1)
   calib=$(grep -o 'calibration: .*' "$scratch/err" | sed 's/^calibration: //' || true)
-  printf '| `quantize %s` | %.1f s wall, %.1f s CPU; peak RSS %s MB, peak heap %s MB; %s |\n' "$*" "$wall" \
+  printf '| `quantize %s` | %.1f s wall, %.1f s CPU; peak RSS %s MB, peak heap %s MB; %s |\n' "${*//|/\\|}" "$wall" \
     "$(echo "$user + $sys" | bc -l)" "$((rss / 1024))" "${heap:-?}" "${calib:-no calibration}"
   echo "load after $label: $(uptime)" >&2
 }
