@@ -12,7 +12,7 @@ threads="${THREADS:-2}"
 arica="$root/bin/arica"
 model="$root/testdata/models/tiny-aricate"
 mkdir -p "$scratch"
-[ -f "$root/cli/target/arica-cli.jar" ] || "$root/bin/mvn" -q -B -ntp -o -pl cli -am package -DskipTests
+[ -f "$root/cli/target/arica-cli.jar" ] || "$root/bin/mvn" -q -B -ntp -pl cli -am package -DskipTests
 ids=()
 while IFS= read -r line; do
   ids+=(--ids "$(sed -E 's/.*"prompt_ids": \[([0-9, ]*)\].*/\1/; s/ //g' <<<"$line")")

@@ -12,7 +12,7 @@ arica="$root/bin/arica"
 prompt="Once upon a time"
 mkdir -p "$scratch"
 if [ ! -f "$root/cli/target/arica-cli.jar" ] || [ ! -f "$root/bench/target/arica-bench.jar" ]; then
-  "$root/bin/mvn" -q -B -ntp -o -pl cli,bench -am package -DskipTests
+  "$root/bin/mvn" -q -B -ntp -pl cli,bench -am package -DskipTests
 fi
 jdk=$("$root/bin/find-jdk")
 b_hf="$scratch/bench-hf"

@@ -19,8 +19,8 @@ arica="$root/bin/arica"
 mkdir -p "$scratch"
 
 # The CLI, the runtime's test classes (the benchmark and its texts) and their classpath, which holds both jars.
-"$root/bin/mvn" -q -B -ntp -o package -DskipTests -pl cli -am >&2
-"$root/bin/mvn" -q -B -ntp -o test-compile dependency:build-classpath -pl runtime -am -Dmdep.includeScope=test \
+"$root/bin/mvn" -q -B -ntp package -DskipTests -pl cli -am >&2
+"$root/bin/mvn" -q -B -ntp test-compile dependency:build-classpath -pl runtime -am -Dmdep.includeScope=test \
   -Dmdep.outputFile="$scratch/classpath.txt" >&2
 cp="$root/runtime/target/test-classes:$root/runtime/target/classes:$(cat "$scratch/classpath.txt")"
 jdk=$("$root/bin/find-jdk")

@@ -11,7 +11,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 jdk=$("$root/bin/find-jdk") || { echo "no JDK >= 25 found; see bin/find-jdk" >&2; exit 2; }
 if [ ! -f "$root/bench/target/arica-bench.jar" ] || ! compgen -G "$root/bench/target/lib/tokenizers-*.jar" >/dev/null; then
   echo "building ..." >&2
-  "$root/bin/mvn" -q -B -ntp -o -pl bench -am package -Dmaven.test.skip=true >&2
+  "$root/bin/mvn" -q -B -ntp -pl bench -am package -Dmaven.test.skip=true >&2
 fi
 # DJL unpacks the reference's native library here, out of the user's home.
 export DJL_CACHE_DIR="$root/bench/target/djl-cache"

@@ -19,7 +19,7 @@ threads="${THREADS:-1}"
 stories="$root/testdata/models/stories260K"
 arica="$root/bin/arica"
 mkdir -p "$scratch"
-[ -f "$root/cli/target/arica-cli.jar" ] || "$root/bin/mvn" -q -B -ntp -o -pl cli -am package -DskipTests
+[ -f "$root/cli/target/arica-cli.jar" ] || "$root/bin/mvn" -q -B -ntp -pl cli -am package -DskipTests
 f32="$scratch/stories260K-onnx"
 f16="$scratch/stories260K-onnx-f16"
 [ -f "$f32/model.onnx" ] || "$arica" export-onnx "$stories/stories260K.bin" -o "$f32" --force >&2
