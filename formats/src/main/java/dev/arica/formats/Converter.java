@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.hf.HfCheckpointWriter;
 import dev.arica.formats.io.AtomicOutput;
 import dev.arica.formats.io.CastPipeline;
+import dev.arica.formats.io.FileRange;
 import dev.arica.formats.safetensors.SafetensorsWriter;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -75,10 +76,11 @@ public final class Converter {
                 Arena memory = Arena.ofShared();
                 Tensor src = in.tensor(in.tensors().get(i).name(), memory);
                 TensorInfo dst = outInfos.get(i);
+                FileRange location = in.location(src.name()).orElse(null);
                 if (dst.dtype() == src.info().dtype()) {
-                    pipeline.copy(src);
+                    pipeline.copy(src, location);
                 } else {
-                    pipeline.cast(src, dst.dtype());
+                    pipeline.cast(src, dst.dtype(), location);
                 }
                 pipeline.then(memory::close);
             }

@@ -30,6 +30,36 @@ import org.junit.jupiter.api.function.Executable;
 
 /** Fixtures built in code and the assertions the format tests share. */
 public final class TestSupport {
+
+    /** A {@link CheckpointWriter} that keeps in memory everything written, and what each tensor received. */
+    public static final class RecordingWriter implements CheckpointWriter {
+        /** Every byte written, in order. */
+        public final ByteArrayOutputStream all = new ByteArrayOutputStream();
+        /** The bytes of each tensor begun, in order. */
+        public final Map<String, ByteArrayOutputStream> tensors = new LinkedHashMap<>();
+        private ByteArrayOutputStream current;
+
+        @Override
+        public void begin(String name) {
+            current = new ByteArrayOutputStream();
+            tensors.put(name, current);
+        }
+
+        @Override
+        public void write(MemorySegment bytes) {
+            byte[] b = bytes.toArray(ValueLayout.JAVA_BYTE);
+            all.writeBytes(b);
+            if (current != null) {
+                current.writeBytes(b);
+            }
+        }
+
+        @Override
+        public void commit() {}
+
+        @Override
+        public void close() {}
+    }
     private TestSupport() {}
 
     /** Bytes of a safetensors file: {@code declaredLength} as u64 LE, then {@code header}, then {@code data}. */

@@ -21,8 +21,10 @@ import dev.arica.formats.io.AtomicOutput;
 import dev.arica.formats.io.CastPipeline;
 import dev.arica.formats.io.ChunkPipeline;
 import dev.arica.formats.io.FileDigest;
+import dev.arica.formats.io.FileRange;
 import dev.arica.formats.io.Json;
 import dev.arica.formats.io.MappedMemory;
+import dev.arica.formats.io.SourceChannels;
 import dev.arica.formats.model.ModelDescription;
 import dev.arica.formats.model.TensorTable;
 import dev.arica.formats.quant.QuantLayout;
@@ -30,6 +32,7 @@ import dev.arica.formats.quant.Scheme;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -262,9 +265,11 @@ public final class CheckpointQuantizer {
         }
         List<TensorReport> reports = new ArrayList<>();
         progress.start("quantize", total);
-        try (SourceHasher hasher = SourceHasher.start(in.dataFiles(), options.digestCache());
+        try (SourceChannels channels = new SourceChannels();
+                SourceHasher hasher = SourceHasher.start(in.dataFiles(), options.digestCache());
                 AricaWriter writer = AricaWriter.create(out);
                 ChunkPipeline pipeline = new ChunkPipeline(writer::write, progress, buffer, options.threads())) {
+            Source source = new Source(in, channels);
             for (int i = 0; i < infos.size(); i++) {
                 TensorInfo t = infos.get(i);
                 TensorSelection.Choice choice = choices.get(i);
@@ -281,16 +286,16 @@ public final class CheckpointQuantizer {
                 Tensor src = in.tensor(t.name());
                 if (gptqPlan != null) {
                     queueQuantized(pipeline, writer, Quantizer.of(gptqPlan.layout()), src,
-                            new TensorSelection.Choice(true, gptqPlan.reason()), options, reports);
+                            new TensorSelection.Choice(true, gptqPlan.reason()), options, reports, source);
                 } else if (choice.quantize() && options.method().calibrated()) {
                     CalibratedQuantizer q = calibrated(options, t.name());
                     queueQuantized(pipeline, writer, q, src, new TensorSelection.Choice(true, choice.reason() + "; "
                             + (q.calibrated() ? options.method().id : "search without statistics (input not measured)"),
-                            choice.transposed()), options, reports);
+                            choice.transposed()), options, reports, source);
                 } else if (choice.quantize()) {
                     QuantLayout own = options.layoutOf(t.name());
                     queueQuantized(pipeline, writer, own.equals(layout) ? quantizer : Quantizer.of(own), src, choice,
-                            options, reports);
+                            options, reports, source);
                 } else {
                     queueFloat(pipeline, writer, src, choice, options, reports);
                 }
@@ -387,8 +392,11 @@ public final class CheckpointQuantizer {
         });
     }
 
+    /** Where a tensor's bytes come from: the checkpoint (its file locations) and the channels read positionally. */
+    private record Source(Checkpoint in, SourceChannels channels) {}
+
     private static void queueQuantized(ChunkPipeline pipeline, AricaWriter writer, Quantizer quantizer, Tensor src,
-            TensorSelection.Choice choice, Options options, List<TensorReport> reports) throws IOException {
+            TensorSelection.Choice choice, Options options, List<TensorReport> reports, Source source) throws IOException {
         TensorInfo t = src.info();
         QuantLayout layout = quantizer.layout();
         DType logical = options.floatType() != null ? options.floatType() : t.dtype();
@@ -400,6 +408,10 @@ public final class CheckpointQuantizer {
         Arena transposing = choice.transposed() ? Arena.ofShared() : null;
         MemorySegment transposed = transposing == null ? null : transposedF32(src, transposing);
         RowReader reader = new RowReader(src, cols);
+        // f32 rows stored contiguously are read from the file into the chunk buffer rather than through the mapping.
+        FileRange range = transposed == null && t.dtype() == DType.F32 && SourceChannels.ENABLED
+                ? source.in().location(t.name()).orElse(null) : null;
+        FileChannel channel = range == null ? null : source.channels().of(range.file());
         List<ErrorStats> parts = new ArrayList<>();
         for (long r0 = 0; r0 < rows; r0 += perChunk) {
             long first = r0;
@@ -407,7 +419,7 @@ public final class CheckpointQuantizer {
             ErrorStats stats = new ErrorStats();
             parts.add(stats);
             MemorySegment direct = transposed != null ? transposed.asSlice(first * cols * 4, n * cols * 4)
-                    : reader.direct(first, n);
+                    : range != null ? null : reader.direct(first, n);
             pipeline.submit(buffer -> {
                 long outBytes = layout.bytes(n, cols);
                 MemorySegment out = buffer.asSlice(0, outBytes);
@@ -415,7 +427,11 @@ public final class CheckpointQuantizer {
                 MemorySegment f32 = direct;
                 if (f32 == null) {
                     f32 = buffer.asSlice(at, n * cols * 4);
-                    reader.readF32(first, n, f32);
+                    if (range != null) {
+                        SourceChannels.read(channel, range, first * cols * 4, f32);
+                    } else {
+                        reader.readF32(first, n, f32);
+                    }
                 }
                 at += align(n * cols * 4);
                 long k = rowsPerCheck(cols);

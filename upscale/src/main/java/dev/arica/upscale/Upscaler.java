@@ -15,6 +15,7 @@ import dev.arica.formats.hf.HfCheckpointWriter;
 import dev.arica.formats.io.AtomicOutput;
 import dev.arica.formats.io.FileRange;
 import dev.arica.formats.io.Json;
+import dev.arica.formats.io.SourceChannels;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.FileAlreadyExistsException;

@@ -7,11 +7,12 @@ import dev.arica.formats.Progress;
 import dev.arica.formats.Tensor;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
 
 /**
  * Streams tensors into a {@link CheckpointWriter} in order, casting chunks on worker threads while the
- * caller's thread writes the chunks already cast ({@link ChunkPipeline}). Tensors that need no cast are
- * written straight from their mapping.
+ * caller's thread writes the chunks already cast ({@link ChunkPipeline}). A tensor whose file location is known is
+ * read from the file into the chunk buffers ({@link SourceChannels}), others through their mapping.
  */
 public final class CastPipeline implements AutoCloseable {
     /** Elements per chunk: a few MB, large enough for efficient writes, small enough to stay flat. */
@@ -22,6 +23,7 @@ public final class CastPipeline implements AutoCloseable {
 
     private final CheckpointWriter writer;
     private final ChunkPipeline pipeline;
+    private final SourceChannels channels = new SourceChannels();
 
     public CastPipeline(CheckpointWriter writer, Progress progress) {
         this.writer = writer;
@@ -29,18 +31,52 @@ public final class CastPipeline implements AutoCloseable {
                 ChunkPipeline.defaultThreads());
     }
 
-    /** Writes {@code src} unchanged. */
-    public void copy(Tensor src) throws IOException {
+    /** Writes {@code src} unchanged; {@code location}: where its bytes lie in a file, or null. */
+    public void copy(Tensor src, FileRange location) throws IOException {
         pipeline.then(() -> writer.begin(src.name()));
+        if (readable(src.info().dtype(), src.info().dtype(), location)) {
+            queueRead(src, location, src.info().dtype());
+            return;
+        }
         for (MemorySegment part : src.parts()) {
             pipeline.copy(part);
         }
     }
 
-    /** Writes {@code src} cast to {@code to}, chunk by chunk. */
-    public void cast(Tensor src, DType to) throws IOException {
+    /** Writes {@code src} cast to {@code to}, chunk by chunk; {@code location}: where its bytes lie in a file, or null. */
+    public void cast(Tensor src, DType to, FileRange location) throws IOException {
         pipeline.then(() -> writer.begin(src.name()));
+        if (readable(src.info().dtype(), to, location)) {
+            queueRead(src, location, to);
+            return;
+        }
         queueCast(pipeline, src, to);
+    }
+
+    /** Whether chunks can be read from the file: a location, reads enabled, and room for both types in a buffer. */
+    private static boolean readable(DType from, DType to, FileRange location) {
+        return location != null && SourceChannels.ENABLED && from.byteSize() + to.byteSize() <= 8;
+    }
+
+    /** Queues the chunks of {@code src}, each read from {@code location} into its buffer, then cast to {@code to}. */
+    private void queueRead(Tensor src, FileRange location, DType to) throws IOException {
+        DType from = src.info().dtype();
+        FileChannel ch = channels.of(location.file());
+        long n = src.info().elements();
+        for (long e = 0; e < n; e += CHUNK_ELEMENTS) {
+            long m = Math.min(CHUNK_ELEMENTS, n - e);
+            long offset = from.bytesFor(e);
+            pipeline.submit(buffer -> {
+                MemorySegment raw = buffer.asSlice(0, from.bytesFor(m));
+                SourceChannels.read(ch, location, offset, raw);
+                if (to == from) {
+                    return raw;
+                }
+                MemorySegment out = buffer.asSlice(from.bytesFor(m), to.bytesFor(m));
+                FloatCast.cast(from, raw, to, out, m);
+                return out;
+            }, null, to.bytesFor(m));
+        }
     }
 
     /** Queues the chunks of {@code src} cast to {@code to} on {@code pipeline}; the caller starts the tensor. */
@@ -73,5 +109,10 @@ public final class CastPipeline implements AutoCloseable {
     @Override
     public void close() {
         pipeline.close();
+        try {
+            channels.close();
+        } catch (IOException e) {
+            // Read-only channels: closing them cannot lose anything written.
+        }
     }
 }
