@@ -257,7 +257,7 @@ public final class CheckpointQuantizer {
                     gptqPlans.put(t.name(), p);
                     l = p.layout();
                 }
-                buffer = Math.max(buffer, bufferFor(l, cols, rowsPerChunk(cols)));
+                buffer = Math.max(buffer, bufferFor(l, cols, rowsPerChunk(cols), t.dtype()));
                 FloatCast.check(t.name(), t.dtype(), DType.F32);
             } else if (options.floatType() != null && t.dtype().isFloat()) {
                 FloatCast.check(t.name(), t.dtype(), options.floatType());
@@ -363,9 +363,18 @@ public final class CheckpointQuantizer {
         return Math.max(1, CHECK_F32_BYTES / (cols * 4));
     }
 
-    /** Buffer for a chunk: its quantized rows, the rows as float32 when not read in place, one check block. */
-    private static long bufferFor(QuantLayout layout, long cols, long rows) {
-        return align(layout.bytes(rows, cols)) + align(rows * cols * 4) + align(rowsPerCheck(cols) * cols * 4);
+    /**
+     * Buffer for a chunk: its quantized rows, the rows as float32 when not read in place, one check block, and the
+     * rows as stored in the file when they are read from it in another type ({@code from}) to be cast.
+     */
+    private static long bufferFor(QuantLayout layout, long cols, long rows, DType from) {
+        return checkAt(layout, cols, rows) + align(rowsPerCheck(cols) * cols * 4)
+                + (from == DType.F32 ? 0 : align(from.bytesFor(rows * cols)));
+    }
+
+    /** Where a chunk's check block starts in its buffer: after its quantized rows and its float32 rows. */
+    private static long checkAt(QuantLayout layout, long cols, long rows) {
+        return align(layout.bytes(rows, cols)) + align(rows * cols * 4);
     }
 
     /** {@code n} rounded up to 64 bytes: where the next part of a chunk buffer starts. */
@@ -408,9 +417,11 @@ public final class CheckpointQuantizer {
         Arena transposing = choice.transposed() ? Arena.ofShared() : null;
         MemorySegment transposed = transposing == null ? null : transposedF32(src, transposing);
         RowReader reader = new RowReader(src, cols);
-        // f32 rows stored contiguously are read from the file into the chunk buffer rather than through the mapping.
-        FileRange range = transposed == null && t.dtype() == DType.F32 && SourceChannels.ENABLED
+        // Rows stored contiguously are read from the file into the chunk buffer (and cast there) rather than through
+        // the mapping.
+        FileRange range = transposed == null && t.dtype().isFloat() && SourceChannels.ENABLED
                 ? source.in().location(t.name()).orElse(null) : null;
+        DType from = t.dtype();
         FileChannel channel = range == null ? null : source.channels().of(range.file());
         List<ErrorStats> parts = new ArrayList<>();
         for (long r0 = 0; r0 < rows; r0 += perChunk) {
@@ -427,8 +438,13 @@ public final class CheckpointQuantizer {
                 MemorySegment f32 = direct;
                 if (f32 == null) {
                     f32 = buffer.asSlice(at, n * cols * 4);
-                    if (range != null) {
+                    if (range != null && from == DType.F32) {
                         SourceChannels.read(channel, range, first * cols * 4, f32);
+                    } else if (range != null) {
+                        long rawAt = checkAt(layout, cols, perChunk) + align(rowsPerCheck(cols) * cols * 4);
+                        MemorySegment raw = buffer.asSlice(rawAt, from.bytesFor(n * cols));
+                        SourceChannels.read(channel, range, from.bytesFor(first * cols), raw);
+                        FloatCast.cast(from, raw, DType.F32, f32, n * cols);
                     } else {
                         reader.readF32(first, n, f32);
                     }
