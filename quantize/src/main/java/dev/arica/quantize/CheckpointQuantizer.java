@@ -32,7 +32,6 @@ import dev.arica.formats.quant.Scheme;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -345,7 +344,7 @@ public final class CheckpointQuantizer {
     private static MemorySegment transposedF32(Tensor src, Arena arena) {
         long in = src.info().shape()[0], out = src.info().shape()[1];
         MemorySegment rows = arena.allocate(in * out * 4, 64);
-        new RowReader(src, out).readF32(0, in, rows);
+        new RowReader(src, out, null, null).readF32(0, in, rows, MemorySegment.NULL);
         MemorySegment t = arena.allocate(in * out * 4, 64);
         for (long c = 0; c < in; c++) {
             for (long r = 0; r < out; r++) {
@@ -416,13 +415,11 @@ public final class CheckpointQuantizer {
                 options.zstdLevel()));
         Arena transposing = choice.transposed() ? Arena.ofShared() : null;
         MemorySegment transposed = transposing == null ? null : transposedF32(src, transposing);
-        RowReader reader = new RowReader(src, cols);
         // Rows stored contiguously are read from the file into the chunk buffer (and cast there) rather than through
         // the mapping.
         FileRange range = transposed == null && t.dtype().isFloat() && SourceChannels.ENABLED
                 ? source.in().location(t.name()).orElse(null) : null;
-        DType from = t.dtype();
-        FileChannel channel = range == null ? null : source.channels().of(range.file());
+        RowReader reader = new RowReader(src, cols, range == null ? null : source.channels().of(range.file()), range);
         List<ErrorStats> parts = new ArrayList<>();
         for (long r0 = 0; r0 < rows; r0 += perChunk) {
             long first = r0;
@@ -430,7 +427,7 @@ public final class CheckpointQuantizer {
             ErrorStats stats = new ErrorStats();
             parts.add(stats);
             MemorySegment direct = transposed != null ? transposed.asSlice(first * cols * 4, n * cols * 4)
-                    : range != null ? null : reader.direct(first, n);
+                    : reader.direct(first, n);
             pipeline.submit(buffer -> {
                 long outBytes = layout.bytes(n, cols);
                 MemorySegment out = buffer.asSlice(0, outBytes);
@@ -438,16 +435,8 @@ public final class CheckpointQuantizer {
                 MemorySegment f32 = direct;
                 if (f32 == null) {
                     f32 = buffer.asSlice(at, n * cols * 4);
-                    if (range != null && from == DType.F32) {
-                        SourceChannels.read(channel, range, first * cols * 4, f32);
-                    } else if (range != null) {
-                        long rawAt = checkAt(layout, cols, perChunk) + align(rowsPerCheck(cols) * cols * 4);
-                        MemorySegment raw = buffer.asSlice(rawAt, from.bytesFor(n * cols));
-                        SourceChannels.read(channel, range, from.bytesFor(first * cols), raw);
-                        FloatCast.cast(from, raw, DType.F32, f32, n * cols);
-                    } else {
-                        reader.readF32(first, n, f32);
-                    }
+                    reader.readF32(first, n, f32, buffer.asSlice(checkAt(layout, cols, perChunk)
+                            + align(rowsPerCheck(cols) * cols * 4)));
                 }
                 at += align(n * cols * 4);
                 long k = rowsPerCheck(cols);

@@ -65,15 +65,11 @@ public final class CastPipeline implements AutoCloseable {
         long n = src.info().elements();
         for (long e = 0; e < n; e += CHUNK_ELEMENTS) {
             long m = Math.min(CHUNK_ELEMENTS, n - e);
-            long offset = from.bytesFor(e);
+            long first = e;
             pipeline.submit(buffer -> {
-                MemorySegment raw = buffer.asSlice(0, from.bytesFor(m));
-                SourceChannels.read(ch, location, offset, raw);
-                if (to == from) {
-                    return raw;
-                }
-                MemorySegment out = buffer.asSlice(from.bytesFor(m), to.bytesFor(m));
-                FloatCast.cast(from, raw, to, out, m);
+                // The stored bytes, when they are to be cast, after the room of the cast ones.
+                MemorySegment out = buffer.asSlice(0, to.bytesFor(m));
+                SourceChannels.readAs(ch, location, from, first, m, to, out, buffer.asSlice(to.bytesFor(m)));
                 return out;
             }, null, to.bytesFor(m));
         }

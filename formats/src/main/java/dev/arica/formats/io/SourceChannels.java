@@ -1,5 +1,7 @@
 package dev.arica.formats.io;
 
+import dev.arica.formats.DType;
+import dev.arica.formats.FloatCast;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
@@ -49,6 +51,22 @@ public final class SourceChannels implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * Elements {@code [first, first + count)} of the tensor at {@code range}, stored as {@code from}, into {@code out} as
+     * {@code to}: read straight into it when the types are equal, else read into {@code scratch} (at least
+     * {@code from.bytesFor(count)} bytes) and cast.
+     */
+    public static void readAs(FileChannel ch, FileRange range, DType from, long first, long count, DType to,
+            MemorySegment out, MemorySegment scratch) {
+        if (from == to) {
+            read(ch, range, from.bytesFor(first), out.asSlice(0, to.bytesFor(count)));
+            return;
+        }
+        MemorySegment raw = scratch.asSlice(0, from.bytesFor(count));
+        read(ch, range, from.bytesFor(first), raw);
+        FloatCast.cast(from, raw, to, out, count);
     }
 
     @Override
