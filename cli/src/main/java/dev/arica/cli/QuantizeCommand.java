@@ -393,21 +393,22 @@ final class QuantizeCommand implements Callable<Integer> {
                 floatType == null ? null : floatType.dtype, compress == null ? 0 : compress, meta, Cli.version(),
                 "arica " + String.join(" ", spec.commandLine().getParseResult().originalArgs()),
                 threads == null ? ChunkPipeline.defaultThreads() : threads,
-                noDigestCache ? null : FileDigest.defaultCacheDirectory()).withRules(schemeRules());
+                noDigestCache ? null : FileDigest.defaultCacheDirectory()).withRules(schemeRules(layout));
     }
 
     /**
-     * --tensor-scheme REGEX=SCHEME[:GROUP]: int8/int4 take GROUP, else the main scheme's group size when it is int8/int4,
-     * else their default; --asymmetric as the main scheme does.
+     * --tensor-scheme REGEX=SCHEME[:GROUP] over {@code main}, the layout of --scheme (null without one): int8/int4 take
+     * GROUP, else the main scheme's group size when it is int8/int4, else their default; --asymmetric as the main
+     * scheme does.
      */
-    private List<SchemeRule> schemeRules() {
+    private List<SchemeRule> schemeRules(QuantLayout main) {
         List<SchemeRule> rules = new ArrayList<>();
         for (String r : tensorSchemes) {
             Matcher m = SCHEME_RULE.matcher(r);
             if (!m.matches()) {
                 throw AricaException.badInput("--tensor-scheme: expected REGEX=SCHEME or REGEX=SCHEME:GROUP, got '" + r + "'");
             }
-            if (scheme == null) {
+            if (main == null) {
                 throw AricaException.badInput("--tensor-scheme needs --scheme for the other tensors");
             }
             Scheme s = Scheme.parse(m.group(2)).orElseThrow(() -> AricaException.badInput("--tensor-scheme " + r
@@ -424,7 +425,6 @@ final class QuantizeCommand implements Callable<Integer> {
                         + m.group(1) + "'");
             }
             // Without GROUP an int rule takes the main scheme's groups when those are int groups too.
-            QuantLayout main = layout();
             int group = m.group(3) != null ? Integer.parseInt(m.group(3)) : s.fixedGroup() != 0 ? s.fixedGroup()
                     : main.scheme().fixedGroup() == 0 ? main.groupSize() : s.defaultGroup();
             try {
