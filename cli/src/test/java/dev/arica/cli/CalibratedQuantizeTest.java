@@ -62,11 +62,7 @@ class CalibratedQuantizeTest {
 
     /** validate against the f32 checkpoint: {top-1 agreement, mean KL}. */
     static double[] validate(String name) throws IOException {
-        Path json = tmp.resolve(name + "-validate.json");
-        CliTesting.Run r = run("validate", "--reference", bin.toString(), "--candidate", tmp.resolve(name + ".arica").toString(),
-                "--cache-dir", tmp.resolve("cache").toString(), "--threads", "1", "--device", "cpu", "--json", json.toString());
-        assertEquals(ExitCode.OK, r.exit(), r::toString);
-        JsonNode tf = CliTesting.JSON.readTree(Files.readString(json)).get("teacher_forced");
+        JsonNode tf = CliTesting.teacherForcedAgainstStories(tmp.resolve(name + ".arica"), tmp.resolve("cache"));
         return new double[] {tf.get("top1_agreement").asDouble(), tf.get("mean_kl").asDouble()};
     }
 

@@ -74,7 +74,6 @@ final class CliTesting {
     private static final java.util.regex.Pattern PROGRESS = java.util.regex.Pattern.compile(
             "(?m)^[a-z-]+: +\\d+\\.\\d% .* of .*/s\\R");
 
-    /** Runs a command that must succeed, with nothing on stderr but progress (which a loaded machine may show). */
     /** stories260K as an HF directory and as its ONNX export, under {@code dir}: the inputs of the writer tests. */
     record Stories(Path hf, Path onnx) {}
 
@@ -88,6 +87,19 @@ final class CliTesting {
         return new Stories(hf, onnx);
     }
 
+    /**
+     * {@code validate} of {@code candidate} against stories260K's f32 checkpoint on the default validation texts (CPU, one
+     * thread, exports cached in {@code cacheDir}): its teacher-forced figures, from the JSON written beside the candidate.
+     */
+    static JsonNode teacherForcedAgainstStories(Path candidate, Path cacheDir) throws IOException {
+        Path json = candidate.resolveSibling(candidate.getFileName() + "-validate.json");
+        Run r = run("validate", "--reference", Stories260K.checkpoint().toString(), "--candidate", candidate.toString(),
+                "--cache-dir", cacheDir.toString(), "--threads", "1", "--device", "cpu", "--json", json.toString());
+        assertEquals(ExitCode.OK, r.exit(), r::toString);
+        return JSON.readTree(json.toFile()).get("teacher_forced");
+    }
+
+    /** Runs a command that must succeed, with nothing on stderr but progress (which a loaded machine may show). */
     static Run ok(String... args) {
         Run r = run(args);
         assertEquals(ExitCode.OK, r.exit(), () -> "expected success\n" + r);

@@ -232,8 +232,8 @@ class QuantizeCommandTest {
     }
 
     /**
-     * --tensor-scheme: the first matching rule sets a tensor's layout (its own group when given, else --group-size),
-     * the rest take --scheme; the rules are recorded in the report and the provenance; the mixed file verifies, runs
+     * --tensor-scheme: the first matching rule sets a tensor's layout (its own group when given, else --scheme's int
+     * groups, else the scheme's default), the rest take --scheme; the rules are recorded in the report and the provenance; the mixed file verifies, runs
      * and is closer to the f32 model than the file without the rules.
      */
     @Test
@@ -287,11 +287,7 @@ class QuantizeCommandTest {
 
     /** Mean KL of {@code candidate} against the f32 checkpoint on the default validation texts. */
     private double klAgainstF32(Path candidate) throws IOException {
-        Path json = tmp.resolve(candidate.getFileName() + "-validate.json");
-        CliTesting.Run r = run("validate", "--reference", model().toString(), "--candidate", candidate.toString(),
-                "--cache-dir", tmp.resolve("cache").toString(), "--threads", "1", "--device", "cpu", "--json", json.toString());
-        assertEquals(ExitCode.OK, r.exit(), r::toString);
-        return CliTesting.JSON.readTree(json.toFile()).at("/teacher_forced/mean_kl").asDouble();
+        return CliTesting.teacherForcedAgainstStories(candidate, tmp.resolve("cache")).get("mean_kl").asDouble();
     }
 
     @Test
