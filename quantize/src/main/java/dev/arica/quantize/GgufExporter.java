@@ -146,7 +146,7 @@ public final class GgufExporter {
         GgmlType requested = options.type() != null ? options.type() : defaultType(in);
         List<Plan> plans = new ArrayList<>();
         for (GgufLlamaModel.Mapped m : model.tensors()) {
-            plans.add(plan(in, m, requested, options.type() == null, model.tied()));
+            plans.add(plan(in, m, requested, options.type(), model.tied()));
         }
         GgufKeyValues kv = model.keyValues();
         kv.putUint32(GgufKeys.FILE_TYPE, GgufTypeRule.fileType(requested));
@@ -176,11 +176,11 @@ public final class GgufExporter {
     }
 
     /**
-     * The type of one tensor and how it is made, refusing what would requantize stored blocks; {@code ownTypes}: no type
-     * was asked for, so stored blocks GGUF holds keep their type even where it is not the file's (a mixed-precision file
-     * made with {@code quantize --tensor-scheme}).
+     * The type of one tensor and how it is made, refusing what would requantize stored blocks; {@code asked}: the type
+     * asked for, or null, when stored blocks GGUF holds keep their type even where it is not the file's (a
+     * mixed-precision file made with {@code quantize --tensor-scheme}).
      */
-    private static Plan plan(Checkpoint in, GgufLlamaModel.Mapped m, GgmlType requested, boolean ownTypes, boolean tied)
+    private static Plan plan(Checkpoint in, GgufLlamaModel.Mapped m, GgmlType requested, GgmlType asked, boolean tied)
             throws FormatException {
         String name = m.spec().name();
         long[] shape = m.spec().shape();
@@ -196,7 +196,7 @@ public final class GgufExporter {
                         + "for; export the source checkpoint, or quantize it with --scheme q8_0 or q4_0");
             }
             boolean fits = type.fitsRow(shape[shape.length - 1]);
-            if (fits && (type == choice.type() || type == requested || ownTypes)) {
+            if (fits && (type == choice.type() || type == requested || asked == null)) {
                 return new Plan(m, new GgufWriter.Entry(m.name(), type, shape), How.AS_STORED,
                         type == choice.type() ? choice.reason() : type == requested ? "as stored (" + choice.reason() + ")"
                                 : "as stored: the file's own type for this tensor", null, q.layout(), null);

@@ -55,7 +55,8 @@ public final class CastPipeline implements AutoCloseable {
 
     /** Whether chunks can be read from the file: a location, reads enabled, and room for both types in a buffer. */
     private static boolean readable(DType from, DType to, FileRange location) {
-        return location != null && SourceChannels.ENABLED && from.byteSize() + to.byteSize() <= 8;
+        return location != null && SourceChannels.ENABLED
+                && from.bytesFor(CHUNK_ELEMENTS) + to.bytesFor(CHUNK_ELEMENTS) <= BUFFER_BYTES;
     }
 
     /** Queues the chunks of {@code src}, each read from {@code location} into its buffer, then cast to {@code to}. */
