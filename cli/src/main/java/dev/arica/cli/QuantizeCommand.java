@@ -105,6 +105,19 @@ final class QuantizeCommand implements Callable<Integer> {
             description = "Most tokens of the calibration text used (default " + CalibrationInput.DEFAULT_TOKENS + ").")
     Integer calibrationTokens;
 
+    @Option(names = "--tune-steps", paramLabel = "N",
+            description = "After search or gptq, train the quantized projections' group scales for N steps so that the "
+                    + "model's next-token distributions come closer to the float model's, on text sampled from the float "
+                    + "model (end-to-end tuning, Llama-architecture decoders held in memory; see docs/quantization.md). "
+                    + "Default 0: off.")
+    Integer tuneSteps;
+
+    @Option(names = "--tune-samples", paramLabel = "N",
+            description = "Sequences sampled from the float model for --tune-steps, one in eight held out to choose the "
+                    + "step kept (default " + CalibrationInput.DEFAULT_SAMPLES + ", each up to "
+                    + CalibrationInput.SAMPLE_TOKENS + " tokens).")
+    Integer tuneSamples;
+
     @Option(names = "--keep", paramLabel = "REGEX", description = "Keep tensors whose name matches float (repeatable).")
     List<String> keep = new ArrayList<>();
 
@@ -201,10 +214,19 @@ final class QuantizeCommand implements Callable<Integer> {
         try (Checkpoint in = Checkpoint.open(input, tokenizer.file)) {
             if (m.calibrated()) {
                 CalibrationInput.checkSupported(in, input, m);
-                calibration = CalibrationInput.collect(input, tokenizer.file, calibrationFile,
-                        calibrationTokens == null ? CalibrationInput.DEFAULT_TOKENS : calibrationTokens, m, options.threads(),
-                        spec.commandLine().getErr());
+                int steps = tuneSteps == null ? 0 : tuneSteps;
+                if (steps > 0) {
+                    CalibrationInput.checkTunable(in, input);
+                }
+                CalibrationInput.Collected collected = CalibrationInput.collect(input, tokenizer.file, calibrationFile,
+                        calibrationTokens == null ? CalibrationInput.DEFAULT_TOKENS : calibrationTokens,
+                        steps == 0 ? 0 : tuneSamples == null ? CalibrationInput.DEFAULT_SAMPLES : tuneSamples, m,
+                        options.threads(), spec.commandLine().getErr());
+                calibration = collected.inputs();
                 options = options.withMethod(m, calibration);
+                if (steps > 0) {
+                    options = CalibrationInput.tune(in, options, collected.samples(), steps, spec.commandLine().getErr());
+                }
             }
             if (options.layout() == null) {
                 if (in instanceof GptqCheckpoint g) {
@@ -231,6 +253,11 @@ final class QuantizeCommand implements Callable<Integer> {
                 root.put("calibration", calibration.describe());
             } else {
                 root.putNull("calibration");
+            }
+            if (options.tuning() != null) {
+                root.set("tuning", options.tuning().json());
+            } else {
+                root.putNull("tuning");
             }
             if (gptq != null) {
                 root.put("scheme", "gptq");
@@ -262,8 +289,9 @@ final class QuantizeCommand implements Callable<Integer> {
         Method m = method == null ? Method.RTN : Method.parse(method).orElseThrow(() -> AricaException.badInput(
                 "--method: unknown method '" + method + "' (expected rtn, search or gptq)"));
         if (!m.calibrated()) {
-            if (calibrationFile != null || calibrationTokens != null) {
-                throw AricaException.badInput("--calibration and --calibration-tokens apply to --method search and gptq");
+            if (calibrationFile != null || calibrationTokens != null || tuneSteps != null || tuneSamples != null) {
+                throw AricaException.badInput("--calibration, --calibration-tokens, --tune-steps and --tune-samples apply "
+                        + "to --method search and gptq");
             }
             return m;
         }
@@ -274,13 +302,24 @@ final class QuantizeCommand implements Callable<Integer> {
         if (calibrationTokens != null && calibrationTokens < 2) {
             throw AricaException.badInput("--calibration-tokens: at least 2, got " + calibrationTokens);
         }
+        if (tuneSteps != null && tuneSteps < 0) {
+            throw AricaException.badInput("--tune-steps: at least 0, got " + tuneSteps);
+        }
+        if (tuneSamples != null && (tuneSteps == null || tuneSteps == 0)) {
+            throw AricaException.badInput("--tune-samples applies with --tune-steps");
+        }
+        if (tuneSamples != null && tuneSamples < 2) {
+            throw AricaException.badInput("--tune-samples: at least 2 (one is held out), got " + tuneSamples);
+        }
         return m;
     }
 
     /** An .onnx model to an .onnx model: its MatMul/Gemm weights (and Gather tables) quantized, the rest as it is. */
     private int quantizeOnnx() throws Exception {
-        if (method != null || calibrationFile != null || calibrationTokens != null || !tensorSchemes.isEmpty()) {
-            throw AricaException.badInput("--method, --calibration, --calibration-tokens and --tensor-scheme apply to "
+        if (method != null || calibrationFile != null || calibrationTokens != null || !tensorSchemes.isEmpty()
+                || tuneSteps != null || tuneSamples != null) {
+            throw AricaException.badInput("--method, --calibration, --calibration-tokens, --tune-steps, --tune-samples and "
+                    + "--tensor-scheme apply to "
                     + "checkpoints: "
                     + input + " is an .onnx model; calibration supports " + CalibrationInput.SUPPORTED);
         }

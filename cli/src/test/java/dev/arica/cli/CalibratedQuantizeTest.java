@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.arica.formats.arica.AricaFile;
 import dev.arica.formats.testing.Stories260K;
 import dev.arica.formats.testing.TestModels;
 import dev.arica.runtime.ort.OrtRuntime;
@@ -49,7 +50,14 @@ class CalibratedQuantizeTest {
         assertEquals(ExitCode.OK, r.exit(), r::toString);
         List<String> err = r.err().lines().filter(l -> !l.startsWith("arica: exported ")
                 && !l.matches("[a-z-]+: +\\d+\\.\\d% .* of .*/s")).toList(); // progress shows on a loaded machine
-        if (all.contains("--method") && !all.contains("rtn")) {
+        if (all.contains("--tune-steps")) {
+            // What was measured and sampled, then what tuning reached.
+            assertEquals(2, err.size(), r::toString);
+            assertTrue(err.getFirst().matches("arica: calibration: \\d+ tokens of the built-in English text, the inputs "
+                    + "of 36 weights measured, \\d+ sequences \\(\\d+ tokens\\) sampled for tuning in \\S+ s"), r::toString);
+            assertTrue(err.get(1).matches("arica: tuning: \\d+ tensors' scales tuned in \\d+ steps \\(kept: step \\d+\\) on "
+                    + "\\d+ sampled sequences \\(\\d+ tokens\\); held-out KL \\S+ -> \\S+, in \\S+ s"), r::toString);
+        } else if (all.contains("--method") && !all.contains("rtn")) {
             // The one line saying what was measured, after the float graph's export.
             assertEquals(1, err.size(), r::toString);
             assertTrue(err.getFirst().matches("arica: calibration: \\d+ tokens of the built-in English text, the inputs "
@@ -84,9 +92,8 @@ class CalibratedQuantizeTest {
     }
 
     /**
-     * The recommended 4-bit (int4 g32 asymmetric by GPTQ): at most 5 bits per weight, closer to the f32 model than
-     * round to nearest on both figures. Measured: GPTQ 0.913 / 3.5e-2 against round to nearest's 0.888 / 5.9e-2; the
-     * issue's goal (0.95 / 0.02) is not reached (docs/quantization.md).
+     * One scheme for every tensor (int4 g32 asymmetric by GPTQ): at most 5 bits per weight, closer to the f32 model than
+     * round to nearest on both figures. Measured: GPTQ 0.913 / 3.5e-2 against round to nearest's 0.888 / 5.9e-2.
      */
     @Test
     void gptqInt4BeatsRoundToNearestWithinFiveBitsPerWeight() throws IOException {
@@ -110,7 +117,7 @@ class CalibratedQuantizeTest {
     }
 
     /**
-     * The recommended mixed 4-bit: int4 g64 asymmetric by GPTQ with the key and value projections in int8 g64 (the
+     * The mixed 4-bit without tuning: int4 g64 asymmetric by GPTQ with the key and value projections in int8 g64 (the
      * tensors that cost the most agreement per weight): at most 5 bits per weight, and a lower KL than all-int4 g32,
      * which spends its bits on every tensor alike. Measured: 0.927 / 2.6e-2 at 4.85 bits against 0.913 / 3.5e-2 at 4.76.
      */
@@ -132,6 +139,30 @@ class CalibratedQuantizeTest {
         double[] u = validate("int4-g32-gptq");
         assertTrue(m[1] < 0.85 * u[1], "mixed " + Arrays.toString(m) + ", int4 g32 " + Arrays.toString(u));
         assertTrue(m[0] >= 0.92 && m[1] <= 0.03, "mixed " + Arrays.toString(m));
+    }
+
+    /**
+     * The recommended 4-bit: the mixed layout above with its group scales tuned end to end on text sampled from the f32
+     * model (100 steps on 256 sequences): the issue's goal, top-1 agreement at least 0.95 and mean KL at most 0.02 within
+     * 5 bits per weight, on the validation texts, which tuning never sees. Measured: 0.958 / 1.84e-2 at 4.85 bits.
+     */
+    @Test
+    void tunedMixedPrecisionReachesTheGoalWithinFiveBitsPerWeight() throws IOException {
+        JsonNode tuned = quantize("tuned", "--scheme", "int4", "--asymmetric", "--group-size", "64", "--method", "gptq",
+                "--tensor-scheme", "(k|v)_proj=int8", "--tune-steps", "100");
+        JsonNode t = tuned.get("tuning");
+        assertEquals(100, t.get("steps").asInt(), t::toString);
+        assertEquals(35, t.get("tensors").asInt(), t::toString);
+        assertEquals(224, t.get("training_sequences").asInt(), t::toString);
+        assertEquals(32, t.get("held_out_sequences").asInt(), t::toString);
+        assertTrue(t.get("held_out_kl_after").asDouble() < 0.9 * t.get("held_out_kl_before").asDouble(), t::toString);
+        double bits = bitsPerWeight(tuned);
+        assertTrue(bits <= 5.0 && bits > 4.8, "bits per weight " + bits);
+        double[] v = validate("tuned");
+        assertTrue(v[0] >= 0.95 && v[1] <= 0.02, "tuned " + Arrays.toString(v));
+        try (AricaFile f = AricaFile.open(tmp.resolve("tuned.arica"))) {
+            assertEquals(t, f.index().at("/provenance/quantization/tuning"), "the file records the tuning as the report does");
+        }
     }
 
     /** search q4_0 (valid GGML blocks, llama.cpp's importance-matrix idea) is better than round to nearest on both figures. */
@@ -162,6 +193,18 @@ class CalibratedQuantizeTest {
                 "--method", "gptq"), "already quantized", "calibration supports decoder checkpoints");
         assertBadInput(run("quantize", TestModels.dir("tiny-bert").toString(), "-o", out.toString(), "--scheme", "int8",
                 "--method", "search"), "not a decoder", "calibration supports decoder checkpoints");
+        assertBadInput(run("quantize", bin.toString(), "-o", out.toString(), "--scheme", "q4_0", "--tune-steps", "10"),
+                "--tune-steps and --tune-samples apply to --method search and gptq");
+        assertBadInput(run("quantize", bin.toString(), "-o", out.toString(), "--scheme", "q4_0", "--method", "gptq",
+                "--tune-samples", "10"), "--tune-samples applies with --tune-steps");
+        assertBadInput(run("quantize", bin.toString(), "-o", out.toString(), "--scheme", "q4_0", "--method", "gptq",
+                "--tune-steps", "-1"), "--tune-steps: at least 0");
+        assertBadInput(run("quantize", bin.toString(), "-o", out.toString(), "--scheme", "q4_0", "--method", "gptq",
+                "--tune-steps", "5", "--tune-samples", "1"), "--tune-samples: at least 2");
+        assertBadInput(run("quantize", TestModels.dir("tiny-gemma2").toString(), "-o", out.toString(), "--scheme", "int4",
+                "--method", "gptq", "--tune-steps", "5"), "--tune-steps", "tiny-gemma2", "only the Llama architecture");
+        assertBadInput(run("quantize", TestModels.dir("tiny-gpt2").toString(), "-o", out.toString(), "--scheme", "int4",
+                "--method", "gptq", "--tune-steps", "5"), "--tune-steps", "tiny-gpt2", "only the Llama architecture");
         assertNothingWritten(out);
     }
 }

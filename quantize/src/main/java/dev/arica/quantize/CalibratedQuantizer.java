@@ -2,6 +2,7 @@ package dev.arica.quantize;
 
 import dev.arica.formats.quant.IntRow;
 import dev.arica.formats.quant.QuantLayout;
+import dev.arica.formats.quant.RowGeometry;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -17,11 +18,20 @@ public final class CalibratedQuantizer implements Quantizer {
     private final Method method;
     private final InputStatistics statistics;
     private final float[] factor;
+    private final float[] scaleFactors;
 
     /**
      * @param statistics the weight's input statistics, or null (then GPTQ is not possible and the search is unweighted)
      */
     public CalibratedQuantizer(QuantLayout layout, Method method, InputStatistics statistics) {
+        this(layout, method, statistics, null);
+    }
+
+    /**
+     * @param scaleFactors each group's scale multiplied by its factor once the method has chosen the codes ([rows,
+     *     groups], from {@link dev.arica.quantize.tune.ScaleTuner}), or null
+     */
+    public CalibratedQuantizer(QuantLayout layout, Method method, InputStatistics statistics, float[] scaleFactors) {
         if (!method.calibrated()) {
             throw new IllegalArgumentException(method.id + " is not a calibrated method");
         }
@@ -33,6 +43,7 @@ public final class CalibratedQuantizer implements Quantizer {
         this.method = method;
         this.statistics = statistics;
         this.factor = method == Method.GPTQ ? statistics.gptqFactor() : null;
+        this.scaleFactors = scaleFactors;
     }
 
     @Override
@@ -60,6 +71,31 @@ public final class CalibratedQuantizer implements Quantizer {
             Gptq.quantizeRows(fit, factor, statistics.importance(), true, src, dst, cols, fromRow, toRow);
         } else {
             searchRows(src, dst, cols, fromRow, toRow);
+        }
+        if (scaleFactors != null) {
+            rescale(dst, cols, fromRow, toRow);
+        }
+    }
+
+    /** Each group's fp16 scale times its tuned factor, the codes (and zero points) kept. */
+    private void rescale(MemorySegment dst, long cols, long fromRow, long toRow) {
+        RowGeometry geometry = layout().geometry(cols);
+        long groups = geometry.groups();
+        long rowBytes = layout().rowBytes(cols);
+        if (scaleFactors.length < groups * toRow) {
+            throw new IllegalArgumentException(scaleFactors.length + " scale factors for rows up to " + toRow + " of "
+                    + groups + " groups");
+        }
+        for (long r = fromRow; r < toRow; r++) {
+            long row = r * rowBytes;
+            for (long q = 0; q < groups; q++) {
+                float scale = Float.float16ToFloat(geometry.scale(dst, row, q)) * scaleFactors[(int) (r * groups + q)];
+                short half = Float.floatToFloat16(scale);
+                if (Float.isInfinite(Float.float16ToFloat(half))) {
+                    throw new ArithmeticException("a tuned scale of row " + r + " overflows float16: " + scale);
+                }
+                geometry.putScale(dst, row, q, half);
+            }
         }
     }
 

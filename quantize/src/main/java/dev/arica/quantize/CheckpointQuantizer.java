@@ -29,6 +29,7 @@ import dev.arica.formats.model.ModelDescription;
 import dev.arica.formats.model.TensorTable;
 import dev.arica.formats.quant.QuantLayout;
 import dev.arica.formats.quant.Scheme;
+import dev.arica.quantize.tune.ScaleTuner;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -69,13 +70,17 @@ public final class CheckpointQuantizer {
      * @param threads worker threads
      * @param digestCache where source digests are remembered ({@link FileDigest}), or null to always hash
      * @param rules per-tensor layouts over {@code layout}, the first matching rule applying ({@link #layoutOf})
+     * @param tuning the group scale factors of end-to-end tuning ({@link EndToEndTuning}), or null
      */
     public record Options(QuantLayout layout, TensorSelection selection, DType floatType, int zstdLevel,
             Map<String, String> user, String aricaVersion, String commandLine, int threads, Path digestCache,
-            Method method, Calibration calibration, List<SchemeRule> rules) {
+            Method method, Calibration calibration, List<SchemeRule> rules, ScaleTuner.Result tuning) {
         public Options {
             user = Map.copyOf(user);
             rules = List.copyOf(rules);
+            if (tuning != null && !method.calibrated()) {
+                throw new IllegalArgumentException("tuned scales apply to the codes of a calibrated method");
+            }
             if (layout == null && !rules.isEmpty()) {
                 throw new IllegalArgumentException("per-tensor schemes need a scheme for the other tensors");
             }
@@ -94,19 +99,25 @@ public final class CheckpointQuantizer {
         public Options(QuantLayout layout, TensorSelection selection, DType floatType, int zstdLevel,
                 Map<String, String> user, String aricaVersion, String commandLine, int threads, Path digestCache) {
             this(layout, selection, floatType, zstdLevel, user, aricaVersion, commandLine, threads, digestCache,
-                    Method.RTN, null, List.of());
+                    Method.RTN, null, List.of(), null);
         }
 
         /** These options with the codes chosen by {@code m} from {@code c} (null for {@link Method#RTN}). */
         public Options withMethod(Method m, Calibration c) {
             return new Options(layout, selection, floatType, zstdLevel, user, aricaVersion, commandLine, threads,
-                    digestCache, m, c, rules);
+                    digestCache, m, c, rules, tuning);
         }
 
         /** These options with tensors matching a rule stored in its layout (the first matching rule). */
         public Options withRules(List<SchemeRule> r) {
             return new Options(layout, selection, floatType, zstdLevel, user, aricaVersion, commandLine, threads,
-                    digestCache, method, calibration, r);
+                    digestCache, method, calibration, r, tuning);
+        }
+
+        /** These options with the group scales of the calibrated method's codes multiplied by {@code t}'s factors. */
+        public Options withTuning(ScaleTuner.Result t) {
+            return new Options(layout, selection, floatType, zstdLevel, user, aricaVersion, commandLine, threads,
+                    digestCache, method, calibration, rules, t);
         }
 
         /** The layout a quantized tensor named {@code name} is stored in: its rule's, else the scheme's (null: as stored). */
@@ -315,14 +326,15 @@ public final class CheckpointQuantizer {
      * The quantizer of {@code tensor} by the options' calibrated method, with its input's statistics; GPTQ's factor of
      * the Hessian is made here, on the thread that queues the tensor, while the workers finish the previous ones.
      */
-    private static CalibratedQuantizer calibrated(Options options, String tensor) throws IOException {
+    static CalibratedQuantizer calibrated(Options options, String tensor) throws IOException {
         InputStatistics s = options.calibration().inputs(tensor).orElse(null);
         Method m = options.method();
+        float[] factors = options.tuning() == null ? null : options.tuning().factors().get(tensor);
         if (s == null || m == Method.GPTQ && !s.hasHessian()) {
-            return new CalibratedQuantizer(options.layoutOf(tensor), Method.SEARCH, null);
+            return new CalibratedQuantizer(options.layoutOf(tensor), Method.SEARCH, null, factors);
         }
         try {
-            return new CalibratedQuantizer(options.layoutOf(tensor), m, s);
+            return new CalibratedQuantizer(options.layoutOf(tensor), m, s, factors);
         } catch (ArithmeticException e) {
             throw QuantizationException.calibration(e.getMessage()).withTensor(tensor);
         }
@@ -587,6 +599,9 @@ public final class CheckpointQuantizer {
             // Only named when calibrated, so that round-to-nearest files stay byte for byte as before.
             q.put("method", options.method().id);
             q.put("calibration", options.calibration().describe());
+        }
+        if (options.tuning() != null) {
+            q.set("tuning", options.tuning().json());
         }
         return p;
     }

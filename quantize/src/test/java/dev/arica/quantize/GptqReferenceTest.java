@@ -187,9 +187,7 @@ class GptqReferenceTest {
     @Test
     void gptqLowersTheLayerErrorBelowRoundToNearest() {
         float[] x = activations(5);
-        InputStatistics.Accumulator acc = new InputStatistics.Accumulator(K, Method.GPTQ);
-        acc.add(x, SAMPLES);
-        InputStatistics stats = acc.finish();
+        InputStatistics stats = statistics(x);
         float[] w = weights(6);
         for (QuantLayout layout : List.of(new QuantLayout(Scheme.INT4, 32, true), QuantLayout.of(Scheme.Q4_0))) {
             double rtn = layerError(w, Quantizer.of(layout), x);
@@ -198,6 +196,51 @@ class GptqReferenceTest {
             assertTrue(gptq < 0.8 * rtn, layout.describe() + ": GPTQ " + gptq + ", round to nearest " + rtn);
             assertTrue(search < rtn, layout.describe() + ": search " + search + ", round to nearest " + rtn);
         }
+    }
+
+    @Test
+    void tunedScaleFactorsMultiplyEachGroupsScaleAndKeepTheCodes() {
+        InputStatistics stats = statistics(activations(5));
+        float[] w = weights(6);
+        for (QuantLayout layout : List.of(new QuantLayout(Scheme.INT4, 32, true), QuantLayout.of(Scheme.Q4_0),
+                new QuantLayout(Scheme.INT8, 64, false))) {
+            RowGeometry g = layout.geometry(K);
+            int groups = (int) g.groups();
+            float[] factors = new float[ROWS * groups];
+            SplittableRandom rnd = new SplittableRandom(8);
+            for (int i = 0; i < factors.length; i++) {
+                factors[i] = (float) (0.8 + 0.4 * rnd.nextDouble());
+            }
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment src = Fixtures.segment(arena, w);
+                MemorySegment plain = arena.allocate(layout.bytes(ROWS, K));
+                MemorySegment tuned = arena.allocate(layout.bytes(ROWS, K));
+                new CalibratedQuantizer(layout, Method.GPTQ, stats).quantize(src, ROWS, K, plain);
+                new CalibratedQuantizer(layout, Method.GPTQ, stats, factors).quantize(src, ROWS, K, tuned);
+                long rowBytes = layout.rowBytes(K);
+                int[] a = new int[layout.groupSize()];
+                int[] b = new int[layout.groupSize()];
+                for (int r = 0; r < ROWS; r++) {
+                    long row = r * rowBytes;
+                    for (int q = 0; q < groups; q++) {
+                        float want = Float.float16ToFloat(Float.floatToFloat16(
+                                Float.float16ToFloat(g.scale(plain, row, q)) * factors[r * groups + q]));
+                        assertEquals(want, Float.float16ToFloat(g.scale(tuned, row, q)), layout.describe() + " row " + r);
+                        g.codes(plain, row, q, a);
+                        g.codes(tuned, row, q, b);
+                        assertArrayEquals(a, b, layout.describe() + " codes of row " + r + " group " + q);
+                        assertEquals(g.zeroPoint(plain, row, q), g.zeroPoint(tuned, row, q));
+                    }
+                }
+            }
+        }
+    }
+
+    /** GPTQ's statistics of {@code x}. */
+    private static InputStatistics statistics(float[] x) {
+        InputStatistics.Accumulator acc = new InputStatistics.Accumulator(K, Method.GPTQ);
+        acc.add(x, SAMPLES);
+        return acc.finish();
     }
 
     /** ||(W - Q) X^T||^2 over the samples. */
