@@ -4,8 +4,11 @@ import dev.arica.formats.FloatCast;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
-/** Shared scalar helpers and the choice between the vector and the scalar kernels. */
-final class Kernels {
+/**
+ * Shared scalar helpers and the choice between the vector and the scalar kernels; {@link #axpy} is public for the
+ * end-to-end tuning's products ({@code dev.arica.quantize.tune}).
+ */
+public final class Kernels {
     static final ValueLayout.OfFloat F32 = FloatCast.F32_LE;
     static final ValueLayout.OfShort I16 = FloatCast.I16_LE;
     static final ValueLayout.OfByte I8 = ValueLayout.JAVA_BYTE;
@@ -46,7 +49,7 @@ final class Kernels {
     }
 
     /** y[yo + i] += a * x[xo + i] for i < n (fused multiply-adds): the vector kernel when in use, else the scalar one. */
-    static void axpy(float[] y, int yo, float a, float[] x, int xo, int n) {
+    public static void axpy(float[] y, int yo, float a, float[] x, int xo, int n) {
         if (VECTOR) {
             VectorKernels.axpy(y, yo, a, x, xo, n);
         } else {

@@ -1,6 +1,7 @@
 package dev.arica.quantize.tune;
 
 import dev.arica.formats.model.DecoderConfig;
+import dev.arica.quantize.Kernels;
 
 /**
  * One sequence through a plain Llama decoder ({@link LlamaWeights}) in float32: the forward pass keeping what the
@@ -8,8 +9,8 @@ import dev.arica.formats.model.DecoderConfig;
  * loss with respect to the matrices asked for. Written from the architecture (Hugging Face's LlamaForCausalLM: RMSNorm
  * x / sqrt(mean(x^2) + eps) * w, rotate-half rotary embeddings, softmax(q k^T * scale) over the causal prefix with
  * key/value heads shared by groups of query heads, down(silu(gate(x)) * up(x)), residual adds); the backward pass is
- * the chain rule through each of those, checked against finite differences in the tests. Products are written as
- * row updates (y_row += a * w_row) so that the JIT vectorizes them.
+ * the chain rule through each of those, checked against finite differences in the tests. Products are row updates
+ * (y_row += a * w_row) by {@link Kernels#axpy}, whose vector and scalar kernels give the same bits.
  */
 final class LlamaPass {
     private final LlamaWeights w;
@@ -251,10 +252,7 @@ final class LlamaPass {
             for (int j = 0; j < kIn; j++) {
                 float a = x[i * kIn + j];
                 if (a != 0) {
-                    int wo = j * n;
-                    for (int e = 0; e < n; e++) {
-                        y[yo + e] += a * wT[wo + e];
-                    }
+                    Kernels.axpy(y, yo, a, wT, j * n, n);
                 }
             }
         }
@@ -269,10 +267,7 @@ final class LlamaPass {
             for (int j = 0; j < n; j++) {
                 float g = dy[i * n + j];
                 if (g != 0) {
-                    int wo = j * kIn;
-                    for (int e = 0; e < kIn; e++) {
-                        dx[xo + e] += g * wm[wo + e];
-                    }
+                    Kernels.axpy(dx, xo, g, wm, j * kIn, kIn);
                 }
             }
         }
@@ -289,10 +284,7 @@ final class LlamaPass {
             for (int j = 0; j < n; j++) {
                 float g = dy[i * n + j];
                 if (g != 0) {
-                    int go = j * kIn;
-                    for (int e = 0; e < kIn; e++) {
-                        grad[go + e] += g * x[xo + e];
-                    }
+                    Kernels.axpy(grad, j * kIn, g, x, xo, kIn);
                 }
             }
         }
