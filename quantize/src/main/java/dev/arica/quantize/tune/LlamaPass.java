@@ -155,14 +155,14 @@ final class LlamaPass {
         int head = grads.length - 1;
         int vocab = c.vocab();
         accumulate(grads[head], dLogits, vocab, hf, d);
-        float[] dh = backProduct(dLogits, vocab, w.matrices[head], d);
+        float[] dh = product(dLogits, vocab, w.matrices[head], d);
         float[] dx = rmsNormBack(xf, w.finalNorm, rf, dh);
         float scale = (float) c.attentionScale();
         for (int l = c.layers() - 1; l >= 0; l--) {
             int m = l * LlamaWeights.PER_LAYER;
             // MLP: x2 = x1 + down(silu(gate) * up)
             accumulate(grads[m + 6], dx, d, act[l], ff);
-            float[] da = backProduct(dx, d, w.matrices[m + 6], ff);
+            float[] da = product(dx, d, w.matrices[m + 6], ff);
             float[] dg = new float[t * ff];
             float[] du = new float[t * ff];
             for (int i = 0; i < da.length; i++) {
@@ -173,12 +173,12 @@ final class LlamaPass {
             }
             accumulate(grads[m + 4], dg, ff, h2[l], d);
             accumulate(grads[m + 5], du, ff, h2[l], d);
-            float[] dh2 = backProduct(dg, ff, w.matrices[m + 4], d);
-            addInto(dh2, backProduct(du, ff, w.matrices[m + 5], d));
+            float[] dh2 = product(dg, ff, w.matrices[m + 4], d);
+            addInto(dh2, product(du, ff, w.matrices[m + 5], d));
             dx = add(dx, rmsNormBack(x1[l], w.mlpNorms[l], r2[l], dh2));
             // Attention: x1 = x0 + o_proj(attend(rope(q), rope(k), v))
             accumulate(grads[m + 3], dx, d, o[l], qw);
-            float[] dO = backProduct(dx, d, w.matrices[m + 3], qw);
+            float[] dO = product(dx, d, w.matrices[m + 3], qw);
             float[] dq = new float[t * qw];
             float[] dk = new float[t * kvw];
             float[] dv = new float[t * kvw];
@@ -188,9 +188,9 @@ final class LlamaPass {
             accumulate(grads[m], dq, qw, h1[l], d);
             accumulate(grads[m + 1], dk, kvw, h1[l], d);
             accumulate(grads[m + 2], dv, kvw, h1[l], d);
-            float[] dh1 = backProduct(dq, qw, w.matrices[m], d);
-            addInto(dh1, backProduct(dk, kvw, w.matrices[m + 1], d));
-            addInto(dh1, backProduct(dv, kvw, w.matrices[m + 2], d));
+            float[] dh1 = product(dq, qw, w.matrices[m], d);
+            addInto(dh1, product(dk, kvw, w.matrices[m + 1], d));
+            addInto(dh1, product(dv, kvw, w.matrices[m + 2], d));
             dx = add(dx, rmsNormBack(x0[l], w.attentionNorms[l], r1[l], dh1));
         }
     }
@@ -244,34 +244,22 @@ final class LlamaPass {
         return max + Math.log(sum);
     }
 
-    /** x [t, k] times W^T, with W^T given as [k, n]: [t, n]. */
-    private float[] product(float[] x, int kIn, float[] wT, int n) {
+    /**
+     * x [t, k] times the [k, n] matrix {@code m}: a forward product with m = W^T, or with m = W ([out, in]) and x the
+     * gradient at the output, the gradient at the input.
+     */
+    private float[] product(float[] x, int kIn, float[] m, int n) {
         float[] y = new float[t * n];
         for (int i = 0; i < t; i++) {
             int yo = i * n;
             for (int j = 0; j < kIn; j++) {
                 float a = x[i * kIn + j];
                 if (a != 0) {
-                    Kernels.axpy(y, yo, a, wT, j * n, n);
+                    Kernels.axpy(y, yo, a, m, j * n, n);
                 }
             }
         }
         return y;
-    }
-
-    /** dY [t, n] times W ([n, k]): the gradient at the product's input, [t, k]. */
-    private float[] backProduct(float[] dy, int n, float[] wm, int kIn) {
-        float[] dx = new float[t * kIn];
-        for (int i = 0; i < t; i++) {
-            int xo = i * kIn;
-            for (int j = 0; j < n; j++) {
-                float g = dy[i * n + j];
-                if (g != 0) {
-                    Kernels.axpy(dx, xo, g, wm, j * kIn, kIn);
-                }
-            }
-        }
-        return dx;
     }
 
     /** grad [n, k] += dY^T X for dY [t, n], X [t, k]; nothing when grad is null. */
