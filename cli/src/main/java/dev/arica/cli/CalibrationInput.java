@@ -75,11 +75,18 @@ final class CalibrationInput {
         }
     }
 
-    /** Refuses, in one line, a checkpoint that end-to-end tuning does not compute (or hold in memory). */
+    /**
+     * Refuses, in one line, a checkpoint that end-to-end tuning does not compute (or hold in memory), or whose samples
+     * have no beginning-of-sequence token to start from.
+     */
     static void checkTunable(Checkpoint in, Path input) throws IOException {
         String why = EndToEndTuning.unsupported(in);
         if (why != null) {
             throw AricaException.badInput("--tune-steps: " + input + " is " + why);
+        }
+        if (ModelDescription.of(in, "end-to-end tuning").decoder().bosTokenId() == null) {
+            throw AricaException.badInput("--tune-steps: " + input + " names no beginning-of-sequence token (bos_token_id) "
+                    + "to sample the tuning text from");
         }
     }
 
@@ -125,7 +132,7 @@ final class CalibrationInput {
             }
             String description = ids.length + " tokens of " + source;
             LayerInputs inputs;
-            List<int[]> sampled = new ArrayList<>();
+            List<int[]> sampled;
             try (OnnxDecoder decoder = OnnxDecoder.open(model.directory(), model.sessionOptions(Device.CPU, threads))) {
                 inputs = LayerInputs.collect(decoder, ids, WINDOW, method, Path.of(System.getProperty("java.io.tmpdir")),
                         description);
@@ -145,17 +152,16 @@ final class CalibrationInput {
         }
     }
 
-    /** {@code n} sequences from the model at temperature 1, each from the beginning-of-sequence token. */
+    /**
+     * {@code n} sequences from the model at temperature 1, each from the beginning-of-sequence token ({@link
+     * #checkTunable} made sure there is one).
+     */
     private static List<int[]> sample(OnnxDecoder decoder, ModelInput model, int n) throws IOException {
         List<int[]> out = new ArrayList<>();
         if (n == 0) {
             return out;
         }
         int bos = model.config().bosTokenId();
-        if (bos < 0) {
-            throw AricaException.badInput("--tune-steps: " + model.directory() + " names no beginning-of-sequence token "
-                    + "to sample from");
-        }
         int context = decoder.contextLength();
         int length = context > 0 ? Math.min(SAMPLE_TOKENS, context) : SAMPLE_TOKENS;
         Generator generator = new Generator(decoder);
@@ -167,10 +173,7 @@ final class CalibrationInput {
         return out;
     }
 
-    /**
-     * End-to-end tuning of the scales on the sampled sequences, two lines on {@code err}: progress, then what it
-     * reached.
-     */
+    /** End-to-end tuning of the scales on the sampled sequences; one line on {@code err} says what it reached. */
     static CheckpointQuantizer.Options tune(Checkpoint in, CheckpointQuantizer.Options options, List<int[]> samples,
             int steps, PrintWriter err) throws IOException {
         ScaleTuner.Settings settings = ScaleTuner.Settings.of(steps, options.threads());

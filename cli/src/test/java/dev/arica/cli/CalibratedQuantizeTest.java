@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.arica.formats.arica.AricaFile;
 import dev.arica.formats.testing.Stories260K;
 import dev.arica.formats.testing.TestModels;
@@ -205,6 +206,16 @@ class CalibratedQuantizeTest {
                 "--method", "gptq", "--tune-steps", "5"), "--tune-steps", "tiny-gemma2", "only the Llama architecture");
         assertBadInput(run("quantize", TestModels.dir("tiny-gpt2").toString(), "-o", out.toString(), "--scheme", "int4",
                 "--method", "gptq", "--tune-steps", "5"), "--tune-steps", "tiny-gpt2", "only the Llama architecture");
+        // A Llama without a beginning-of-sequence token: nothing to start the samples from, refused before calibrating.
+        Path noBos = tmp.resolve("no-bos");
+        CliTesting.ok("convert", bin.toString(), "-o", noBos.toString());
+        for (String file : List.of("config.json", "generation_config.json")) {
+            ObjectNode c = (ObjectNode) CliTesting.JSON.readTree(noBos.resolve(file).toFile());
+            c.remove("bos_token_id");
+            Files.writeString(noBos.resolve(file), c.toString());
+        }
+        assertBadInput(run("quantize", noBos.toString(), "-o", out.toString(), "--scheme", "int4", "--method", "gptq",
+                "--tune-steps", "5"), "--tune-steps", noBos.toString(), "no beginning-of-sequence token");
         assertNothingWritten(out);
     }
 }

@@ -1,5 +1,6 @@
 package dev.arica.formats;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -19,6 +20,31 @@ public final class FloatCast {
     private static final Set<DType> HALF_SET = EnumSet.of(DType.F32, DType.F16, DType.BF16);
 
     private FloatCast() {}
+
+    /** Every element of {@code t} (its parts in order) cast to float32, little-endian, in memory of {@code arena}. */
+    public static MemorySegment f32(Tensor t, Arena arena) {
+        long n = t.info().elements();
+        MemorySegment out = arena.allocate(n * Float.BYTES, 64);
+        DType from = t.info().dtype();
+        long at = 0;
+        for (MemorySegment part : t.parts()) {
+            long m = part.byteSize() / from.byteSize();
+            cast(from, part, DType.F32, out.asSlice(at * Float.BYTES, m * Float.BYTES), m);
+            at += m;
+        }
+        return out;
+    }
+
+    /** {@link #f32} of {@code t} as an array; a tensor of more elements than an array holds is refused. */
+    public static float[] floats(Tensor t) {
+        if (t.info().elements() > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(t.name() + " has " + t.info().elements() + " elements, more than an array "
+                    + "holds");
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            return f32(t, arena).toArray(F32_LE);
+        }
+    }
 
     /** Why {@code from} cannot be cast to {@code to}, or null when it can. */
     public static String refusal(DType from, DType to) {

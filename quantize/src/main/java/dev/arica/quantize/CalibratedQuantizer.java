@@ -81,7 +81,7 @@ public final class CalibratedQuantizer implements Quantizer {
     private void rescale(MemorySegment dst, long cols, long fromRow, long toRow) {
         RowGeometry geometry = layout().geometry(cols);
         long groups = geometry.groups();
-        long rowBytes = layout().rowBytes(cols);
+        long rowBytes = geometry.rowBytes();
         if (scaleFactors.length < groups * toRow) {
             throw new IllegalArgumentException(scaleFactors.length + " scale factors for rows up to " + toRow + " of "
                     + groups + " groups");

@@ -1,12 +1,14 @@
 package dev.arica.quantize;
 
 import dev.arica.formats.Checkpoint;
+import dev.arica.formats.FloatCast;
 import dev.arica.formats.TensorInfo;
 import dev.arica.formats.model.DecoderConfig;
 import dev.arica.formats.model.ModelDescription;
 import dev.arica.quantize.tune.LlamaWeights;
 import dev.arica.quantize.tune.ScaleTuner;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -32,7 +34,10 @@ public final class EndToEndTuning {
 
     /** Why {@code in} cannot be tuned end to end, or null when it can. */
     public static String unsupported(Checkpoint in) throws IOException {
-        ModelDescription d = ModelDescription.of(in, "end-to-end tuning");
+        return unsupported(in, ModelDescription.of(in, "end-to-end tuning"));
+    }
+
+    private static String unsupported(Checkpoint in, ModelDescription d) {
         if (!(d.config() instanceof DecoderConfig c)) {
             return "a " + d.family().id() + " model, not a decoder";
         }
@@ -58,11 +63,11 @@ public final class EndToEndTuning {
         if (!options.method().calibrated()) {
             throw new IllegalArgumentException("end-to-end tuning applies to the codes of a calibrated method");
         }
-        String why = unsupported(in);
+        ModelDescription d = ModelDescription.of(in, "end-to-end tuning");
+        String why = unsupported(in, d);
         if (why != null) {
             throw new IllegalArgumentException("end-to-end tuning: " + in.path() + " is " + why);
         }
-        ModelDescription d = ModelDescription.of(in, "end-to-end tuning");
         LlamaWeights floats = LlamaWeights.read(in, d.decoder(), d.tensors());
         List<TensorSelection.Choice> choices = CheckpointQuantizer.plan(in, options);
         List<TensorInfo> infos = in.tensors();
@@ -70,18 +75,18 @@ public final class EndToEndTuning {
         LlamaWeights student = floats;
         for (int i = 0; i < infos.size(); i++) {
             String name = infos.get(i).name();
-            if (name.equals(floats.embeddingName()) && choices.get(i).quantize()) {
-                // Quantized, not tuned: the student computes with the stored values (and so does its tied head).
-                student = student.withEmbedding(quantizedValues(options, name, floats.embedding(), infos.get(i).shape()[1]));
+            if (!choices.get(i).quantize()) {
                 continue;
             }
+            long cols = infos.get(i).shape()[1];
             int m = floats.indexOf(name);
-            boolean tiedHead = m == floats.names().size() - 1 && floats.tied();
-            if (!choices.get(i).quantize() || m < 0 || tiedHead || choices.get(i).transposed()) {
-                continue;
+            if (name.equals(floats.embeddingName())) {
+                // Quantized, not tuned (a tied head is this table): the student computes with the stored values.
+                student = student.withEmbedding(quantizedValues(options, name, floats.embedding(), cols));
+            } else if (m >= 0) {
+                quantized.put(name, new ScaleTuner.Quantized(quantizedValues(options, name, floats.matrix(m), cols),
+                        options.layoutOf(name).groupSize()));
             }
-            quantized.put(name, new ScaleTuner.Quantized(quantizedValues(options, name, floats.matrix(m),
-                    infos.get(i).shape()[1]), options.layoutOf(name).groupSize()));
         }
         if (quantized.isEmpty()) {
             throw new IllegalArgumentException("end-to-end tuning: no projection of " + in.path() + " is quantized");
@@ -89,15 +94,21 @@ public final class EndToEndTuning {
         return options.withTuning(ScaleTuner.tune(floats, student, quantized, sequences, settings, progress));
     }
 
-    /** {@code weights} [rows, cols] quantized by the options' calibrated method and dequantized again. */
+    /**
+     * {@code weights} [rows, cols] quantized by the options' calibrated method and dequantized again, through native
+     * little-endian memory as the writer's chunks are.
+     */
     private static float[] quantizedValues(CheckpointQuantizer.Options options, String name, float[] weights, long cols)
             throws IOException {
         CalibratedQuantizer q = CheckpointQuantizer.calibrated(options, name);
         long rows = weights.length / cols;
-        MemorySegment stored = MemorySegment.ofArray(new byte[Math.toIntExact(q.layout().bytes(rows, cols))]);
-        q.quantize(MemorySegment.ofArray(weights), rows, cols, stored);
-        float[] out = new float[weights.length];
-        q.dequantize(stored, rows, cols, MemorySegment.ofArray(out));
-        return out;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment f32 = arena.allocate((long) weights.length * Float.BYTES, 64);
+            MemorySegment.copy(weights, 0, f32, FloatCast.F32_LE, 0, weights.length);
+            MemorySegment stored = arena.allocate(q.layout().bytes(rows, cols), 64);
+            q.quantize(f32, rows, cols, stored);
+            q.dequantize(stored, rows, cols, f32);
+            return f32.toArray(FloatCast.F32_LE);
+        }
     }
 }

@@ -2,6 +2,7 @@ package dev.arica.quantize.tune;
 
 import dev.arica.formats.model.DecoderConfig;
 import dev.arica.quantize.Kernels;
+import dev.arica.quantize.tune.LlamaWeights.Projection;
 
 /**
  * One sequence through a plain Llama decoder ({@link LlamaWeights}) in float32: the forward pass keeping what the
@@ -13,6 +14,15 @@ import dev.arica.quantize.Kernels;
  * (y_row += a * w_row) by {@link Kernels#axpy}, whose vector and scalar kernels give the same bits.
  */
 final class LlamaPass {
+    // A layer's matrices, as offsets from its first in LlamaWeights' index order.
+    private static final int QUERY = Projection.QUERY.ordinal();
+    private static final int KEY = Projection.KEY.ordinal();
+    private static final int VALUE = Projection.VALUE.ordinal();
+    private static final int OUTPUT = Projection.OUTPUT.ordinal();
+    private static final int GATE = Projection.GATE.ordinal();
+    private static final int UP = Projection.UP.ordinal();
+    private static final int DOWN = Projection.DOWN.ordinal();
+
     private final LlamaWeights w;
     private final DecoderConfig c;
     private final int t;
@@ -25,7 +35,7 @@ final class LlamaPass {
     private final int group;
     private final float[] cos;
     private final float[] sin;
-    /** Transposed copies of the matrices ([in, out]), for the forward products. */
+    /** The matrices as [in, out], for the forward products. */
     private final float[][] transposed;
 
     // What the forward pass keeps, per layer.
@@ -46,12 +56,8 @@ final class LlamaPass {
     private float[] xf;
     private float[] rf;
     private float[] hf;
-    private float[] logits;
 
-    /**
-     * @param transposed {@link #transpose} of each matrix of {@code w} (shared by the passes of one step)
-     */
-    LlamaPass(LlamaWeights w, float[][] transposed, int[] ids) {
+    LlamaPass(LlamaWeights w, int[] ids) {
         this.w = w;
         this.c = w.config;
         this.ids = ids;
@@ -62,7 +68,7 @@ final class LlamaPass {
         this.kvw = c.kvHeads() * hd;
         this.ff = c.intermediate();
         this.group = c.heads() / c.kvHeads();
-        this.transposed = transposed;
+        this.transposed = w.transposed();
         int half = hd / 2;
         cos = new float[t * half];
         sin = new float[t * half];
@@ -90,24 +96,6 @@ final class LlamaPass {
         act = new float[layers][];
     }
 
-    /** Each matrix of {@code w} as [in, out], for the passes of one step. */
-    static float[][] transpose(LlamaWeights w) {
-        float[][] out = new float[w.matrices.length][];
-        for (int i = 0; i < out.length; i++) {
-            int rows = w.rows(i);
-            int cols = w.columns(i);
-            float[] m = w.matrices[i];
-            float[] tr = new float[m.length];
-            for (int r = 0; r < rows; r++) {
-                for (int j = 0; j < cols; j++) {
-                    tr[j * rows + r] = m[r * cols + j];
-                }
-            }
-            out[i] = tr;
-        }
-        return out;
-    }
-
     /** The forward pass; returns the logits [t, vocab]. */
     float[] forward() {
         float[] x = new float[t * d];
@@ -120,31 +108,30 @@ final class LlamaPass {
             x0[l] = x;
             r1[l] = new float[t];
             h1[l] = rmsNorm(x, w.attentionNorms[l], r1[l]);
-            q[l] = product(h1[l], d, transposed[m], qw);
-            k[l] = product(h1[l], d, transposed[m + 1], kvw);
-            v[l] = product(h1[l], d, transposed[m + 2], kvw);
+            q[l] = product(h1[l], d, transposed[m + QUERY], qw);
+            k[l] = product(h1[l], d, transposed[m + KEY], kvw);
+            v[l] = product(h1[l], d, transposed[m + VALUE], kvw);
             rotate(q[l], c.heads(), 1);
             rotate(k[l], c.kvHeads(), 1);
             p[l] = new float[c.heads() * t * t];
             o[l] = attend(q[l], k[l], v[l], p[l], scale);
-            x = add(x, product(o[l], qw, transposed[m + 3], d));
+            x = add(x, product(o[l], qw, transposed[m + OUTPUT], d));
             x1[l] = x;
             r2[l] = new float[t];
             h2[l] = rmsNorm(x, w.mlpNorms[l], r2[l]);
-            gate[l] = product(h2[l], d, transposed[m + 4], ff);
-            up[l] = product(h2[l], d, transposed[m + 5], ff);
+            gate[l] = product(h2[l], d, transposed[m + GATE], ff);
+            up[l] = product(h2[l], d, transposed[m + UP], ff);
             float[] a = new float[t * ff];
             for (int i = 0; i < a.length; i++) {
                 a[i] = silu(gate[l][i]) * up[l][i];
             }
             act[l] = a;
-            x = add(x, product(a, ff, transposed[m + 6], d));
+            x = add(x, product(a, ff, transposed[m + DOWN], d));
         }
         xf = x;
         rf = new float[t];
         hf = rmsNorm(x, w.finalNorm, rf);
-        logits = product(hf, d, transposed[transposed.length - 1], c.vocab());
-        return logits;
+        return product(hf, d, transposed[transposed.length - 1], c.vocab());
     }
 
     /**
@@ -161,8 +148,8 @@ final class LlamaPass {
         for (int l = c.layers() - 1; l >= 0; l--) {
             int m = l * LlamaWeights.PER_LAYER;
             // MLP: x2 = x1 + down(silu(gate) * up)
-            accumulate(grads[m + 6], dx, d, act[l], ff);
-            float[] da = product(dx, d, w.matrices[m + 6], ff);
+            accumulate(grads[m + DOWN], dx, d, act[l], ff);
+            float[] da = product(dx, d, w.matrices[m + DOWN], ff);
             float[] dg = new float[t * ff];
             float[] du = new float[t * ff];
             for (int i = 0; i < da.length; i++) {
@@ -171,26 +158,26 @@ final class LlamaPass {
                 du[i] = da[i] * g * s;
                 dg[i] = da[i] * up[l][i] * s * (1 + g * (1 - s));
             }
-            accumulate(grads[m + 4], dg, ff, h2[l], d);
-            accumulate(grads[m + 5], du, ff, h2[l], d);
-            float[] dh2 = product(dg, ff, w.matrices[m + 4], d);
-            addInto(dh2, product(du, ff, w.matrices[m + 5], d));
+            accumulate(grads[m + GATE], dg, ff, h2[l], d);
+            accumulate(grads[m + UP], du, ff, h2[l], d);
+            float[] dh2 = product(dg, ff, w.matrices[m + GATE], d);
+            addInto(dh2, product(du, ff, w.matrices[m + UP], d));
             dx = add(dx, rmsNormBack(x1[l], w.mlpNorms[l], r2[l], dh2));
             // Attention: x1 = x0 + o_proj(attend(rope(q), rope(k), v))
-            accumulate(grads[m + 3], dx, d, o[l], qw);
-            float[] dO = product(dx, d, w.matrices[m + 3], qw);
+            accumulate(grads[m + OUTPUT], dx, d, o[l], qw);
+            float[] dO = product(dx, d, w.matrices[m + OUTPUT], qw);
             float[] dq = new float[t * qw];
             float[] dk = new float[t * kvw];
             float[] dv = new float[t * kvw];
             attendBack(q[l], k[l], v[l], p[l], dO, dq, dk, dv, scale);
             rotate(dq, c.heads(), -1);
             rotate(dk, c.kvHeads(), -1);
-            accumulate(grads[m], dq, qw, h1[l], d);
-            accumulate(grads[m + 1], dk, kvw, h1[l], d);
-            accumulate(grads[m + 2], dv, kvw, h1[l], d);
-            float[] dh1 = product(dq, qw, w.matrices[m], d);
-            addInto(dh1, product(dk, kvw, w.matrices[m + 1], d));
-            addInto(dh1, product(dv, kvw, w.matrices[m + 2], d));
+            accumulate(grads[m + QUERY], dq, qw, h1[l], d);
+            accumulate(grads[m + KEY], dk, kvw, h1[l], d);
+            accumulate(grads[m + VALUE], dv, kvw, h1[l], d);
+            float[] dh1 = product(dq, qw, w.matrices[m + QUERY], d);
+            addInto(dh1, product(dk, kvw, w.matrices[m + KEY], d));
+            addInto(dh1, product(dv, kvw, w.matrices[m + VALUE], d));
             dx = add(dx, rmsNormBack(x0[l], w.attentionNorms[l], r1[l], dh1));
         }
     }

@@ -1,17 +1,13 @@
 package dev.arica.quantize.tune;
 
 import dev.arica.formats.Checkpoint;
-import dev.arica.formats.DType;
 import dev.arica.formats.FloatCast;
-import dev.arica.formats.Tensor;
 import dev.arica.formats.model.DecoderConfig;
 import dev.arica.formats.model.Role;
 import dev.arica.formats.model.TensorTable;
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.UnaryOperator;
 
 /**
  * The float32 weights of a plain Llama decoder (RMSNorm, rotary attention with grouped keys and values, SiLU-gated
@@ -43,6 +39,8 @@ public final class LlamaWeights {
     final float[][] matrices;
     private final List<String> names;
     private final String embeddingName;
+    /** Each matrix as [in, out] for the forward products, made when first asked for. */
+    private float[][] transposed;
 
     private LlamaWeights(DecoderConfig config, float[] embedding, float[] finalNorm, float[][] attentionNorms,
             float[][] mlpNorms, float[][] matrices, List<String> names, String embeddingName) {
@@ -135,21 +133,7 @@ public final class LlamaWeights {
     }
 
     private static float[] floats(Checkpoint in, String name) throws IOException {
-        Tensor t = in.tensor(name);
-        long n = t.info().elements();
-        if (n > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException(name + " has " + n + " elements, more than one array holds");
-        }
-        float[] out = new float[(int) n];
-        MemorySegment dst = MemorySegment.ofArray(out);
-        DType from = t.info().dtype();
-        long at = 0;
-        for (MemorySegment part : t.parts()) {
-            long count = part.byteSize() / from.bytesFor(1);
-            FloatCast.cast(from, part, DType.F32, dst.asSlice(at * Float.BYTES), count);
-            at += count;
-        }
-        return out;
+        return FloatCast.floats(in.tensor(name));
     }
 
     /** Matrix {@code i} ([out, in], row-major), the array itself: not to be changed. */
@@ -176,6 +160,27 @@ public final class LlamaWeights {
         return config;
     }
 
+    /** Each matrix transposed ([in, out]), for the forward products of every pass over these weights. */
+    synchronized float[][] transposed() {
+        if (transposed == null) {
+            float[][] out = new float[matrices.length][];
+            for (int i = 0; i < out.length; i++) {
+                int rows = rows(i);
+                int cols = columns(i);
+                float[] m = matrices[i];
+                float[] tr = new float[m.length];
+                for (int r = 0; r < rows; r++) {
+                    for (int j = 0; j < cols; j++) {
+                        tr[j * rows + r] = m[r * cols + j];
+                    }
+                }
+                out[i] = tr;
+            }
+            transposed = out;
+        }
+        return transposed;
+    }
+
     /** Rows [out] of matrix {@code i}. */
     int rows(int i) {
         return matrices[i].length / columns(i);
@@ -191,15 +196,6 @@ public final class LlamaWeights {
             case DOWN -> config.intermediate();
             default -> config.hidden();
         };
-    }
-
-    /** These weights with matrix {@code i} replaced by {@code f} of it (the others shared). */
-    LlamaWeights with(UnaryOperator<float[]> f, int... indices) {
-        float[][] m = matrices.clone();
-        for (int i : indices) {
-            m[i] = f.apply(matrices[i]);
-        }
-        return new LlamaWeights(config, embedding, finalNorm, attentionNorms, mlpNorms, m, names, embeddingName);
     }
 
     /** These weights with another embedding table (and head, when tied to it). */

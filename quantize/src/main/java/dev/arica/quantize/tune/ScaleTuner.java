@@ -169,7 +169,6 @@ public final class ScaleTuner {
      */
     private static void gradients(LlamaWeights current, List<Tuned> tuned, List<int[]> batch, Teacher teacher,
             int threads, ExecutorService pool) throws InterruptedException {
-        float[][] currentT = LlamaPass.transpose(current);
         int n = current.matrices.length;
         int vocab = current.config.vocab();
         long positions = batch.stream().mapToLong(s -> s.length).sum();
@@ -183,7 +182,7 @@ public final class ScaleTuner {
                     grads[tu.matrix] = new float[tu.base.values().length];
                 }
                 for (int[] s : mine) {
-                    LlamaPass pass = new LlamaPass(current, currentT, s);
+                    LlamaPass pass = new LlamaPass(current, s);
                     float[] dLogits = new float[s.length * vocab];
                     LlamaPass.distillation(pass.forward(), teacher.of(s), vocab, 1f / positions, dLogits);
                     pass.backward(dLogits, grads);
@@ -206,11 +205,10 @@ public final class ScaleTuner {
     private static double heldOutKl(LlamaWeights base, List<Tuned> tuned, List<int[]> sequences, Teacher teacher,
             ExecutorService pool) throws InterruptedException {
         LlamaWeights student = student(base, tuned);
-        float[][] studentT = LlamaPass.transpose(student);
         int vocab = base.config.vocab();
         List<Future<Double>> parts = new ArrayList<>();
         for (int[] s : sequences) {
-            parts.add(pool.submit(() -> LlamaPass.distillation(new LlamaPass(student, studentT, s).forward(),
+            parts.add(pool.submit(() -> LlamaPass.distillation(new LlamaPass(student, s).forward(),
                     teacher.of(s), vocab, 0, null)));
         }
         double sum = 0;
@@ -257,12 +255,10 @@ public final class ScaleTuner {
         private static final long CACHED_FLOATS = 1L << 26;
 
         private final LlamaWeights floats;
-        private final float[][] transposed;
         private final Map<int[], float[]> cache;
 
         Teacher(LlamaWeights floats, List<int[]> sequences) {
             this.floats = floats;
-            this.transposed = LlamaPass.transpose(floats);
             long size = sequences.stream().mapToLong(s -> (long) s.length * floats.config.vocab()).sum();
             cache = size <= CACHED_FLOATS ? new IdentityHashMap<>() : null;
             if (cache != null) {
@@ -275,7 +271,7 @@ public final class ScaleTuner {
         }
 
         private float[] compute(int[] sequence) {
-            return LlamaPass.logSoftmax(new LlamaPass(floats, transposed, sequence).forward(), floats.config.vocab());
+            return LlamaPass.logSoftmax(new LlamaPass(floats, sequence).forward(), floats.config.vocab());
         }
     }
 

@@ -50,7 +50,7 @@ class LlamaPassTest {
     }
 
     private static double loss(LlamaWeights student, float[] teacher, int[] ids) {
-        float[] logits = new LlamaPass(student, LlamaPass.transpose(student), ids).forward();
+        float[] logits = new LlamaPass(student, ids).forward();
         return LlamaPass.distillation(logits, teacher, student.config().vocab(), 0, null) / ids.length;
     }
 
@@ -61,7 +61,7 @@ class LlamaPassTest {
         try (Checkpoint c = Checkpoint.open(Stories260K.checkpoint(), Stories260K.tokenizer())) {
             ModelDescription d = ModelDescription.of(c, "test");
             LlamaWeights w = LlamaWeights.read(c, d.decoder(), d.tensors());
-            float[] got = new LlamaPass(w, LlamaPass.transpose(w), ids).forward();
+            float[] got = new LlamaPass(w, ids).forward();
             double worst = 0;
             for (int p = 0; p < ref.length; p++) {
                 for (int j = 0; j < Stories260K.VOCAB; j++) {
@@ -79,13 +79,12 @@ class LlamaPassTest {
         LlamaWeights student = perturbed(teacherWeights, 0.2, 3);
         int[] ids = {1, 5, 17, 39, 2, 8, 8, 30, 11};
         int vocab = student.config().vocab();
-        float[] teacher = LlamaPass.logSoftmax(new LlamaPass(teacherWeights, LlamaPass.transpose(teacherWeights), ids)
-                .forward(), vocab);
+        float[] teacher = LlamaPass.logSoftmax(new LlamaPass(teacherWeights, ids).forward(), vocab);
         float[][] grads = new float[student.matrices.length][];
         for (int i = 0; i < grads.length; i++) {
             grads[i] = new float[student.matrices[i].length];
         }
-        LlamaPass pass = new LlamaPass(student, LlamaPass.transpose(student), ids);
+        LlamaPass pass = new LlamaPass(student, ids);
         float[] dLogits = new float[ids.length * vocab];
         LlamaPass.distillation(pass.forward(), teacher, vocab, 1f / ids.length, dLogits);
         pass.backward(dLogits, grads);
@@ -102,9 +101,8 @@ class LlamaPassTest {
             for (int probe = 0; probe < 6; probe++) {
                 int j = r.nextInt(grads[i].length);
                 int index = i;
-                float original = student.matrices[i][j];
-                LlamaWeights plus = student.with(m -> set(m, j, original + (float) eps), index);
-                LlamaWeights minus = student.with(m -> set(m, j, original - (float) eps), index);
+                LlamaWeights plus = moved(student, i, j, (float) eps);
+                LlamaWeights minus = moved(student, i, j, (float) -eps);
                 double numeric = (loss(plus, teacher, ids) - loss(minus, teacher, ids)) / (2 * eps);
                 assertEquals(numeric, grads[i][j], 2e-3 * largest,
                         () -> student.names().get(index) + "[" + j + "]: analytic " + grads[index][j] + ", numeric " + numeric);
@@ -114,9 +112,11 @@ class LlamaPassTest {
         assertEquals(grads.length * 6, checked);
     }
 
-    private static float[] set(float[] m, int j, float value) {
-        float[] out = m.clone();
-        out[j] = value;
-        return out;
+    /** {@code w} with element j of matrix i moved by {@code by}. */
+    private static LlamaWeights moved(LlamaWeights w, int i, int j, float by) {
+        float[][] m = new float[w.matrices.length][];
+        m[i] = w.matrices[i].clone();
+        m[i][j] += by;
+        return w.with(m);
     }
 }

@@ -140,7 +140,7 @@ public final class LoraMerge implements Checkpoint {
             Tensor s = adapter.weights().tensor(saved);
             TensorInfo want = infos.get(name);
             return s.info().dtype() == want.dtype() ? new Tensor(want, s.parts())
-                    : Tensor.of(want, cast(f32(s, arena), want.dtype(), arena));
+                    : Tensor.of(want, cast(FloatCast.f32(s, arena), want.dtype(), arena));
         }
         Merge m = merges.get(name);
         return m == null ? base.tensor(name) : merge(m, arena);
@@ -155,7 +155,7 @@ public final class LoraMerge implements Checkpoint {
             merged = arena.allocate(info.byteSize(), 64);
             addDelta(m.weight(), stored.parts().getFirst(), merged, Orientation.OUT_IN);
         } else {
-            merged = f32(stored, arena);
+            merged = FloatCast.f32(stored, arena);
             addDelta(m.weight(), merged, layout(m.weight()));
             merged = cast(merged, info.dtype(), arena);
         }
@@ -185,8 +185,8 @@ public final class LoraMerge implements Checkpoint {
     /** The same reading the weight from {@code from} and writing the result to {@code to} (may be the same). */
     private void addDelta(String weight, MemorySegment from, MemorySegment to, Orientation layout) throws IOException {
         Merge m = merges.get(weight);
-        float[] a = floats(adapter.weights().tensor(m.module().a()));
-        float[] b = floats(adapter.weights().tensor(m.module().b()));
+        float[] a = FloatCast.floats(adapter.weights().tensor(m.module().a()));
+        float[] b = FloatCast.floats(adapter.weights().tensor(m.module().b()));
         int rank = m.rank();
         int in = a.length / rank;
         int out = b.length / rank;
@@ -211,26 +211,6 @@ public final class LoraMerge implements Checkpoint {
                 }
             }
         });
-    }
-
-    /** A tensor as float32 in memory of {@code arena}. */
-    private static MemorySegment f32(Tensor t, Arena arena) {
-        long n = t.info().elements();
-        MemorySegment out = arena.allocate(n * Float.BYTES, 64);
-        DType from = t.info().dtype();
-        long at = 0;
-        for (MemorySegment part : t.parts()) {
-            long m = part.byteSize() / from.byteSize();
-            FloatCast.cast(from, part, DType.F32, out.asSlice(at * Float.BYTES, m * Float.BYTES), m);
-            at += m;
-        }
-        return out;
-    }
-
-    private static float[] floats(Tensor t) {
-        try (Arena arena = Arena.ofConfined()) {
-            return f32(t, arena).toArray(FloatCast.F32_LE);
-        }
     }
 
     private static MemorySegment cast(MemorySegment f32, DType to, Arena arena) {
