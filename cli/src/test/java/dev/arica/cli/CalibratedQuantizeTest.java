@@ -166,6 +166,57 @@ class CalibratedQuantizeTest {
         }
     }
 
+    /**
+     * An HF Llama directory of 88,097,792 float32 parameters (hidden 1024, 8 layers, vocab 2048, untied) whose
+     * safetensors file is sparse: its header is real, its data zeros that take no disk.
+     */
+    private static Path largeLlama(Path dir) throws IOException {
+        int hidden = 1024;
+        int ff = 2048;
+        int layers = 8;
+        int vocab = 2048;
+        ObjectNode config = CliTesting.JSON.createObjectNode();
+        config.putArray("architectures").add("LlamaForCausalLM");
+        config.put("model_type", "llama").put("hidden_size", hidden).put("intermediate_size", ff)
+                .put("num_hidden_layers", layers).put("num_attention_heads", 16).put("num_key_value_heads", 16)
+                .put("vocab_size", vocab).put("max_position_embeddings", 512).put("rms_norm_eps", 1e-5)
+                .put("tie_word_embeddings", false).put("bos_token_id", 1).put("eos_token_id", 2);
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("config.json"), config.toString());
+        java.util.Map<String, long[]> shapes = new java.util.LinkedHashMap<>();
+        shapes.put("model.embed_tokens.weight", new long[] {vocab, hidden});
+        for (int l = 0; l < layers; l++) {
+            String p = "model.layers." + l + ".";
+            shapes.put(p + "input_layernorm.weight", new long[] {hidden});
+            for (String w : List.of("q_proj", "k_proj", "v_proj", "o_proj")) {
+                shapes.put(p + "self_attn." + w + ".weight", new long[] {hidden, hidden});
+            }
+            shapes.put(p + "post_attention_layernorm.weight", new long[] {hidden});
+            shapes.put(p + "mlp.gate_proj.weight", new long[] {ff, hidden});
+            shapes.put(p + "mlp.up_proj.weight", new long[] {ff, hidden});
+            shapes.put(p + "mlp.down_proj.weight", new long[] {hidden, ff});
+        }
+        shapes.put("model.norm.weight", new long[] {hidden});
+        shapes.put("lm_head.weight", new long[] {vocab, hidden});
+        ObjectNode header = CliTesting.JSON.createObjectNode();
+        long at = 0;
+        for (var e : shapes.entrySet()) {
+            long n = Arrays.stream(e.getValue()).reduce(1, Math::multiplyExact);
+            ObjectNode t = header.putObject(e.getKey()).put("dtype", "F32");
+            Arrays.stream(e.getValue()).forEach(t.putArray("shape")::add);
+            t.putArray("data_offsets").add(at).add(at + 4 * n);
+            at += 4 * n;
+        }
+        byte[] json = header.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        Path file = dir.resolve("model.safetensors");
+        try (var f = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            f.write(java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(json.length).array());
+            f.write(json);
+            f.setLength(8 + json.length + at);
+        }
+        return dir;
+    }
+
     /** search q4_0 (valid GGML blocks, llama.cpp's importance-matrix idea) is better than round to nearest on both figures. */
     @Test
     void searchQ4_0BeatsRoundToNearest() throws IOException {
@@ -206,6 +257,11 @@ class CalibratedQuantizeTest {
                 "--method", "gptq", "--tune-steps", "5"), "--tune-steps", "tiny-gemma2", "only the Llama architecture");
         assertBadInput(run("quantize", TestModels.dir("tiny-gpt2").toString(), "-o", out.toString(), "--scheme", "int4",
                 "--method", "gptq", "--tune-steps", "5"), "--tune-steps", "tiny-gpt2", "only the Llama architecture");
+        // A Llama of 88 M parameters (a sparse file: nothing is read before the refusal) is more than tuning holds.
+        Path large = largeLlama(tmp.resolve("large-llama"));
+        assertBadInput(run("quantize", large.toString(), "-o", out.toString(), "--scheme", "int4", "--method", "gptq",
+                "--tune-steps", "5"), "--tune-steps", large.toString(), "88,097,792 parameters",
+                "tuning holds it in memory, up to 67,108,864");
         // A Llama without a beginning-of-sequence token: nothing to start the samples from, refused before calibrating.
         Path noBos = tmp.resolve("no-bos");
         CliTesting.ok("convert", bin.toString(), "-o", noBos.toString());
