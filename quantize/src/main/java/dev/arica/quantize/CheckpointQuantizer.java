@@ -55,7 +55,7 @@ import java.util.Optional;
 public final class CheckpointQuantizer {
     /** float32 bytes of source rows per chunk: big enough for efficient writes, small enough to stay flat. */
     static final long CHUNK_F32_BYTES = 4L << 20;
-    /** float32 bytes of rows dequantized at once to measure the error, so they stay in the core's cache. */
+    /** float32 bytes of GPTQ rows dequantized at once to measure the error, so they stay in the core's cache. */
     static final long CHECK_F32_BYTES = 64L << 10;
 
     /**
@@ -267,7 +267,8 @@ public final class CheckpointQuantizer {
                     gptqPlans.put(t.name(), p);
                     l = p.layout();
                 }
-                buffer = Math.max(buffer, bufferFor(l, cols, rowsPerChunk(cols), t.dtype()));
+                buffer = Math.max(buffer, gptq != null ? repackBufferFor(l, cols, rowsPerChunk(cols))
+                        : bufferFor(l, cols, rowsPerChunk(cols), t.dtype()));
                 FloatCast.check(t.name(), t.dtype(), DType.F32);
             } else if (options.floatType() != null && t.dtype().isFloat()) {
                 FloatCast.check(t.name(), t.dtype(), options.floatType());
@@ -375,17 +376,21 @@ public final class CheckpointQuantizer {
     }
 
     /**
-     * Buffer for a chunk: its quantized rows, the rows as float32 when not read in place, one check block, and the
-     * rows as stored in the file when they are read from it in another type ({@code from}) to be cast.
+     * Buffer for a chunk: its quantized rows, the rows as float32 when not read in place, and the rows as stored in
+     * the file when they are read from it in another type ({@code from}) to be cast.
      */
     private static long bufferFor(QuantLayout layout, long cols, long rows, DType from) {
-        return checkAt(layout, cols, rows) + align(rowsPerCheck(cols) * cols * 4)
-                + (from == DType.F32 ? 0 : align(from.bytesFor(rows * cols)));
+        return castAt(layout, cols, rows) + (from == DType.F32 ? 0 : align(from.bytesFor(rows * cols)));
     }
 
-    /** Where a chunk's check block starts in its buffer: after its quantized rows and its float32 rows. */
-    private static long checkAt(QuantLayout layout, long cols, long rows) {
+    /** Where a chunk's rows to be cast start in its buffer: after its quantized rows and its float32 rows. */
+    private static long castAt(QuantLayout layout, long cols, long rows) {
         return align(layout.bytes(rows, cols)) + align(rows * cols * 4);
+    }
+
+    /** Buffer for a chunk of a GPTQ layer: its stored rows, then a check block of source rows and one dequantized. */
+    private static long repackBufferFor(QuantLayout layout, long cols, long rows) {
+        return align(layout.bytes(rows, cols)) + 2 * align(rowsPerCheck(cols) * cols * 4);
     }
 
     /** {@code n} rounded up to 64 bytes: where the next part of a chunk buffer starts. */
@@ -447,24 +452,11 @@ public final class CheckpointQuantizer {
                 MemorySegment f32 = direct;
                 if (f32 == null) {
                     f32 = buffer.asSlice(at, n * cols * 4);
-                    reader.readF32(first, n, f32, buffer.asSlice(checkAt(layout, cols, perChunk)
-                            + align(rowsPerCheck(cols) * cols * 4)));
+                    reader.readF32(first, n, f32, buffer.asSlice(castAt(layout, cols, perChunk)));
                 }
-                at += align(n * cols * 4);
-                long k = rowsPerCheck(cols);
-                MemorySegment check = buffer.asSlice(at, k * cols * 4);
                 try {
-                    if (quantizer instanceof CalibratedQuantizer) {
-                        quantizer.quantizeRows(f32, out, cols, 0, n); // whole chunk: GPTQ's tiles share each read of V
-                    }
-                    for (long r = 0; r < n; r += k) {
-                        long m = Math.min(k, n - r);
-                        if (!(quantizer instanceof CalibratedQuantizer)) {
-                            quantizer.quantizeRows(f32, out, cols, r, r + m);
-                        }
-                        quantizer.dequantizeRows(out.asSlice(r * layout.rowBytes(cols)), check, cols, 0, m);
-                        stats.add(f32.asSlice(r * cols * 4, m * cols * 4), check, m * cols, (first + r) * cols);
-                    }
+                    // the whole chunk at once: GPTQ's tiles share each read of V
+                    quantizer.quantizeRows(f32, out, cols, 0, n, stats, first * cols);
                 } catch (QuantizationException e) {
                     throw e.withTensor(t.name(), first, cols);
                 }

@@ -10,6 +10,10 @@ import java.util.Locale;
  * count, sum of squares of the reference signal, sum of squared errors, and the largest absolute error with
  * the flat index of its first occurrence.
  *
+ * <p>An element's error is {@code |x - y|} of its float32 reference x and approximation y, computed in float32 (as
+ * the fused quantize kernels compute it in registers: {@link Quantizer#quantizeRows(MemorySegment, MemorySegment,
+ * long, long, long, ErrorStats, long)}); squares and sums are in double.
+ *
  * <p>{@link #snrDb()} is {@code 10 * log10(sum x^2 / sum (x - y)^2)}: {@link Double#POSITIVE_INFINITY} when the
  * error is exactly zero (including when nothing was added), {@link Double#NEGATIVE_INFINITY} when the signal
  * is zero but the error is not. {@link #rmse()} is 0 when nothing was added; {@link #maxAbsErrorIndex()} is
@@ -43,9 +47,9 @@ public final class ErrorStats {
         double max = maxAbs;
         long at = maxIndex;
         for (long i = 0; i < count; i++) {
-            double x = referenceF32.get(F32, 4 * i);
+            float x = referenceF32.get(F32, 4 * i);
             double e = Math.abs(x - approxF32.get(F32, 4 * i));
-            sig += x * x;
+            sig += (double) x * x;
             err += e * e;
             if (e > max || (e == max && firstIndex + i < at)) {
                 max = e;
@@ -67,7 +71,7 @@ public final class ErrorStats {
             double m = VectorKernels.errorBlock(x, y, b, end, sums);
             if (m > maxAbs || (m == maxAbs && firstIndex + b < maxIndex)) {
                 for (long i = b; i < end; i++) {
-                    double e = Math.abs((double) x.get(F32, 4 * i) - y.get(F32, 4 * i));
+                    double e = Math.abs(x.get(F32, 4 * i) - y.get(F32, 4 * i));
                     if (e > maxAbs || (e == maxAbs && firstIndex + i < maxIndex)) {
                         maxAbs = e;
                         maxIndex = firstIndex + i;
@@ -82,7 +86,7 @@ public final class ErrorStats {
 
     /** Adds one element. */
     public void add(float reference, float approx, long index) {
-        double e = Math.abs((double) reference - approx);
+        double e = Math.abs(reference - approx);
         count++;
         signalSq += (double) reference * reference;
         errorSq += e * e;
@@ -94,14 +98,19 @@ public final class ErrorStats {
 
     /** Adds {@code other}'s elements to this one; on equal largest errors the smaller index is kept. */
     public ErrorStats merge(ErrorStats other) {
-        count += other.count;
-        signalSq += other.signalSq;
-        errorSq += other.errorSq;
-        if (other.maxAbs > maxAbs || (other.maxAbs == maxAbs && other.maxIndex >= 0 && other.maxIndex < maxIndex)) {
-            maxAbs = other.maxAbs;
-            maxIndex = other.maxIndex;
-        }
+        add(other.count, other.signalSq, other.errorSq, other.maxAbs, other.maxIndex);
         return this;
+    }
+
+    /** Adds a part summed elsewhere ({@link GroupErrors}): its largest error {@code max} (-1 for none) at {@code index}. */
+    void add(long count, double signalSq, double errorSq, double max, long index) {
+        this.count += count;
+        this.signalSq += signalSq;
+        this.errorSq += errorSq;
+        if (max > maxAbs || (max == maxAbs && index >= 0 && index < maxIndex)) {
+            maxAbs = max;
+            maxIndex = index;
+        }
     }
 
     public long count() {

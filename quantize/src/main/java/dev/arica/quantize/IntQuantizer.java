@@ -160,6 +160,19 @@ public final class IntQuantizer implements Quantizer {
     }
 
     @Override
+    public void quantizeRows(MemorySegment src, MemorySegment dst, long cols, long fromRow, long toRow, ErrorStats error,
+            long indexBase) {
+        Kernels.checkQuantizeArgs(this, src, dst, cols, fromRow, toRow);
+        if (Kernels.useVector(src, dst)) {
+            GroupErrors measured = new GroupErrors(VectorKernels.F.length(), group);
+            VectorKernels.intRowsMeasured(layout, src, dst, cols, fromRow, toRow, measured, indexBase);
+            measured.into(error);
+        } else {
+            Quantizer.super.quantizeRows(src, dst, cols, fromRow, toRow, error, indexBase);
+        }
+    }
+
+    @Override
     public void dequantizeRows(MemorySegment stored, MemorySegment dst, long cols, long fromRow, long toRow) {
         Kernels.checkDequantizeArgs(this, stored, dst, cols, fromRow, toRow);
         scalarDequant(layout, stored, dst, cols, fromRow, toRow);
@@ -170,26 +183,30 @@ public final class IntQuantizer implements Quantizer {
         IntRow geometry = new IntRow(layout, cols);
         int g = layout.groupSize();
         int[] q = new int[g];
-        int bits = layout.bits();
         for (long r = fromRow; r < toRow; r++) {
             long row = r * geometry.rowBytes();
             long o = r * cols * 4;
             long k = 0;
             for (long c = 0; c < cols; c += g, o += 4L * g, k++) {
-                float sc = Kernels.f16(geometry.scale(stored, row, k));
-                int zp = geometry.zeroPoint(stored, row, k);
-                int n = (int) Math.min(g, cols - c);
-                if (bits == 8) { // read in place; nibbles are faster decoded a group at a time, then scaled
-                    long codes = row + geometry.codesAt(k);
-                    for (int j = 0; j < n; j++) {
-                        dst.set(F32, o + 4L * j, (geometry.code(stored, codes, j) - zp) * sc);
-                    }
-                } else {
-                    geometry.codes(stored, row, k, q);
-                    for (int j = 0; j < n; j++) {
-                        dst.set(F32, o + 4L * j, (q[j] - zp) * sc);
-                    }
-                }
+                dequantGroup(geometry, stored, row, k, dst, o, (int) Math.min(g, cols - c), q);
+            }
+        }
+    }
+
+    /** Group {@code k} of the row stored at byte {@code row} into {@code n} float32 at byte {@code o}; {@code q}: scratch. */
+    static void dequantGroup(IntRow geometry, MemorySegment stored, long row, long k, MemorySegment dst, long o, int n,
+            int[] q) {
+        float sc = Kernels.f16(geometry.scale(stored, row, k));
+        int zp = geometry.zeroPoint(stored, row, k);
+        if (geometry.bits() == 8) { // read in place; nibbles are faster decoded a group at a time, then scaled
+            long codes = row + geometry.codesAt(k);
+            for (int j = 0; j < n; j++) {
+                dst.set(F32, o + 4L * j, (geometry.code(stored, codes, j) - zp) * sc);
+            }
+        } else {
+            geometry.codes(stored, row, k, q);
+            for (int j = 0; j < n; j++) {
+                dst.set(F32, o + 4L * j, (q[j] - zp) * sc);
             }
         }
     }

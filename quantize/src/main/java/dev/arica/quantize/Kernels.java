@@ -63,6 +63,20 @@ public final class Kernels {
         }
     }
 
+    /**
+     * Adds the error of stored rows {@code [fromRow, toRow)} to {@code error}, dequantizing one row at a time (the
+     * measurement of quantizers without a fused kernel, and the scalar twin of the fused ones).
+     */
+    static void measureRows(Quantizer q, MemorySegment src, MemorySegment stored, long cols, long fromRow, long toRow,
+            ErrorStats error, long indexBase) {
+        long rowBytes = q.layout().rowBytes(cols);
+        MemorySegment row = MemorySegment.ofArray(new byte[Math.toIntExact(cols * 4)]);
+        for (long r = fromRow; r < toRow; r++) {
+            q.dequantizeRows(stored.asSlice(r * rowBytes, rowBytes), row, cols, 0, 1);
+            error.add(src.asSlice(r * cols * 4, cols * 4), row, cols, indexBase + r * cols);
+        }
+    }
+
     /** Round half away from zero (C's roundf) to int; saturates like a Java cast; NaN gives 0. */
     static int roundHalfAway(float v) {
         // |v| + 0.5 is exact in double for every float below 2^29, and floor is exact.

@@ -107,6 +107,19 @@ public final class Q4_0Quantizer implements Quantizer {
     }
 
     @Override
+    public void quantizeRows(MemorySegment src, MemorySegment dst, long cols, long fromRow, long toRow, ErrorStats error,
+            long indexBase) {
+        Kernels.checkQuantizeArgs(this, src, dst, cols, fromRow, toRow);
+        if (Kernels.useVector(src, dst)) {
+            GroupErrors measured = new GroupErrors(VectorKernels.F.length(), GROUP);
+            VectorKernels.q4RowsMeasured(src, dst, cols, fromRow, toRow, measured, indexBase);
+            measured.into(error);
+        } else {
+            Quantizer.super.quantizeRows(src, dst, cols, fromRow, toRow, error, indexBase);
+        }
+    }
+
+    @Override
     public void dequantizeRows(MemorySegment stored, MemorySegment dst, long cols, long fromRow, long toRow) {
         Kernels.checkDequantizeArgs(this, stored, dst, cols, fromRow, toRow);
         if (Kernels.useVector(stored, dst)) {

@@ -57,6 +57,18 @@ public sealed interface Quantizer permits Q8_0Quantizer, Q4_0Quantizer, IntQuant
      */
     void quantizeRows(MemorySegment srcF32, MemorySegment dst, long cols, long fromRow, long toRow);
 
+    /**
+     * {@link #quantizeRows}, adding to {@code error} the error of every stored value (as {@link #dequantizeRows} gives
+     * it back) against its source element, element {@code c} of row {@code r} at flat index
+     * {@code indexBase + r * cols + c}. The same bytes as {@link #quantizeRows}; the round-to-nearest schemes measure
+     * in the quantizing kernel itself, while each group is in registers.
+     */
+    default void quantizeRows(MemorySegment srcF32, MemorySegment dst, long cols, long fromRow, long toRow,
+            ErrorStats error, long indexBase) {
+        quantizeRows(srcF32, dst, cols, fromRow, toRow);
+        Kernels.measureRows(this, srcF32, dst, cols, fromRow, toRow, error, indexBase);
+    }
+
     /** Dequantizes {@code rows} rows of {@code cols} elements into float32 (padding dropped). */
     default void dequantize(MemorySegment stored, long rows, long cols, MemorySegment dstF32) {
         dequantizeRows(stored, dstF32, cols, 0, rows);

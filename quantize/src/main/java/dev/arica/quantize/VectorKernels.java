@@ -26,8 +26,8 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Vector API kernels; loaded only when {@link Kernels#VECTOR} holds. Every kernel gives the bytes of its
  * scalar counterpart: a group the vector code does not handle (non-finite input, an fp16 scale overflow, an
- * fp32 inverse scale that overflows, a q4_0 tie between +m and -m, a zero int scale) and the padded last group
- * of a row go to the scalar code.
+ * fp32 inverse scale that overflows, a zero int scale; for the measuring kernels also a group of magnitudes outside
+ * [2^-50, 2^50]) and the padded last group of a row go to the scalar code.
  *
  * <p>Every method uses the preferred species through static finals and takes no species argument: a method
  * compiled on its own (the per-group methods are, before the row loops are) must see constant species, or
@@ -36,7 +36,8 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Tricks, all exact: max|x| is an integer max over {@code bits & 0x7fffffff} (no NaN fix-ups; a result of
  * 0x7f800000 or more means NaN or infinity); the signed extremes are integer maxima over the bits of
- * non-negative lanes and over {@code bits ^ 0x80000000} of negative ones; round half away from zero is
+ * non-negative lanes and over {@code bits ^ 0x80000000} of negative ones; q4_0's signed maximum is the first lane
+ * whose magnitude bits equal max|x| (a mask's trailing zeros); round half away from zero is
  * truncation of {@code v + copySign(0.49999997f, v)}, equal to C's roundf for every float (checked over all
  * 2^32 bit patterns).
  */
@@ -48,6 +49,20 @@ final class VectorKernels {
     private static final int SIGN = 0x80000000;
     private static final int INF_BITS = 0x7f800000;
     private static final float HALF = Math.nextDown(0.5f);
+
+    /** What a measured group kernel did: left the group to the scalar code, */
+    static final int SCALAR = 0;
+    /** quantized and measured it, */
+    static final int DONE = 1;
+    /** or that, with an error above the largest so far (the group's errors are to be scanned for its index). */
+    static final int NEW_MAX = 2;
+    /**
+     * Bits of the smallest and largest max|x| of a group whose squares the measured kernels sum in float32 lanes
+     * (2^-50, 2^50): squares stay normal floats, and a lane's sum between flushes cannot overflow. Other groups, and
+     * all-zero ones aside, are measured by the scalar code in double.
+     */
+    static final int MEASURED_MIN_BITS = Float.floatToRawIntBits(0x1p-50f);
+    static final int MEASURED_MAX_BITS = Float.floatToRawIntBits(0x1p50f);
 
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final VectorSpecies<Integer> I = F.withLanes(int.class);
@@ -184,6 +199,83 @@ final class VectorKernels {
         return true;
     }
 
+    /** Whether a group whose max|x| has these bits is summed in float32 lanes (see {@link #MEASURED_MIN_BITS}). */
+    private static boolean measurable(int amaxBits) {
+        return amaxBits <= 0 || amaxBits >= MEASURED_MIN_BITS && amaxBits <= MEASURED_MAX_BITS;
+    }
+
+    /** {@link #q8Rows} measuring the error of each group in the same pass ({@link Quantizer} with an {@link ErrorStats}). */
+    static void q8RowsMeasured(MemorySegment src, MemorySegment dst, long cols, long fromRow, long toRow,
+            GroupErrors err, long indexBase) {
+        long full = cols / GROUP;
+        int tail = (int) (cols % GROUP);
+        long rowBytes = new Q8_0Row(cols).rowBytes();
+        for (long r = fromRow; r < toRow; r++) {
+            long s = r * cols * 4;
+            long b = r * rowBytes;
+            long index = indexBase + r * cols;
+            for (long g = 0; g < full; g++, s += 4 * GROUP, b += Q8_0Row.BLOCK, index += GROUP) {
+                int done = q8GroupMeasured(src, s, dst, b, err);
+                if (done == SCALAR) {
+                    Q8_0Quantizer.group(src, s, GROUP, dst, b, r, g * GROUP, cols);
+                    Q8_0Quantizer.dequantGroup(dst, b, err.valuesSegment, 0, GROUP);
+                    err.add(src, s, GROUP, index);
+                } else {
+                    err.counted(GROUP);
+                    if (done == NEW_MAX) {
+                        err.scanMax(GROUP, index);
+                    }
+                }
+                if (g % GroupErrors.FLUSH_GROUPS == GroupErrors.FLUSH_GROUPS - 1) {
+                    err.flushLanes();
+                }
+            }
+            if (tail != 0) {
+                Q8_0Quantizer.group(src, s, tail, dst, b, r, full * GROUP, cols);
+                Q8_0Quantizer.dequantGroup(dst, b, err.valuesSegment, 0, tail);
+                err.add(src, s, tail, index);
+            }
+            err.flushLanes();
+        }
+    }
+
+    /** {@link #q8Group} adding the group's error to {@code err}'s lanes: {@link #SCALAR}, {@link #DONE} or {@link #NEW_MAX}. */
+    private static int q8GroupMeasured(MemorySegment src, long s, MemorySegment dst, long b, GroupErrors err) {
+        int n = F.length();
+        IntVector acc = IntVector.zero(I);
+        for (int j = 0; j < GROUP; j += n) {
+            acc = acc.max(IntVector.fromMemorySegment(I, src, s + 4L * j, LE).and(ABS));
+        }
+        int amaxBits = acc.reduceLanes(VectorOperators.MAX);
+        if (amaxBits >= INF_BITS || !measurable(amaxBits)) {
+            return SCALAR;
+        }
+        float d = Float.intBitsToFloat(amaxBits) / 127f;
+        float id = d != 0f ? 1f / d : 0f;
+        short d16 = Float.floatToFloat16(d);
+        if (Kernels.isInf16(d16) || id == Float.POSITIVE_INFINITY) {
+            return SCALAR;
+        }
+        GgmlRow.putD(dst, b, d16);
+        float dq = Kernels.f16(d16);
+        FloatVector sig = FloatVector.fromArray(F, err.signalLanes, 0);
+        FloatVector sq = FloatVector.fromArray(F, err.errorLanes, 0);
+        FloatVector most = FloatVector.zero(F);
+        for (int j = 0; j < GROUP; j += n) {
+            FloatVector x = FloatVector.fromMemorySegment(F, src, s + 4L * j, LE);
+            IntVector q = roundHalfAway(x.mul(id));
+            store((ByteVector) q.convertShape(VectorOperators.I2B, B, 0), n, dst, b + CODES + j);
+            FloatVector e = x.sub(((FloatVector) q.convert(VectorOperators.I2F, 0)).mul(dq)).abs();
+            sig = x.fma(x, sig);
+            sq = e.fma(e, sq);
+            most = most.max(e);
+            e.intoArray(err.errors, j);
+        }
+        sig.intoArray(err.signalLanes, 0);
+        sq.intoArray(err.errorLanes, 0);
+        return most.compare(VectorOperators.GT, err.max()).anyTrue() ? NEW_MAX : DONE;
+    }
+
     static void q8Dequant(MemorySegment stored, MemorySegment dst, long cols, long fromRow, long toRow) {
         if (B.length() != F.length()) {
             Q8_0Quantizer.scalarDequant(stored, dst, cols, fromRow, toRow);
@@ -236,27 +328,12 @@ final class VectorKernels {
     }
 
     private static boolean q4Group(MemorySegment src, long s, MemorySegment dst, long b) {
-        int n = F.length();
-        IntVector pos = IntVector.broadcast(I, Integer.MIN_VALUE);
-        IntVector neg = pos;
-        for (int j = 0; j < GROUP; j += n) {
-            IntVector x = IntVector.fromMemorySegment(I, src, s + 4L * j, LE);
-            pos = pos.max(x); // largest bits among non-negative floats = largest of them
-            neg = neg.max(x.lanewise(VectorOperators.XOR, SIGN)); // likewise for the magnitudes of negative ones
-        }
-        int p = pos.reduceLanes(VectorOperators.MAX);
-        int q = neg.reduceLanes(VectorOperators.MAX);
-        if (p >= INF_BITS || q >= INF_BITS) {
+        int amaxBits = absMaxBits(src, s, GROUP);
+        if (amaxBits >= INF_BITS) {
             return false;
         }
-        float m;
-        if (p > q) {
-            m = Float.intBitsToFloat(p);
-        } else if (q > p) {
-            m = q == 0 ? 0f : -Float.intBitsToFloat(q); // all -0: ggml keeps its initial +0
-        } else {
-            return false; // +a and -a both present: the first one wins, found by the scalar scan
-        }
+        float m = signedMax(src, s, amaxBits);
+        int n = F.length();
         float d = m / -8f;
         float id = d != 0f ? 1f / d : 0f;
         short d16 = Float.floatToFloat16(d);
@@ -274,6 +351,109 @@ final class VectorKernels {
             store((ByteVector) packed.convertShape(VectorOperators.I2B, B, 0), n, dst, b + CODES + j);
         }
         return true;
+    }
+
+    /** {@link #q4Rows} measuring the error of each group in the same pass. */
+    static void q4RowsMeasured(MemorySegment src, MemorySegment dst, long cols, long fromRow, long toRow,
+            GroupErrors err, long indexBase) {
+        long full = cols / GROUP;
+        int tail = (int) (cols % GROUP);
+        long rowBytes = new Q4_0Row(cols).rowBytes();
+        for (long r = fromRow; r < toRow; r++) {
+            long s = r * cols * 4;
+            long b = r * rowBytes;
+            long index = indexBase + r * cols;
+            for (long g = 0; g < full; g++, s += 4 * GROUP, b += Q4_0Row.BLOCK, index += GROUP) {
+                int done = q4GroupMeasured(src, s, dst, b, err);
+                if (done == SCALAR) {
+                    Q4_0Quantizer.group(src, s, GROUP, dst, b, r, g * GROUP, cols);
+                    Q4_0Quantizer.dequantGroup(dst, b, err.valuesSegment, 0, GROUP, err.codes);
+                    err.add(src, s, GROUP, index);
+                } else {
+                    err.counted(GROUP);
+                    if (done == NEW_MAX) {
+                        err.scanMax(GROUP, index);
+                    }
+                }
+                if (g % GroupErrors.FLUSH_GROUPS == GroupErrors.FLUSH_GROUPS - 1) {
+                    err.flushLanes();
+                }
+            }
+            if (tail != 0) {
+                Q4_0Quantizer.group(src, s, tail, dst, b, r, full * GROUP, cols);
+                Q4_0Quantizer.dequantGroup(dst, b, err.valuesSegment, 0, tail, err.codes);
+                err.add(src, s, tail, index);
+            }
+            err.flushLanes();
+        }
+    }
+
+    /** {@link #q4Group} adding the group's error to {@code err}'s lanes: {@link #SCALAR}, {@link #DONE} or {@link #NEW_MAX}. */
+    private static int q4GroupMeasured(MemorySegment src, long s, MemorySegment dst, long b, GroupErrors err) {
+        int amaxBits = absMaxBits(src, s, GROUP);
+        if (amaxBits >= INF_BITS || !measurable(amaxBits)) {
+            return SCALAR;
+        }
+        float m = signedMax(src, s, amaxBits);
+        int n = F.length();
+        float d = m / -8f;
+        float id = d != 0f ? 1f / d : 0f;
+        short d16 = Float.floatToFloat16(d);
+        if (Kernels.isInf16(d16) || Float.isInfinite(id)) {
+            return SCALAR;
+        }
+        GgmlRow.putD(dst, b, d16);
+        float dq = Kernels.f16(d16);
+        FloatVector sig = FloatVector.fromArray(F, err.signalLanes, 0);
+        FloatVector sq = FloatVector.fromArray(F, err.errorLanes, 0);
+        FloatVector most = FloatVector.zero(F);
+        for (int j = 0; j < Q4_0Row.HALF; j += n) {
+            FloatVector xl = FloatVector.fromMemorySegment(F, src, s + 4L * j, LE);
+            FloatVector xh = FloatVector.fromMemorySegment(F, src, s + 4L * (j + Q4_0Row.HALF), LE);
+            IntVector ql = ((IntVector) xl.mul(id).add(Q4_0Row.ZERO_POINT + 0.5f).convert(VectorOperators.F2I, 0))
+                    .min(Q4_0Row.MAX_CODE);
+            IntVector qh = ((IntVector) xh.mul(id).add(Q4_0Row.ZERO_POINT + 0.5f).convert(VectorOperators.F2I, 0))
+                    .min(Q4_0Row.MAX_CODE);
+            IntVector packed = ql.or(qh.lanewise(VectorOperators.LSHL, 4));
+            store((ByteVector) packed.convertShape(VectorOperators.I2B, B, 0), n, dst, b + CODES + j);
+            FloatVector el = xl.sub(((FloatVector) ql.sub(Q4_0Row.ZERO_POINT).convert(VectorOperators.I2F, 0)).mul(dq))
+                    .abs();
+            FloatVector eh = xh.sub(((FloatVector) qh.sub(Q4_0Row.ZERO_POINT).convert(VectorOperators.I2F, 0)).mul(dq))
+                    .abs();
+            sig = xh.fma(xh, xl.fma(xl, sig));
+            sq = eh.fma(eh, el.fma(el, sq));
+            most = most.max(el).max(eh);
+            el.intoArray(err.errors, j);
+            eh.intoArray(err.errors, j + Q4_0Row.HALF);
+        }
+        sig.intoArray(err.signalLanes, 0);
+        sq.intoArray(err.errorLanes, 0);
+        return most.compare(VectorOperators.GT, err.max()).anyTrue() ? NEW_MAX : DONE;
+    }
+
+    /** The bits of max|x| over {@code g} elements at byte {@code s}: 0x7f800000 or more for a NaN or an infinity. */
+    private static int absMaxBits(MemorySegment src, long s, int g) {
+        int n = F.length();
+        IntVector acc = IntVector.zero(I);
+        for (int j = 0; j < g; j += n) {
+            acc = acc.max(IntVector.fromMemorySegment(I, src, s + 4L * j, LE).and(ABS));
+        }
+        return acc.reduceLanes(VectorOperators.MAX);
+    }
+
+    /**
+     * q4_0's m: the first of the 32 elements at byte {@code s} whose magnitude has bits {@code amaxBits}, +0 for an
+     * all-zero group. Found without a branch: a tie between +a and -a is rare in float32 weights, and a branch never
+     * taken deoptimizes the compiled kernel the first time it is (measured: half a second of a 2 GB quantize).
+     */
+    private static float signedMax(MemorySegment src, long s, int amaxBits) {
+        int n = F.length();
+        long first = 0;
+        for (int j = 0; j < GROUP; j += n) {
+            first |= IntVector.fromMemorySegment(I, src, s + 4L * j, LE).and(ABS).eq(amaxBits).toLong() << j;
+        }
+        int sign = src.get(I32, s + 4L * Long.numberOfTrailingZeros(first)) & SIGN;
+        return Float.intBitsToFloat(amaxBits | sign & (amaxBits | -amaxBits) >> 31);
     }
 
     static void q4Dequant(MemorySegment stored, MemorySegment dst, long cols, long fromRow, long toRow) {
@@ -388,34 +568,132 @@ final class VectorKernels {
         return true;
     }
 
+    /** {@link #intRows} measuring the error of each group in the same pass. */
+    static void intRowsMeasured(QuantLayout layout, MemorySegment src, MemorySegment dst, long cols, long fromRow,
+            long toRow, GroupErrors err, long indexBase) {
+        IntRow geometry = new IntRow(layout, cols);
+        int g = layout.groupSize();
+        int bits = layout.bits();
+        boolean asym = layout.asymmetric();
+        long full = cols / g;
+        int tail = (int) (cols % g);
+        for (long r = fromRow; r < toRow; r++) {
+            long row = r * geometry.rowBytes();
+            long s = r * cols * 4;
+            long index = indexBase + r * cols;
+            for (long k = 0; k < full; k++, s += 4L * g, index += g) {
+                int done = intGroupMeasured(bits, asym, g, src, s, dst, row + geometry.codesAt(k),
+                        row + geometry.scaleAt(k), row + geometry.zeroPointsAt(), k, err);
+                if (done == SCALAR) {
+                    IntQuantizer.group(geometry, src, s, g, dst, row, k, r, k * g, cols);
+                    IntQuantizer.dequantGroup(geometry, dst, row, k, err.valuesSegment, 0, g, err.codes);
+                    err.add(src, s, g, index);
+                } else {
+                    err.counted(g);
+                    if (done == NEW_MAX) {
+                        err.scanMax(g, index);
+                    }
+                }
+                if (k % GroupErrors.FLUSH_GROUPS == GroupErrors.FLUSH_GROUPS - 1) {
+                    err.flushLanes();
+                }
+            }
+            if (tail != 0) {
+                IntQuantizer.group(geometry, src, s, tail, dst, row, full, r, full * g, cols);
+                IntQuantizer.dequantGroup(geometry, dst, row, full, err.valuesSegment, 0, tail, err.codes);
+                err.add(src, s, tail, index);
+            }
+            err.flushLanes();
+        }
+    }
+
+    /** {@link #intGroup} adding the group's error to {@code err}'s lanes: {@link #SCALAR}, {@link #DONE} or {@link #NEW_MAX}. */
+    private static int intGroupMeasured(int bits, boolean asym, int g, MemorySegment src, long s, MemorySegment dst,
+            long codes, long scaleAt, long zpAt, long k, GroupErrors err) {
+        int n = F.length();
+        int mid = 1 << (bits - 1);
+        int top = (1 << bits) - 1;
+        IntVector pos = IntVector.broadcast(I, Integer.MIN_VALUE);
+        IntVector neg = pos;
+        for (int j = 0; j < g; j += n) {
+            IntVector x = IntVector.fromMemorySegment(I, src, s + 4L * j, LE);
+            pos = pos.max(x);
+            neg = neg.max(x.lanewise(VectorOperators.XOR, SIGN));
+        }
+        int p = pos.reduceLanes(VectorOperators.MAX);
+        int q = neg.reduceLanes(VectorOperators.MAX);
+        if (p >= INF_BITS || q >= INF_BITS || !measurable(Math.max(p, q))) {
+            return SCALAR;
+        }
+        float hi = p > 0 ? Float.intBitsToFloat(p) : 0f;
+        float lo = q > 0 ? -Float.intBitsToFloat(q) : 0f;
+        float d = asym ? (hi - lo) / top : Math.max(hi, -lo) / (mid - 1);
+        short s16 = Float.floatToFloat16(d);
+        float sc = Kernels.f16(s16);
+        if (Kernels.isInf16(s16) || sc == 0f) {
+            return SCALAR;
+        }
+        dst.set(RowGeometry.F16, scaleAt, s16);
+        int zp = mid;
+        if (asym) {
+            zp = Kernels.clamp(Kernels.roundHalfAway(-lo / sc), 0, top);
+            IntRow.putZeroPoint(dst, zpAt, k, bits, zp);
+        }
+        FloatVector sig = FloatVector.fromArray(F, err.signalLanes, 0);
+        FloatVector sq = FloatVector.fromArray(F, err.errorLanes, 0);
+        FloatVector most = FloatVector.zero(F);
+        for (int j = 0; j < g; j += n) {
+            FloatVector x = FloatVector.fromMemorySegment(F, src, s + 4L * j, LE);
+            IntVector c = roundHalfAway(x.div(sc));
+            c = asym ? c.add(zp).max(0).min(top) : c.max(-mid).min(mid - 1).add(mid);
+            ByteVector cb = (ByteVector) c.convertShape(VectorOperators.I2B, B, 0);
+            if (bits == 8) {
+                store(cb, n, dst, codes + j);
+            } else {
+                ShortVector pair = cb.reinterpretAsShorts();
+                pair = pair.or(pair.lanewise(VectorOperators.LSHR, 4));
+                store((ByteVector) pair.convertShape(VectorOperators.S2B, B, 0), n / 2, dst, codes + j / 2);
+            }
+            FloatVector e = x.sub(((FloatVector) c.sub(zp).convert(VectorOperators.I2F, 0)).mul(sc)).abs();
+            sig = x.fma(x, sig);
+            sq = e.fma(e, sq);
+            most = most.max(e);
+            e.intoArray(err.errors, j);
+        }
+        sig.intoArray(err.signalLanes, 0);
+        sq.intoArray(err.errorLanes, 0);
+        return most.compare(VectorOperators.GT, err.max()).anyTrue() ? NEW_MAX : DONE;
+    }
+
     // ---------------------------------------------------------------- error sums
 
     /**
-     * Adds sum x^2 and sum (x - y)^2 of elements [from, to) of two float32 arrays to {@code sums[0]} and
-     * {@code sums[1]}, in double as the scalar code does (only the order of additions differs), and returns
-     * the largest |x - y| computed in double.
+     * Adds sum x^2 and sum e^2, e = |x - y| in float32, of elements [from, to) of two float32 arrays to {@code sums[0]}
+     * and {@code sums[1]}, in double as the scalar code does (only the order of additions differs), and returns the
+     * largest e.
      */
     static double errorBlock(MemorySegment x, MemorySegment y, long from, long to, double[] sums) {
         DoubleVector sig = DoubleVector.zero(D);
         DoubleVector err = DoubleVector.zero(D);
-        DoubleVector max = DoubleVector.zero(D);
+        FloatVector max = FloatVector.zero(FD);
         int lanes = D.length();
         long i = from;
         for (; i + lanes <= to; i += lanes) {
-            DoubleVector a = (DoubleVector) FloatVector.fromMemorySegment(FD, x, 4 * i, LE).convertShape(VectorOperators.F2D, D, 0);
-            DoubleVector b = (DoubleVector) FloatVector.fromMemorySegment(FD, y, 4 * i, LE).convertShape(VectorOperators.F2D, D, 0);
-            DoubleVector d = a.sub(b);
+            FloatVector xf = FloatVector.fromMemorySegment(FD, x, 4 * i, LE);
+            FloatVector ef = xf.sub(FloatVector.fromMemorySegment(FD, y, 4 * i, LE)).abs();
+            DoubleVector a = (DoubleVector) xf.convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector d = (DoubleVector) ef.convertShape(VectorOperators.F2D, D, 0);
             sig = a.fma(a, sig);
             err = d.fma(d, err);
-            max = max.max(d.abs());
+            max = max.max(ef);
         }
         double s = sig.reduceLanes(VectorOperators.ADD);
         double e = err.reduceLanes(VectorOperators.ADD);
         double m = max.reduceLanes(VectorOperators.MAX);
         for (; i < to; i++) {
-            double a = x.get(Kernels.F32, 4 * i);
+            float a = x.get(Kernels.F32, 4 * i);
             double d = Math.abs(a - y.get(Kernels.F32, 4 * i));
-            s += a * a;
+            s += (double) a * a;
             e += d * d;
             m = Math.max(m, d);
         }

@@ -62,6 +62,61 @@ final class Fixtures {
         }
     }
 
+    /**
+     * Quantizes as {@link #quantize} and returns the error measured on the way: the public entry point, the fused
+     * vector kernel, or the scalar definition (the scalar kernel, its rows dequantized, every element added alone).
+     */
+    static ErrorStats quantizeMeasured(Path path, QuantLayout layout, MemorySegment src, int rows, int cols,
+            MemorySegment dst, long indexBase) {
+        ErrorStats error = new ErrorStats();
+        switch (path) {
+            case PUBLIC -> Quantizer.of(layout).quantizeRows(src, dst, cols, 0, rows, error, indexBase);
+            case SCALAR -> {
+                quantize(Path.SCALAR, layout, src, rows, cols, dst);
+                float[] x = floats(src, rows * cols);
+                MemorySegment back = MemorySegment.ofArray(new float[rows * cols]);
+                dequantize(Path.SCALAR, layout, dst, rows, cols, back);
+                for (int i = 0; i < x.length; i++) {
+                    error.add(x[i], back.getAtIndex(FloatCast.F32_LE, i), indexBase + i);
+                }
+            }
+            case VECTOR -> {
+                GroupErrors measured = new GroupErrors(VectorKernels.F.length(), layout.groupSize());
+                switch (layout.scheme()) {
+                    case Q8_0 -> VectorKernels.q8RowsMeasured(src, dst, cols, 0, rows, measured, indexBase);
+                    case Q4_0 -> VectorKernels.q4RowsMeasured(src, dst, cols, 0, rows, measured, indexBase);
+                    default -> VectorKernels.intRowsMeasured(layout, src, dst, cols, 0, rows, measured, indexBase);
+                }
+                measured.into(error);
+            }
+        }
+        return error;
+    }
+
+    /** The error of {@code values} against {@code x}, one element at a time: what every measured path must give. */
+    static ErrorStats referenceError(float[] x, float[] values, long indexBase) {
+        ErrorStats error = new ErrorStats();
+        for (int i = 0; i < x.length; i++) {
+            error.add(x[i], values[i], indexBase + i);
+        }
+        return error;
+    }
+
+    /**
+     * Same count, largest error and its index; sums within 1e-4 relative (the vector kernels sum squares in float32
+     * lanes between flushes into double, see {@link GroupErrors}).
+     */
+    static void assertSameError(ErrorStats want, ErrorStats got, String what) {
+        org.junit.jupiter.api.Assertions.assertEquals(want.count(), got.count(), what + ": count");
+        org.junit.jupiter.api.Assertions.assertEquals(want.maxAbsError(), got.maxAbsError(), what + ": max |error|");
+        org.junit.jupiter.api.Assertions.assertEquals(want.maxAbsErrorIndex(), got.maxAbsErrorIndex(),
+                what + ": index of the max |error|");
+        org.junit.jupiter.api.Assertions.assertEquals(want.signalSumSquares(), got.signalSumSquares(),
+                1e-4 * want.signalSumSquares(), what + ": sum x^2");
+        org.junit.jupiter.api.Assertions.assertEquals(want.errorSumSquares(), got.errorSumSquares(),
+                1e-4 * want.errorSumSquares(), what + ": sum e^2");
+    }
+
     static void dequantize(Path path, QuantLayout layout, MemorySegment stored, long rows, long cols,
             MemorySegment dst) {
         switch (path) {

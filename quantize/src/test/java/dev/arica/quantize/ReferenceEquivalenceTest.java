@@ -71,6 +71,12 @@ class ReferenceEquivalenceTest {
                     fail(what + ": dequantized element " + i + " is " + values[i] + ", reference " + expectedValues[i]);
                 }
             }
+            dst.fill((byte) 0x5a);
+            long base = 1000L * cols;
+            ErrorStats error = Fixtures.quantizeMeasured(path, layout, src, rows, cols, dst, base);
+            long at = dst.mismatch(MemorySegment.ofArray(expected));
+            assertEquals(-1, at, what + ", measuring: byte " + at + " differs from the reference");
+            Fixtures.assertSameError(Fixtures.referenceError(x, expectedValues, base), error, what + ", measured");
         }
     }
 
@@ -114,6 +120,13 @@ class ReferenceEquivalenceTest {
                     }
                     Fixtures.dequantize(Path.SCALAR, layout, a, rows, cols, db);
                     assertEquals(-1, da.mismatch(db), layout.describe() + " " + kind + ": dequantized values differ");
+                    ErrorStats want = Fixtures.referenceError(x, Fixtures.floats(db, x.length), 0);
+                    for (int rep = 0; rep < 3; rep++) {
+                        b.fill((byte) 0x5a);
+                        ErrorStats got = Fixtures.quantizeMeasured(Path.VECTOR, layout, src, rows, cols, b, 0);
+                        assertEquals(-1, a.mismatch(b), layout.describe() + " " + kind + ": measured bytes differ");
+                        Fixtures.assertSameError(want, got, layout.describe() + " " + kind + " measured, round " + rep);
+                    }
                 }
             }
         }

@@ -50,8 +50,6 @@ public final class OnnxQuantizer {
 
     /** float32 bytes of rows quantized per task. */
     private static final long CHUNK_F32_BYTES = 4L << 20;
-    /** float32 bytes of rows dequantized at once to measure the error, so they stay in the core's cache. */
-    private static final long CHECK_F32_BYTES = 64L << 10;
     /** Bytes through which planes are repacked and written. */
     private static final long SCRATCH_BYTES = 4L << 20;
 
@@ -299,11 +297,9 @@ public final class OnnxQuantizer {
         }
         Quantizer quantizer = Quantizer.of(m.layout());
         long rowBytes = quantizer.layout().rowBytes(k);
-        long rowsPerCheck = Math.max(1, CHECK_F32_BYTES / (k * 4));
         Quantizer.runParallel(chunks, threads, pool, (c0, c1) -> {
             try (Arena a = Arena.ofConfined()) {
                 MemorySegment f32 = a.allocate(Math.min(rowsPerChunk, m.n()) * k * 4, 64);
-                MemorySegment check = a.allocate(rowsPerCheck * k * 4, 64);
                 for (long c = c0; c < c1; c++) {
                     long first = c * rowsPerChunk;
                     long rows = Math.min(rowsPerChunk, m.n() - first);
@@ -311,12 +307,7 @@ public final class OnnxQuantizer {
                     MemorySegment out = stored.asSlice(first * rowBytes, rows * rowBytes);
                     ErrorStats e = new ErrorStats();
                     try {
-                        for (long r = 0; r < rows; r += rowsPerCheck) {
-                            long n = Math.min(rowsPerCheck, rows - r);
-                            quantizer.quantizeRows(src, out, k, r, r + n);
-                            quantizer.dequantizeRows(out.asSlice(r * rowBytes), check, k, 0, n);
-                            e.add(src.asSlice(r * k * 4, n * k * 4), check, n * k, (first + r) * k);
-                        }
+                        quantizer.quantizeRows(src, out, k, 0, rows, e, first * k);
                     } catch (QuantizationException ex) {
                         throw ex.withTensor(m.orientation() == Orientation.TRANSPOSED ? m.weight() + " (transposed to ["
                                 + m.n() + ", " + k + "])" : m.weight(), first, k);

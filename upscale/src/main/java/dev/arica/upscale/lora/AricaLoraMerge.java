@@ -95,11 +95,8 @@ public final class AricaLoraMerge {
             // The stored rows are [out, in] even for a Conv1D weight (stored transposed).
             merge.addDelta(e.name(), f32, Orientation.OUT_IN);
             MemorySegment requantized = arena.allocate(q.layout().bytes(rows, cols), 64);
-            quantizer.quantize(f32, rows, cols, requantized);
-            MemorySegment check = arena.allocate(rows * cols * Float.BYTES, 64);
-            quantizer.dequantize(requantized, rows, cols, check);
             ErrorStats error = new ErrorStats();
-            error.add(f32, check, rows * cols, 0);
+            quantizer.quantizeRows(f32, requantized, cols, 0, rows, error, 0);
             w.begin(e.name(), e.dtype(), e.shape(), q, zstd);
             w.write(requantized);
             w.end();
