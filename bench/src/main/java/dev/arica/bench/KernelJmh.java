@@ -88,6 +88,22 @@ public class KernelJmh {
         return packed;
     }
 
+    /** What {@code arica quantize} runs: quantizing with the error of every element measured in the same pass. */
+    @Benchmark
+    public ErrorStats quantizeMeasured() {
+        ErrorStats e = new ErrorStats();
+        quantizer.quantizeRows(src, packed, COLS, 0, rows, e, 0);
+        return e;
+    }
+
+    @Benchmark
+    @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-Darica.scalar=true"})
+    public ErrorStats quantizeMeasuredScalar() {
+        ErrorStats e = new ErrorStats();
+        quantizer.quantizeRows(src, packed, COLS, 0, rows, e, 0);
+        return e;
+    }
+
     @Benchmark
     public MemorySegment dequantize() {
         quantizer.dequantize(packed, rows, COLS, back);

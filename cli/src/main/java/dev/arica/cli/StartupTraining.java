@@ -37,10 +37,6 @@ public final class StartupTraining {
         List<List<String>> commands = new ArrayList<>();
         commands.add(List.of("synth", "--preset", "tiny-gqa", "-o", tiny));
         commands.add(List.of("convert", stories, "-o", hf));
-        // bf16 weights: groups whose largest magnitude comes with both signs (a q4_0 tie), which the vector kernels leave
-        // to the scalar code; without them in the profile, the first tie of a real run deoptimizes the compiled kernels.
-        String bf16 = s.resolve("tiny-bf16").toString();
-        commands.add(List.of("convert", tiny, "-o", bf16, "--dtype", "bf16"));
         commands.add(List.of("inspect", tiny));
         for (int round = 0; round < ROUNDS; round++) {
             for (String scheme : List.of("q4_0", "q8_0", "int4", "int8")) {
@@ -50,8 +46,6 @@ public final class StartupTraining {
             }
             commands.add(List.of("quantize", hf, "-o", s.resolve("stories-q4_0-" + round + ".arica").toString(),
                     "--scheme", "q4_0"));
-            commands.add(List.of("quantize", bf16, "-o", s.resolve("bf16-q4_0-" + round + ".arica").toString(),
-                    "--scheme", "q4_0", "--quantize-head", "--quantize-embeddings"));
             commands.add(List.of("convert", tiny, "-o", s.resolve("f16-" + round).toString(), "--dtype", "f16"));
             commands.add(List.of("upscale", tiny, "-o", s.resolve("up-" + round).toString(), "--drop", "1"));
         }
