@@ -5,7 +5,7 @@ import static dev.arica.quantize.Kernels.F32;
 import java.lang.foreign.MemorySegment;
 
 /**
- * The error of groups as a fused kernel quantizes them ({@link VectorKernels#q4RowsMeasured} and its siblings): the
+ * The error of groups as a fused kernel quantizes them ({@link VectorKernels#ggmlRowsMeasured}, {@link VectorKernels#intRowsMeasured}): the
  * figures {@link ErrorStats#add(MemorySegment, MemorySegment, long, long)} gives over the dequantized rows, with
  * the sums in another order. One per call, on one thread.
  *

@@ -112,7 +112,7 @@ public final class Q4_0Quantizer implements Quantizer {
         Kernels.checkQuantizeArgs(this, src, dst, cols, fromRow, toRow);
         if (Kernels.useVector(src, dst)) {
             GroupErrors measured = new GroupErrors(VectorKernels.F.length(), GROUP);
-            VectorKernels.q4RowsMeasured(src, dst, cols, fromRow, toRow, measured, indexBase);
+            VectorKernels.ggmlRowsMeasured(Scheme.Q4_0, src, dst, cols, fromRow, toRow, measured, indexBase);
             measured.into(error);
         } else {
             Quantizer.super.quantizeRows(src, dst, cols, fromRow, toRow, error, indexBase);

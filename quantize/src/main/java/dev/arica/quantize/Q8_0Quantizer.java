@@ -85,7 +85,7 @@ public final class Q8_0Quantizer implements Quantizer {
         Kernels.checkQuantizeArgs(this, src, dst, cols, fromRow, toRow);
         if (Kernels.useVector(src, dst)) {
             GroupErrors measured = new GroupErrors(VectorKernels.F.length(), GROUP);
-            VectorKernels.q8RowsMeasured(src, dst, cols, fromRow, toRow, measured, indexBase);
+            VectorKernels.ggmlRowsMeasured(Scheme.Q8_0, src, dst, cols, fromRow, toRow, measured, indexBase);
             measured.into(error);
         } else {
             Quantizer.super.quantizeRows(src, dst, cols, fromRow, toRow, error, indexBase);

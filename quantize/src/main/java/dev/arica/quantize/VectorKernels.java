@@ -11,6 +11,7 @@ import dev.arica.formats.quant.Q4_0Row;
 import dev.arica.formats.quant.Q8_0Row;
 import dev.arica.formats.quant.QuantLayout;
 import dev.arica.formats.quant.RowGeometry;
+import dev.arica.formats.quant.Scheme;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -176,11 +177,7 @@ final class VectorKernels {
     /** One full group at byte {@code s} into the block at {@code b}; false when the scalar code must do it. */
     private static boolean q8Group(MemorySegment src, long s, MemorySegment dst, long b) {
         int n = F.length();
-        IntVector acc = IntVector.zero(I);
-        for (int j = 0; j < GROUP; j += n) {
-            acc = acc.max(IntVector.fromMemorySegment(I, src, s + 4L * j, LE).and(ABS));
-        }
-        int amaxBits = acc.reduceLanes(VectorOperators.MAX);
+        int amaxBits = absMaxBits(src, s, GROUP);
         if (amaxBits >= INF_BITS) {
             return false;
         }
@@ -204,49 +201,10 @@ final class VectorKernels {
         return amaxBits <= 0 || amaxBits >= MEASURED_MIN_BITS && amaxBits <= MEASURED_MAX_BITS;
     }
 
-    /** {@link #q8Rows} measuring the error of each group in the same pass ({@link Quantizer} with an {@link ErrorStats}). */
-    static void q8RowsMeasured(MemorySegment src, MemorySegment dst, long cols, long fromRow, long toRow,
-            GroupErrors err, long indexBase) {
-        long full = cols / GROUP;
-        int tail = (int) (cols % GROUP);
-        long rowBytes = new Q8_0Row(cols).rowBytes();
-        for (long r = fromRow; r < toRow; r++) {
-            long s = r * cols * 4;
-            long b = r * rowBytes;
-            long index = indexBase + r * cols;
-            for (long g = 0; g < full; g++, s += 4 * GROUP, b += Q8_0Row.BLOCK, index += GROUP) {
-                int done = q8GroupMeasured(src, s, dst, b, err);
-                if (done == SCALAR) {
-                    Q8_0Quantizer.group(src, s, GROUP, dst, b, r, g * GROUP, cols);
-                    Q8_0Quantizer.dequantGroup(dst, b, err.valuesSegment, 0, GROUP);
-                    err.add(src, s, GROUP, index);
-                } else {
-                    err.counted(GROUP);
-                    if (done == NEW_MAX) {
-                        err.scanMax(GROUP, index);
-                    }
-                }
-                if (g % GroupErrors.FLUSH_GROUPS == GroupErrors.FLUSH_GROUPS - 1) {
-                    err.flushLanes();
-                }
-            }
-            if (tail != 0) {
-                Q8_0Quantizer.group(src, s, tail, dst, b, r, full * GROUP, cols);
-                Q8_0Quantizer.dequantGroup(dst, b, err.valuesSegment, 0, tail);
-                err.add(src, s, tail, index);
-            }
-            err.flushLanes();
-        }
-    }
-
     /** {@link #q8Group} adding the group's error to {@code err}'s lanes: {@link #SCALAR}, {@link #DONE} or {@link #NEW_MAX}. */
     private static int q8GroupMeasured(MemorySegment src, long s, MemorySegment dst, long b, GroupErrors err) {
         int n = F.length();
-        IntVector acc = IntVector.zero(I);
-        for (int j = 0; j < GROUP; j += n) {
-            acc = acc.max(IntVector.fromMemorySegment(I, src, s + 4L * j, LE).and(ABS));
-        }
-        int amaxBits = acc.reduceLanes(VectorOperators.MAX);
+        int amaxBits = absMaxBits(src, s, GROUP);
         if (amaxBits >= INF_BITS || !measurable(amaxBits)) {
             return SCALAR;
         }
@@ -353,22 +311,29 @@ final class VectorKernels {
         return true;
     }
 
-    /** {@link #q4Rows} measuring the error of each group in the same pass. */
-    static void q4RowsMeasured(MemorySegment src, MemorySegment dst, long cols, long fromRow, long toRow,
+    /**
+     * {@link #q8Rows} or {@link #q4Rows} (the GGML {@code scheme}) measuring the error of each group in the same pass
+     * ({@link Quantizer} with an {@link ErrorStats}).
+     */
+    static void ggmlRowsMeasured(Scheme scheme, MemorySegment src, MemorySegment dst, long cols, long fromRow, long toRow,
             GroupErrors err, long indexBase) {
+        boolean q8 = switch (scheme) {
+            case Q8_0 -> true;
+            case Q4_0 -> false;
+            default -> throw new IllegalArgumentException("not a GGML scheme: " + scheme);
+        };
         long full = cols / GROUP;
         int tail = (int) (cols % GROUP);
-        long rowBytes = new Q4_0Row(cols).rowBytes();
+        int block = q8 ? Q8_0Row.BLOCK : Q4_0Row.BLOCK;
+        long rowBytes = QuantLayout.of(scheme).rowBytes(cols);
         for (long r = fromRow; r < toRow; r++) {
             long s = r * cols * 4;
             long b = r * rowBytes;
             long index = indexBase + r * cols;
-            for (long g = 0; g < full; g++, s += 4 * GROUP, b += Q4_0Row.BLOCK, index += GROUP) {
-                int done = q4GroupMeasured(src, s, dst, b, err);
+            for (long g = 0; g < full; g++, s += 4 * GROUP, b += block, index += GROUP) {
+                int done = q8 ? q8GroupMeasured(src, s, dst, b, err) : q4GroupMeasured(src, s, dst, b, err);
                 if (done == SCALAR) {
-                    Q4_0Quantizer.group(src, s, GROUP, dst, b, r, g * GROUP, cols);
-                    Q4_0Quantizer.dequantGroup(dst, b, err.valuesSegment, 0, GROUP, err.codes);
-                    err.add(src, s, GROUP, index);
+                    ggmlScalarGroup(q8, src, s, GROUP, dst, b, r, g * GROUP, cols, err, index);
                 } else {
                     err.counted(GROUP);
                     if (done == NEW_MAX) {
@@ -380,12 +345,23 @@ final class VectorKernels {
                 }
             }
             if (tail != 0) {
-                Q4_0Quantizer.group(src, s, tail, dst, b, r, full * GROUP, cols);
-                Q4_0Quantizer.dequantGroup(dst, b, err.valuesSegment, 0, tail, err.codes);
-                err.add(src, s, tail, index);
+                ggmlScalarGroup(q8, src, s, tail, dst, b, r, full * GROUP, cols, err, index);
             }
             err.flushLanes();
         }
+    }
+
+    /** A group the vector code leaves to the scalar one: quantized, dequantized back, its error added. */
+    private static void ggmlScalarGroup(boolean q8, MemorySegment src, long s, int n, MemorySegment dst, long b, long r,
+            long col0, long cols, GroupErrors err, long index) {
+        if (q8) {
+            Q8_0Quantizer.group(src, s, n, dst, b, r, col0, cols);
+            Q8_0Quantizer.dequantGroup(dst, b, err.valuesSegment, 0, n);
+        } else {
+            Q4_0Quantizer.group(src, s, n, dst, b, r, col0, cols);
+            Q4_0Quantizer.dequantGroup(dst, b, err.valuesSegment, 0, n, err.codes);
+        }
+        err.add(src, s, n, index);
     }
 
     /** {@link #q4Group} adding the group's error to {@code err}'s lanes: {@link #SCALAR}, {@link #DONE} or {@link #NEW_MAX}. */

@@ -83,8 +83,7 @@ final class Fixtures {
             case VECTOR -> {
                 GroupErrors measured = new GroupErrors(VectorKernels.F.length(), layout.groupSize());
                 switch (layout.scheme()) {
-                    case Q8_0 -> VectorKernels.q8RowsMeasured(src, dst, cols, 0, rows, measured, indexBase);
-                    case Q4_0 -> VectorKernels.q4RowsMeasured(src, dst, cols, 0, rows, measured, indexBase);
+                    case Q8_0, Q4_0 -> VectorKernels.ggmlRowsMeasured(layout.scheme(), src, dst, cols, 0, rows, measured, indexBase);
                     default -> VectorKernels.intRowsMeasured(layout, src, dst, cols, 0, rows, measured, indexBase);
                 }
                 measured.into(error);
