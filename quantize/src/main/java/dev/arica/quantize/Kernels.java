@@ -1,6 +1,7 @@
 package dev.arica.quantize;
 
 import dev.arica.formats.FloatCast;
+import dev.arica.formats.quant.QuantLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -61,6 +62,29 @@ public final class Kernels {
         for (int i = 0; i < n; i++) {
             y[yo + i] = Math.fma(x[xo + i], a, y[yo + i]);
         }
+    }
+
+    /**
+     * The measured quantize of a round-to-nearest scheme ({@link Quantizer#quantizeRows(MemorySegment, MemorySegment,
+     * long, long, long, ErrorStats, long)}): its fused vector kernel where usable, else the scalar kernel and
+     * {@link #measureRows}.
+     */
+    static void quantizeMeasured(Quantizer q, MemorySegment src, MemorySegment dst, long cols, long fromRow, long toRow,
+            ErrorStats error, long indexBase) {
+        checkQuantizeArgs(q, src, dst, cols, fromRow, toRow);
+        if (!useVector(src, dst)) {
+            q.quantizeRows(src, dst, cols, fromRow, toRow);
+            measureRows(q, src, dst, cols, fromRow, toRow, error, indexBase);
+            return;
+        }
+        QuantLayout layout = q.layout();
+        GroupErrors measured = new GroupErrors(VectorKernels.F.length(), layout.groupSize());
+        switch (layout.scheme()) {
+            case Q8_0, Q4_0 -> VectorKernels.ggmlRowsMeasured(layout.scheme(), src, dst, cols, fromRow, toRow, measured,
+                    indexBase);
+            case INT8, INT4 -> VectorKernels.intRowsMeasured(layout, src, dst, cols, fromRow, toRow, measured, indexBase);
+        }
+        measured.into(error);
     }
 
     /**

@@ -82,14 +82,7 @@ public final class Q8_0Quantizer implements Quantizer {
     @Override
     public void quantizeRows(MemorySegment src, MemorySegment dst, long cols, long fromRow, long toRow, ErrorStats error,
             long indexBase) {
-        Kernels.checkQuantizeArgs(this, src, dst, cols, fromRow, toRow);
-        if (Kernels.useVector(src, dst)) {
-            GroupErrors measured = new GroupErrors(VectorKernels.F.length(), GROUP);
-            VectorKernels.ggmlRowsMeasured(Scheme.Q8_0, src, dst, cols, fromRow, toRow, measured, indexBase);
-            measured.into(error);
-        } else {
-            Quantizer.super.quantizeRows(src, dst, cols, fromRow, toRow, error, indexBase);
-        }
+        Kernels.quantizeMeasured(this, src, dst, cols, fromRow, toRow, error, indexBase);
     }
 
     @Override

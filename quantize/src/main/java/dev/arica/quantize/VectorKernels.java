@@ -503,15 +503,9 @@ final class VectorKernels {
         int n = F.length();
         int mid = 1 << (bits - 1);
         int top = (1 << bits) - 1;
-        IntVector pos = IntVector.broadcast(I, Integer.MIN_VALUE);
-        IntVector neg = pos;
-        for (int j = 0; j < g; j += n) {
-            IntVector x = IntVector.fromMemorySegment(I, src, s + 4L * j, LE);
-            pos = pos.max(x);
-            neg = neg.max(x.lanewise(VectorOperators.XOR, SIGN));
-        }
-        int p = pos.reduceLanes(VectorOperators.MAX);
-        int q = neg.reduceLanes(VectorOperators.MAX);
+        long extremes = extremeBits(src, s, g);
+        int p = (int) (extremes >> 32);
+        int q = (int) extremes;
         if (p >= INF_BITS || q >= INF_BITS) {
             return false;
         }
@@ -530,18 +524,45 @@ final class VectorKernels {
             IntRow.putZeroPoint(dst, zpAt, k, bits, zp);
         }
         for (int j = 0; j < g; j += n) {
-            IntVector c = roundHalfAway(FloatVector.fromMemorySegment(F, src, s + 4L * j, LE).div(sc));
-            c = asym ? c.add(zp).max(0).min(top) : c.max(-mid).min(mid - 1).add(mid);
-            ByteVector cb = (ByteVector) c.convertShape(VectorOperators.I2B, B, 0);
-            if (bits == 8) {
-                store(cb, n, dst, codes + j);
-            } else {
-                ShortVector pair = cb.reinterpretAsShorts(); // element 2i in the low byte, 2i+1 in the high byte
-                pair = pair.or(pair.lanewise(VectorOperators.LSHR, 4));
-                store((ByteVector) pair.convertShape(VectorOperators.S2B, B, 0), n / 2, dst, codes + j / 2);
-            }
+            IntVector c = intCodes(FloatVector.fromMemorySegment(F, src, s + 4L * j, LE), sc, zp, asym, bits);
+            storeIntCodes(c, bits, dst, codes + j / (8 / bits));
         }
         return true;
+    }
+
+    /**
+     * The signed extremes of {@code g} elements at byte {@code s}, as bits: the largest non-negative float's in the high
+     * int (Integer.MIN_VALUE when none), the largest magnitude of a negative one's in the low int (negative when none).
+     */
+    private static long extremeBits(MemorySegment src, long s, int g) {
+        int n = F.length();
+        IntVector pos = IntVector.broadcast(I, Integer.MIN_VALUE);
+        IntVector neg = pos;
+        for (int j = 0; j < g; j += n) {
+            IntVector x = IntVector.fromMemorySegment(I, src, s + 4L * j, LE);
+            pos = pos.max(x); // largest bits among non-negative floats = largest of them
+            neg = neg.max(x.lanewise(VectorOperators.XOR, SIGN)); // likewise for the magnitudes of negative ones
+        }
+        return (long) pos.reduceLanes(VectorOperators.MAX) << 32 | neg.reduceLanes(VectorOperators.MAX) & 0xffffffffL;
+    }
+
+    /** An int group's codes of {@code x} for its stored scale {@code sc} and zero point {@code zp}. */
+    private static IntVector intCodes(FloatVector x, float sc, int zp, boolean asym, int bits) {
+        int mid = 1 << (bits - 1);
+        IntVector c = roundHalfAway(x.div(sc));
+        return asym ? c.add(zp).max(0).min((1 << bits) - 1) : c.max(-mid).min(mid - 1).add(mid);
+    }
+
+    /** Stores one vector of codes at byte {@code at}: a byte each for 8 bits, two nibbles a byte for 4. */
+    private static void storeIntCodes(IntVector c, int bits, MemorySegment dst, long at) {
+        ByteVector cb = (ByteVector) c.convertShape(VectorOperators.I2B, B, 0);
+        if (bits == 8) {
+            store(cb, F.length(), dst, at);
+        } else {
+            ShortVector pair = cb.reinterpretAsShorts(); // element 2i in the low byte, 2i+1 in the high byte
+            pair = pair.or(pair.lanewise(VectorOperators.LSHR, 4));
+            store((ByteVector) pair.convertShape(VectorOperators.S2B, B, 0), F.length() / 2, dst, at);
+        }
     }
 
     /** {@link #intRows} measuring the error of each group in the same pass. */
@@ -589,15 +610,9 @@ final class VectorKernels {
         int n = F.length();
         int mid = 1 << (bits - 1);
         int top = (1 << bits) - 1;
-        IntVector pos = IntVector.broadcast(I, Integer.MIN_VALUE);
-        IntVector neg = pos;
-        for (int j = 0; j < g; j += n) {
-            IntVector x = IntVector.fromMemorySegment(I, src, s + 4L * j, LE);
-            pos = pos.max(x);
-            neg = neg.max(x.lanewise(VectorOperators.XOR, SIGN));
-        }
-        int p = pos.reduceLanes(VectorOperators.MAX);
-        int q = neg.reduceLanes(VectorOperators.MAX);
+        long extremes = extremeBits(src, s, g);
+        int p = (int) (extremes >> 32);
+        int q = (int) extremes;
         if (p >= INF_BITS || q >= INF_BITS || !measurable(Math.max(p, q))) {
             return SCALAR;
         }
@@ -620,16 +635,8 @@ final class VectorKernels {
         FloatVector most = FloatVector.zero(F);
         for (int j = 0; j < g; j += n) {
             FloatVector x = FloatVector.fromMemorySegment(F, src, s + 4L * j, LE);
-            IntVector c = roundHalfAway(x.div(sc));
-            c = asym ? c.add(zp).max(0).min(top) : c.max(-mid).min(mid - 1).add(mid);
-            ByteVector cb = (ByteVector) c.convertShape(VectorOperators.I2B, B, 0);
-            if (bits == 8) {
-                store(cb, n, dst, codes + j);
-            } else {
-                ShortVector pair = cb.reinterpretAsShorts();
-                pair = pair.or(pair.lanewise(VectorOperators.LSHR, 4));
-                store((ByteVector) pair.convertShape(VectorOperators.S2B, B, 0), n / 2, dst, codes + j / 2);
-            }
+            IntVector c = intCodes(x, sc, zp, asym, bits);
+            storeIntCodes(c, bits, dst, codes + j / (8 / bits));
             FloatVector e = x.sub(((FloatVector) c.sub(zp).convert(VectorOperators.I2F, 0)).mul(sc)).abs();
             sig = x.fma(x, sig);
             sq = e.fma(e, sq);
