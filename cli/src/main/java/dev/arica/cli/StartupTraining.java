@@ -55,7 +55,8 @@ public final class StartupTraining {
         PrintWriter quiet = new PrintWriter(OutputStream.nullOutputStream(), true, StandardCharsets.UTF_8);
         for (List<String> c : commands) {
             StringWriter err = new StringWriter();
-            int rc = Cli.commandLine(quiet, new PrintWriter(err, true)).execute(c.toArray(String[]::new));
+            String[] line = c.toArray(String[]::new);
+            int rc = Cli.commandLine(quiet, new PrintWriter(err, true), line).execute(line);
             if (rc != 0) {
                 // A failing step would train the cache on an error path: the build says so instead.
                 throw new IllegalStateException("arica " + String.join(" ", c) + " exited " + rc + ": " + err);

@@ -66,7 +66,7 @@ final class CliTesting {
     static Run run(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        int exit = Cli.commandLine(new PrintWriter(out, true), new PrintWriter(err, true)).execute(args);
+        int exit = Cli.commandLine(new PrintWriter(out, true), new PrintWriter(err, true), args).execute(args);
         return new Run(List.of(args), exit, out.toString(), err.toString());
     }
 

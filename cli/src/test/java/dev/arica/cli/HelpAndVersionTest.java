@@ -48,6 +48,26 @@ class HelpAndVersionTest {
         }
     }
 
+    /** main builds only the subcommand it runs (picocli's model of all of them costs every run 0.4 s); the same one. */
+    @Test
+    void aNamedSubcommandIsTheOnlyOneBuiltAndTheSame() {
+        java.io.PrintWriter none = new java.io.PrintWriter(java.io.OutputStream.nullOutputStream());
+        picocli.CommandLine all = Cli.commandLine(none, none, "--help");
+        assertTrue(all.getSubcommands().size() >= 15, () -> "every subcommand: " + all.getSubcommands().keySet());
+        for (String command : all.getSubcommands().keySet()) {
+            picocli.CommandLine one = Cli.commandLine(none, none, "--verbose", command, "some-input");
+            if (command.equals("help")) {
+                assertEquals(all.getSubcommands().keySet(), one.getSubcommands().keySet(), "help lists every command");
+                continue;
+            }
+            assertEquals(java.util.Set.of(command), one.getSubcommands().keySet());
+            assertEquals(all.getSubcommands().get(command).getUsageMessage(),
+                    one.getSubcommands().get(command).getUsageMessage(), command);
+        }
+        assertEquals(all.getSubcommands().keySet(), Cli.commandLine(none, none, "no-such-command").getSubcommands().keySet(),
+                "an unknown name gets every command, for picocli's suggestions");
+    }
+
     @Test
     void convertHelpDocumentsItsOptions() {
         String out = ok("convert", "--help").out();
