@@ -52,6 +52,18 @@ class FileDigestTest {
     }
 
     @Test
+    void cachedSaysWhetherAHashIsDue() throws IOException {
+        Path cache = tmp.resolve("cache");
+        Path f = Files.writeString(tmp.resolve("abc"), "abc");
+        assertTrue(FileDigest.cached(f, cache).isEmpty(), "never hashed");
+        assertTrue(FileDigest.cached(f, null).isEmpty(), "no cache directory");
+        FileDigest.sha256(f, cache);
+        assertEquals(ABC, FileDigest.cached(f, cache).orElseThrow().sha256());
+        Files.writeString(f, "abd", StandardCharsets.US_ASCII);
+        assertTrue(FileDigest.cached(f, cache).isEmpty(), "changed since");
+    }
+
+    @Test
     void aCorruptCacheEntryIsIgnored() throws IOException {
         Path cache = tmp.resolve("cache");
         Path f = Files.writeString(tmp.resolve("abc"), "abc");

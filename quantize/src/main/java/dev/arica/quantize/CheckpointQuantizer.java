@@ -279,7 +279,8 @@ public final class CheckpointQuantizer {
         try (SourceChannels channels = new SourceChannels();
                 SourceHasher hasher = SourceHasher.start(in.dataFiles(), options.digestCache());
                 AricaWriter writer = AricaWriter.create(out);
-                ChunkPipeline pipeline = new ChunkPipeline(writer::write, progress, buffer, options.threads())) {
+                ChunkPipeline pipeline = new ChunkPipeline(writer::write, progress, buffer, options.threads(),
+                        hasher.workerNice())) {
             Source source = new Source(in, channels);
             for (int i = 0; i < infos.size(); i++) {
                 TensorInfo t = infos.get(i);

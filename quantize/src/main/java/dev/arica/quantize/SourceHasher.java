@@ -17,10 +17,19 @@ import java.util.concurrent.ExecutionException;
  */
 final class SourceHasher implements AutoCloseable {
 
+    /**
+     * How much lower the quantizing workers' scheduling priority is while a source is hashed (a nice increment): the
+     * hash is one sequential stream, the run's critical path, and with the workers at the same priority it got under half
+     * a core of 2 (a first q4_0 run of the 2 GB model: 3.9-4.5 s, with the workers lowered 3.3-4.0 s; docs/BENCHMARKS.md).
+     */
+    static final int WORKER_NICE_WHILE_HASHING = 10;
+
     private final Thread thread;
     private final CompletableFuture<List<FileDigest.Digest>> result = new CompletableFuture<>();
+    private final boolean hashing;
 
-    private SourceHasher(List<Path> files, Path cacheDir) {
+    private SourceHasher(List<Path> files, Path cacheDir, boolean hashing) {
+        this.hashing = hashing;
         thread = Thread.ofPlatform().name("arica-sha256").daemon().unstarted(() -> {
             try {
                 List<FileDigest.Digest> out = new ArrayList<>();
@@ -35,10 +44,19 @@ final class SourceHasher implements AutoCloseable {
     }
 
     /** Starts hashing {@code files}; {@code cacheDir} as for {@link FileDigest#sha256}. */
-    static SourceHasher start(List<Path> files, Path cacheDir) {
-        SourceHasher h = new SourceHasher(List.copyOf(files), cacheDir);
+    static SourceHasher start(List<Path> files, Path cacheDir) throws IOException {
+        boolean hashing = false;
+        for (Path f : files) {
+            hashing |= FileDigest.cached(f, cacheDir).isEmpty();
+        }
+        SourceHasher h = new SourceHasher(List.copyOf(files), cacheDir, hashing);
         h.thread.start();
         return h;
+    }
+
+    /** The nice increment for the workers of a run beside this hash: {@link #WORKER_NICE_WHILE_HASHING} or 0 when cached. */
+    int workerNice() {
+        return hashing ? WORKER_NICE_WHILE_HASHING : 0;
     }
 
     /** Waits for the digests. */

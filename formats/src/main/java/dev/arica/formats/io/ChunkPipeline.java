@@ -61,15 +61,27 @@ public final class ChunkPipeline implements AutoCloseable {
      * @param threads worker threads (the caller's thread only writes)
      */
     public ChunkPipeline(Sink sink, Progress progress, long bufferBytes, int threads) {
-        if (threads < 1 || bufferBytes < 1) {
-            throw new IllegalArgumentException("threads " + threads + ", buffer " + bufferBytes);
+        this(sink, progress, bufferBytes, threads, 0);
+    }
+
+    /**
+     * @param workerNice how much lower than the caller's the workers' scheduling priority is (a nice increment, Linux
+     *     only; 0 for the same): for a run whose critical path is a sequential thread of its own (see
+     *     {@link ThreadNice})
+     */
+    public ChunkPipeline(Sink sink, Progress progress, long bufferBytes, int threads, int workerNice) {
+        if (threads < 1 || bufferBytes < 1 || workerNice < 0) {
+            throw new IllegalArgumentException("threads " + threads + ", buffer " + bufferBytes + ", nice " + workerNice);
         }
         this.sink = sink;
         this.progress = progress;
         this.bufferBytes = bufferBytes;
         this.depth = threads + 2;
         this.workers = Executors.newFixedThreadPool(threads, r -> {
-            Thread t = new Thread(r, "arica-chunk");
+            Thread t = new Thread(workerNice == 0 ? r : () -> {
+                ThreadNice.lower(workerNice);
+                r.run();
+            }, "arica-chunk");
             t.setDaemon(true);
             return t;
         });

@@ -46,13 +46,11 @@ public final class FileDigest {
      * was recorded; computed (and recorded) otherwise. {@code cacheDir} null: always computed, nothing stored.
      */
     public static Digest sha256(Path file, Path cacheDir) throws IOException {
-        Optional<Path> entry = cacheDir == null ? Optional.empty() : cacheEntry(file, cacheDir);
-        if (entry.isPresent() && Files.isRegularFile(entry.get())) {
-            String hex = Files.readString(entry.get(), StandardCharsets.US_ASCII).trim();
-            if (HEX64.matcher(hex).matches()) {
-                return new Digest(file, Files.size(file), hex, true);
-            }
+        Optional<Digest> known = cached(file, cacheDir);
+        if (known.isPresent()) {
+            return known.get();
         }
+        Optional<Path> entry = cacheDir == null ? Optional.empty() : cacheEntry(file, cacheDir);
         Digest d = compute(file);
         if (entry.isPresent()) {
             try {
@@ -63,6 +61,18 @@ public final class FileDigest {
             }
         }
         return d;
+    }
+
+    /** The digest {@code cacheDir} remembers for {@code file} as it is now; empty when it would have to be computed. */
+    public static Optional<Digest> cached(Path file, Path cacheDir) throws IOException {
+        Optional<Path> entry = cacheDir == null ? Optional.empty() : cacheEntry(file, cacheDir);
+        if (entry.isPresent() && Files.isRegularFile(entry.get())) {
+            String hex = Files.readString(entry.get(), StandardCharsets.US_ASCII).trim();
+            if (HEX64.matcher(hex).matches()) {
+                return Optional.of(new Digest(file, Files.size(file), hex, true));
+            }
+        }
+        return Optional.empty();
     }
 
     static Digest compute(Path file) throws IOException {
