@@ -236,6 +236,14 @@ public final class CheckpointQuantizer {
 
     public static Report quantize(Checkpoint in, Path out, Options options, Progress progress) throws IOException {
         AtomicOutput.refuseOverInput(out, in.path(), in.dataFiles());
+        // A source's first hash is the critical path of its first run: it starts before the planning, not after.
+        try (SourceHasher hasher = SourceHasher.start(in.dataFiles(), options.digestCache())) {
+            return quantize(in, out, options, progress, hasher);
+        }
+    }
+
+    private static Report quantize(Checkpoint in, Path out, Options options, Progress progress, SourceHasher hasher)
+            throws IOException {
         QuantLayout layout = options.layout();
         GptqCheckpoint gptq = in instanceof GptqCheckpoint g && layout == null ? g : null;
         Quantizer quantizer = layout == null ? null : Quantizer.of(layout);
@@ -277,7 +285,6 @@ public final class CheckpointQuantizer {
         List<TensorReport> reports = new ArrayList<>();
         progress.start("quantize", total);
         try (SourceChannels channels = new SourceChannels();
-                SourceHasher hasher = SourceHasher.start(in.dataFiles(), options.digestCache());
                 AricaWriter writer = AricaWriter.create(out);
                 ChunkPipeline pipeline = new ChunkPipeline(writer::write, progress, buffer, options.threads(),
                         hasher.workerNice())) {
