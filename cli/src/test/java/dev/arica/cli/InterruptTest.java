@@ -172,6 +172,46 @@ class InterruptTest {
         }
     }
 
+    /** A calibration stopped by SIGTERM leaves no spill directory of the layers' inputs in the temporary directory. */
+    @Test
+    void aCalibrationStoppedBySigtermLeavesNoSpill() throws Exception {
+        Path scratch = Files.createDirectories(tmp.resolve("java-tmp"));
+        Path out = tmp.resolve("out").resolve("gptq.arica");
+        Files.createDirectories(out.getParent());
+        List<String> cmd = new ArrayList<>(javaCommand("quantize",
+                dev.arica.formats.testing.Stories260K.checkpoint().toString(), "-o", out.toString(), "--scheme", "int4",
+                "--method", "gptq", "--no-digest-cache"));
+        cmd.add(1, "-Djava.io.tmpdir=" + scratch);
+        Path log = tmp.resolve("calibration.log");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (spills(scratch).isEmpty()) {
+                if (!p.isAlive()) {
+                    fail("the quantize ended (exit " + p.exitValue() + ") before its calibration spill was seen:\n"
+                            + Files.readString(log));
+                }
+                if (System.nanoTime() > deadline) {
+                    fail("no arica-calibration-* directory appeared in " + scratch + " within 60 s:\n"
+                            + Files.readString(log));
+                }
+                Thread.sleep(1);
+            }
+            p.destroy();
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the child JVM did not stop");
+        } finally {
+            p.destroyForcibly();
+        }
+        assertEquals(List.of(), spills(scratch), () -> "left behind after SIGTERM:\n" + readQuietly(log));
+        assertFalse(Files.exists(out), "no output");
+    }
+
+    private static List<Path> spills(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(q -> q.getFileName().toString().startsWith("arica-calibration-")).toList();
+        }
+    }
+
     @Test
     void theChildJvmRuns() throws Exception {
         Finished f = runToEnd(javaCommand("--version"));

@@ -425,6 +425,23 @@ public final class AtomicOutput implements AutoCloseable {
         }
     }
 
+    /**
+     * A new scratch directory under {@code parent} (a name starting with {@code prefix}) that the same shutdown hook as
+     * the temporaries removes if the JVM ends before {@link #deleteScratch} (a signal): work files, never an output.
+     */
+    public static Path scratchDirectory(Path parent, String prefix) throws IOException {
+        Path dir = Files.createTempDirectory(parent, prefix).toAbsolutePath().normalize();
+        Cleanup.PENDING.put(dir, new Pending(dir, -1));
+        return dir;
+    }
+
+    /** Deletes a directory made by {@link #scratchDirectory} and its files. */
+    public static void deleteScratch(Path dir) throws IOException {
+        Path d = dir.toAbsolutePath().normalize();
+        deleteRecursively(d);
+        Cleanup.PENDING.remove(d);
+    }
+
     /** Deletes {@code p}, a file or a directory tree, without following links; nothing when it is absent. */
     public static void deleteRecursively(Path p) throws IOException {
         if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {

@@ -1,5 +1,6 @@
 package dev.arica.runtime.calibrate;
 
+import dev.arica.formats.io.AtomicOutput;
 import dev.arica.quantize.Calibration;
 import dev.arica.quantize.InputStatistics;
 import dev.arica.quantize.Method;
@@ -73,7 +74,7 @@ public final class LayerInputs implements Calibration, AutoCloseable {
             throw new IllegalArgumentException(decoder.session().model() + " has no linear-input outputs (export it with "
                     + "them for calibration)");
         }
-        Path dir = Files.createTempDirectory(tmp, "arica-calibration-");
+        Path dir = AtomicOutput.scratchDirectory(tmp, "arica-calibration-"); // removed on a signal too
         LayerInputs result = new LayerInputs(dir, method, description, ids.length);
         Map<String, FileChannel> files = new LinkedHashMap<>();
         try {
@@ -198,13 +199,6 @@ public final class LayerInputs implements Calibration, AutoCloseable {
     @Override
     public void close() throws IOException {
         cache.clear();
-        if (Files.isDirectory(spill)) {
-            try (var files = Files.list(spill)) {
-                for (Path p : files.toList()) {
-                    Files.deleteIfExists(p);
-                }
-            }
-            Files.deleteIfExists(spill);
-        }
+        AtomicOutput.deleteScratch(spill);
     }
 }
