@@ -11,13 +11,20 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>The vector kernels add x^2 and e^2 into float32 lanes ({@link #signalLanes}, {@link #errorLanes}), which
  * {@link #flushLanes} moves into the double sums at least every {@link #FLUSH_GROUPS} groups, so no lane sums more
- * than a few hundred terms in float32. They store each group's errors in {@link #errors} and call {@link #scanMax}
- * only when one of them exceeds the largest so far; groups the vector code leaves to the scalar code are dequantized
+ * than a few hundred terms in float32. They store each group's errors in {@link #errors}, which {@link #scanMax}
+ * scans only when one of them exceeds the largest so far; groups the vector code leaves to the scalar code are dequantized
  * into {@link #values} and added by {@link #add}.
  */
 final class GroupErrors {
     /** Groups between two flushes of the float32 lanes. */
     static final int FLUSH_GROUPS = 64;
+
+    /** What a measuring vector kernel did with a group: left it to the scalar code, */
+    static final int SCALAR = 0;
+    /** quantized it and added its sums to the lanes, */
+    static final int DONE = 1;
+    /** or that, with an error above the largest so far (its errors are then scanned for the index). */
+    static final int NEW_MAX = 2;
 
     final float[] signalLanes;
     final float[] errorLanes;
@@ -52,6 +59,13 @@ final class GroupErrors {
     /** Counts {@code n} elements whose sums the vector kernel has added to the lanes. */
     void counted(int n) {
         count += n;
+    }
+
+    /** After group {@code g} of a row: the lanes are moved into the double sums every {@link #FLUSH_GROUPS} groups. */
+    void endGroup(long g) {
+        if (g % FLUSH_GROUPS == FLUSH_GROUPS - 1) {
+            flushLanes();
+        }
     }
 
     /** The first of the {@code n} errors in {@link #errors} larger than the largest so far; the first is at {@code index}. */

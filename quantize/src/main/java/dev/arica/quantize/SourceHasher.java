@@ -24,17 +24,22 @@ final class SourceHasher implements AutoCloseable {
      */
     static final int WORKER_NICE_WHILE_HASHING = 10;
 
+    /** The hashing thread; null when every digest came from the cache. */
     private final Thread thread;
     private final CompletableFuture<List<FileDigest.Digest>> result = new CompletableFuture<>();
-    private final boolean hashing;
 
-    private SourceHasher(List<Path> files, Path cacheDir, boolean hashing) {
-        this.hashing = hashing;
+    /** {@code known}: each file's cached digest, or null where it has to be computed. */
+    private SourceHasher(List<Path> files, Path cacheDir, List<FileDigest.Digest> known) {
+        if (!known.contains(null)) {
+            thread = null;
+            result.complete(known);
+            return;
+        }
         thread = Thread.ofPlatform().name("arica-sha256").daemon().unstarted(() -> {
             try {
                 List<FileDigest.Digest> out = new ArrayList<>();
-                for (Path f : files) {
-                    out.add(FileDigest.sha256(f, cacheDir));
+                for (int i = 0; i < files.size(); i++) {
+                    out.add(known.get(i) != null ? known.get(i) : FileDigest.sha256(files.get(i), cacheDir));
                 }
                 result.complete(out);
             } catch (IOException | RuntimeException e) {
@@ -45,18 +50,20 @@ final class SourceHasher implements AutoCloseable {
 
     /** Starts hashing {@code files}; {@code cacheDir} as for {@link FileDigest#sha256}. */
     static SourceHasher start(List<Path> files, Path cacheDir) throws IOException {
-        boolean hashing = false;
+        List<FileDigest.Digest> known = new ArrayList<>();
         for (Path f : files) {
-            hashing |= FileDigest.cached(f, cacheDir).isEmpty();
+            known.add(FileDigest.cached(f, cacheDir).orElse(null));
         }
-        SourceHasher h = new SourceHasher(List.copyOf(files), cacheDir, hashing);
-        h.thread.start();
+        SourceHasher h = new SourceHasher(List.copyOf(files), cacheDir, known);
+        if (h.thread != null) {
+            h.thread.start();
+        }
         return h;
     }
 
     /** The nice increment for the workers of a run beside this hash: {@link #WORKER_NICE_WHILE_HASHING} or 0 when cached. */
     int workerNice() {
-        return hashing ? WORKER_NICE_WHILE_HASHING : 0;
+        return thread != null ? WORKER_NICE_WHILE_HASHING : 0;
     }
 
     /** Waits for the digests. */
@@ -76,6 +83,8 @@ final class SourceHasher implements AutoCloseable {
 
     @Override
     public void close() {
-        thread.interrupt();
+        if (thread != null) {
+            thread.interrupt();
+        }
     }
 }

@@ -51,12 +51,6 @@ final class VectorKernels {
     private static final int INF_BITS = 0x7f800000;
     private static final float HALF = Math.nextDown(0.5f);
 
-    /** What a measured group kernel did: left the group to the scalar code, */
-    static final int SCALAR = 0;
-    /** quantized and measured it, */
-    static final int DONE = 1;
-    /** or that, with an error above the largest so far (the group's errors are to be scanned for its index). */
-    static final int NEW_MAX = 2;
     /**
      * Bits of the smallest and largest max|x| of a group whose squares the measured kernels sum in float32 lanes
      * (2^-50, 2^50): squares stay normal floats, and a lane's sum between flushes cannot overflow. Other groups, and
@@ -201,18 +195,18 @@ final class VectorKernels {
         return amaxBits <= 0 || amaxBits >= MEASURED_MIN_BITS && amaxBits <= MEASURED_MAX_BITS;
     }
 
-    /** {@link #q8Group} adding the group's error to {@code err}'s lanes: {@link #SCALAR}, {@link #DONE} or {@link #NEW_MAX}. */
+    /** {@link #q8Group} adding the group's error to {@code err}'s lanes: {@link GroupErrors#SCALAR}, {@link GroupErrors#DONE} or {@link GroupErrors#NEW_MAX}. */
     private static int q8GroupMeasured(MemorySegment src, long s, MemorySegment dst, long b, GroupErrors err) {
         int n = F.length();
         int amaxBits = absMaxBits(src, s, GROUP);
         if (amaxBits >= INF_BITS || !measurable(amaxBits)) {
-            return SCALAR;
+            return GroupErrors.SCALAR;
         }
         float d = Float.intBitsToFloat(amaxBits) / 127f;
         float id = d != 0f ? 1f / d : 0f;
         short d16 = Float.floatToFloat16(d);
         if (Kernels.isInf16(d16) || id == Float.POSITIVE_INFINITY) {
-            return SCALAR;
+            return GroupErrors.SCALAR;
         }
         GgmlRow.putD(dst, b, d16);
         float dq = Kernels.f16(d16);
@@ -231,7 +225,7 @@ final class VectorKernels {
         }
         sig.intoArray(err.signalLanes, 0);
         sq.intoArray(err.errorLanes, 0);
-        return most.compare(VectorOperators.GT, err.max()).anyTrue() ? NEW_MAX : DONE;
+        return most.compare(VectorOperators.GT, err.max()).anyTrue() ? GroupErrors.NEW_MAX : GroupErrors.DONE;
     }
 
     static void q8Dequant(MemorySegment stored, MemorySegment dst, long cols, long fromRow, long toRow) {
@@ -332,17 +326,15 @@ final class VectorKernels {
             long index = indexBase + r * cols;
             for (long g = 0; g < full; g++, s += 4 * GROUP, b += block, index += GROUP) {
                 int done = q8 ? q8GroupMeasured(src, s, dst, b, err) : q4GroupMeasured(src, s, dst, b, err);
-                if (done == SCALAR) {
+                if (done == GroupErrors.SCALAR) {
                     ggmlScalarGroup(q8, src, s, GROUP, dst, b, r, g * GROUP, cols, err, index);
                 } else {
                     err.counted(GROUP);
-                    if (done == NEW_MAX) {
+                    if (done == GroupErrors.NEW_MAX) {
                         err.scanMax(GROUP, index);
                     }
                 }
-                if (g % GroupErrors.FLUSH_GROUPS == GroupErrors.FLUSH_GROUPS - 1) {
-                    err.flushLanes();
-                }
+                err.endGroup(g);
             }
             if (tail != 0) {
                 ggmlScalarGroup(q8, src, s, tail, dst, b, r, full * GROUP, cols, err, index);
@@ -364,11 +356,11 @@ final class VectorKernels {
         err.add(src, s, n, index);
     }
 
-    /** {@link #q4Group} adding the group's error to {@code err}'s lanes: {@link #SCALAR}, {@link #DONE} or {@link #NEW_MAX}. */
+    /** {@link #q4Group} adding the group's error to {@code err}'s lanes: {@link GroupErrors#SCALAR}, {@link GroupErrors#DONE} or {@link GroupErrors#NEW_MAX}. */
     private static int q4GroupMeasured(MemorySegment src, long s, MemorySegment dst, long b, GroupErrors err) {
         int amaxBits = absMaxBits(src, s, GROUP);
         if (amaxBits >= INF_BITS || !measurable(amaxBits)) {
-            return SCALAR;
+            return GroupErrors.SCALAR;
         }
         float m = signedMax(src, s, amaxBits);
         int n = F.length();
@@ -376,7 +368,7 @@ final class VectorKernels {
         float id = d != 0f ? 1f / d : 0f;
         short d16 = Float.floatToFloat16(d);
         if (Kernels.isInf16(d16) || Float.isInfinite(id)) {
-            return SCALAR;
+            return GroupErrors.SCALAR;
         }
         GgmlRow.putD(dst, b, d16);
         float dq = Kernels.f16(d16);
@@ -404,7 +396,7 @@ final class VectorKernels {
         }
         sig.intoArray(err.signalLanes, 0);
         sq.intoArray(err.errorLanes, 0);
-        return most.compare(VectorOperators.GT, err.max()).anyTrue() ? NEW_MAX : DONE;
+        return most.compare(VectorOperators.GT, err.max()).anyTrue() ? GroupErrors.NEW_MAX : GroupErrors.DONE;
     }
 
     /** The bits of max|x| over {@code g} elements at byte {@code s}: 0x7f800000 or more for a NaN or an infinity. */
@@ -581,30 +573,32 @@ final class VectorKernels {
             for (long k = 0; k < full; k++, s += 4L * g, index += g) {
                 int done = intGroupMeasured(bits, asym, g, src, s, dst, row + geometry.codesAt(k),
                         row + geometry.scaleAt(k), row + geometry.zeroPointsAt(), k, err);
-                if (done == SCALAR) {
-                    IntQuantizer.group(geometry, src, s, g, dst, row, k, r, k * g, cols);
-                    IntQuantizer.dequantGroup(geometry, dst, row, k, err.valuesSegment, 0, g, err.codes);
-                    err.add(src, s, g, index);
+                if (done == GroupErrors.SCALAR) {
+                    intScalarGroup(geometry, src, s, g, dst, row, k, r, cols, err, index);
                 } else {
                     err.counted(g);
-                    if (done == NEW_MAX) {
+                    if (done == GroupErrors.NEW_MAX) {
                         err.scanMax(g, index);
                     }
                 }
-                if (k % GroupErrors.FLUSH_GROUPS == GroupErrors.FLUSH_GROUPS - 1) {
-                    err.flushLanes();
-                }
+                err.endGroup(k);
             }
             if (tail != 0) {
-                IntQuantizer.group(geometry, src, s, tail, dst, row, full, r, full * g, cols);
-                IntQuantizer.dequantGroup(geometry, dst, row, full, err.valuesSegment, 0, tail, err.codes);
-                err.add(src, s, tail, index);
+                intScalarGroup(geometry, src, s, tail, dst, row, full, r, cols, err, index);
             }
             err.flushLanes();
         }
     }
 
-    /** {@link #intGroup} adding the group's error to {@code err}'s lanes: {@link #SCALAR}, {@link #DONE} or {@link #NEW_MAX}. */
+    /** Group {@code k} of row {@code r} left to the scalar code: quantized, dequantized back, its error added. */
+    private static void intScalarGroup(IntRow geometry, MemorySegment src, long s, int n, MemorySegment dst, long row,
+            long k, long r, long cols, GroupErrors err, long index) {
+        IntQuantizer.group(geometry, src, s, n, dst, row, k, r, k * geometry.groupSize(), cols);
+        IntQuantizer.dequantGroup(geometry, dst, row, k, err.valuesSegment, 0, n, err.codes);
+        err.add(src, s, n, index);
+    }
+
+    /** {@link #intGroup} adding the group's error to {@code err}'s lanes: {@link GroupErrors#SCALAR}, {@link GroupErrors#DONE} or {@link GroupErrors#NEW_MAX}. */
     private static int intGroupMeasured(int bits, boolean asym, int g, MemorySegment src, long s, MemorySegment dst,
             long codes, long scaleAt, long zpAt, long k, GroupErrors err) {
         int n = F.length();
@@ -614,7 +608,7 @@ final class VectorKernels {
         int p = (int) (extremes >> 32);
         int q = (int) extremes;
         if (p >= INF_BITS || q >= INF_BITS || !measurable(Math.max(p, q))) {
-            return SCALAR;
+            return GroupErrors.SCALAR;
         }
         float hi = p > 0 ? Float.intBitsToFloat(p) : 0f;
         float lo = q > 0 ? -Float.intBitsToFloat(q) : 0f;
@@ -622,7 +616,7 @@ final class VectorKernels {
         short s16 = Float.floatToFloat16(d);
         float sc = Kernels.f16(s16);
         if (Kernels.isInf16(s16) || sc == 0f) {
-            return SCALAR;
+            return GroupErrors.SCALAR;
         }
         dst.set(RowGeometry.F16, scaleAt, s16);
         int zp = mid;
@@ -645,7 +639,7 @@ final class VectorKernels {
         }
         sig.intoArray(err.signalLanes, 0);
         sq.intoArray(err.errorLanes, 0);
-        return most.compare(VectorOperators.GT, err.max()).anyTrue() ? NEW_MAX : DONE;
+        return most.compare(VectorOperators.GT, err.max()).anyTrue() ? GroupErrors.NEW_MAX : GroupErrors.DONE;
     }
 
     // ---------------------------------------------------------------- error sums

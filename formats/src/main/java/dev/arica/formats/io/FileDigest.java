@@ -46,11 +46,11 @@ public final class FileDigest {
      * was recorded; computed (and recorded) otherwise. {@code cacheDir} null: always computed, nothing stored.
      */
     public static Digest sha256(Path file, Path cacheDir) throws IOException {
-        Optional<Digest> known = cached(file, cacheDir);
+        Optional<Path> entry = entryOf(file, cacheDir);
+        Optional<Digest> known = read(file, entry);
         if (known.isPresent()) {
             return known.get();
         }
-        Optional<Path> entry = cacheDir == null ? Optional.empty() : cacheEntry(file, cacheDir);
         Digest d = compute(file);
         if (entry.isPresent()) {
             try {
@@ -65,7 +65,15 @@ public final class FileDigest {
 
     /** The digest {@code cacheDir} remembers for {@code file} as it is now; empty when it would have to be computed. */
     public static Optional<Digest> cached(Path file, Path cacheDir) throws IOException {
-        Optional<Path> entry = cacheDir == null ? Optional.empty() : cacheEntry(file, cacheDir);
+        return read(file, entryOf(file, cacheDir));
+    }
+
+    private static Optional<Path> entryOf(Path file, Path cacheDir) throws IOException {
+        return cacheDir == null ? Optional.empty() : cacheEntry(file, cacheDir);
+    }
+
+    /** The digest recorded in the cache file {@code entry}, if there is a well-formed one. */
+    private static Optional<Digest> read(Path file, Optional<Path> entry) throws IOException {
         if (entry.isPresent() && Files.isRegularFile(entry.get())) {
             String hex = Files.readString(entry.get(), StandardCharsets.US_ASCII).trim();
             if (HEX64.matcher(hex).matches()) {

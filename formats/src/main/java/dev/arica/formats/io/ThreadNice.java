@@ -52,18 +52,4 @@ public final class ThreadNice {
             return false;
         }
     }
-
-    /** The calling thread's nice value, or empty where it cannot be read. */
-    public static Optional<Integer> current() {
-        if (CALLS.isEmpty()) {
-            return Optional.empty();
-        }
-        Calls c = CALLS.get();
-        try {
-            int tid = (int) c.gettid().invokeExact();
-            return Optional.of((int) c.getpriority().invokeExact(PRIO_PROCESS, tid));
-        } catch (Throwable t) {
-            return Optional.empty();
-        }
-    }
 }
